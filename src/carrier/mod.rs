@@ -1,0 +1,110 @@
+//! Carriers: how trace headers and request data are read from each kind of Lambda event.
+//!
+//! | event | headers read | trigger |
+//! |---|---|---|
+//! | [`ApiGatewayProxyRequest`] (REST API, v1) | `multiValueHeaders`, else `headers` | `http` |
+//! | [`ApiGatewayV2httpRequest`] (HTTP API, v2) | `headers` (repeats joined with `,`) | `http` |
+//! | [`AlbTargetGroupRequest`] | `multiValueHeaders`, else `headers` | `http` |
+//! | [`LambdaFunctionUrlRequest`] | `headers` | `http` |
+//! | [`SqsEvent`] | the first record's `AWSTraceHeader` attribute | `pubsub` |
+//! | [`serde_json::Value`] | `headers` / `multiValueHeaders` objects, when present | `http` if it has `httpMethod` or `requestContext.http`, else `other` |
+//! | anything else | none: a new trace (or Lambda's), still traced | `other` |
+//!
+//! The layer finds the carrier by the event's type ([`from_event`]); user-defined event types get
+//! no caller context unless they are a `serde_json::Value`.
+//!
+//! [`ApiGatewayProxyRequest`]: aws_lambda_events::apigw::ApiGatewayProxyRequest
+//! [`ApiGatewayV2httpRequest`]: aws_lambda_events::apigw::ApiGatewayV2httpRequest
+//! [`AlbTargetGroupRequest`]: aws_lambda_events::alb::AlbTargetGroupRequest
+//! [`LambdaFunctionUrlRequest`]: aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest
+//! [`SqsEvent`]: aws_lambda_events::sqs::SqsEvent
+
+mod alb;
+mod apigw_v1;
+mod apigw_v2;
+mod function_url;
+mod json;
+mod sqs;
+
+use std::any::Any;
+use std::fmt;
+
+use aws_lambda_events::alb::AlbTargetGroupRequest;
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
+use aws_lambda_events::sqs::SqsEvent;
+
+use crate::propagation::Extractor;
+use crate::span::HttpRequestInfo;
+
+/// What kind of source invoked the function (`faas.trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// API Gateway, ALB, Function URL.
+    Http,
+    /// SQS, SNS, EventBridge.
+    PubSub,
+    /// S3, DynamoDB streams.
+    Datasource,
+    /// Scheduled events.
+    Timer,
+    /// Anything else.
+    #[default]
+    Other,
+}
+
+impl Trigger {
+    /// The `faas.trigger` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Http => "http",
+            Trigger::PubSub => "pubsub",
+            Trigger::Datasource => "datasource",
+            Trigger::Timer => "timer",
+            Trigger::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the invocation span records about the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestInfo {
+    /// The trigger kind.
+    pub trigger: Trigger,
+    /// HTTP request data, for HTTP triggers.
+    pub http: Option<HttpRequestInfo>,
+}
+
+/// An event that carries trace headers: an [`Extractor`] over its headers, plus request data.
+pub trait EventCarrier: Extractor {
+    /// Trigger and HTTP data of this event.
+    fn request_info(&self) -> RequestInfo;
+}
+
+/// The carrier view of `event` when its type is one this crate knows.
+pub fn from_event(event: &dyn Any) -> Option<&dyn EventCarrier> {
+    macro_rules! try_types {
+        ($($t:ty),*) => {$(
+            if let Some(e) = event.downcast_ref::<$t>() {
+                return Some(e);
+            }
+        )*};
+    }
+    try_types!(
+        ApiGatewayProxyRequest,
+        ApiGatewayV2httpRequest,
+        AlbTargetGroupRequest,
+        LambdaFunctionUrlRequest,
+        SqsEvent,
+        serde_json::Value
+    );
+    None
+}

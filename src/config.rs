@@ -1,0 +1,267 @@
+//! Everything read from the environment, in one place, with defaults.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `OTEL_SERVICE_NAME`, then `POWERTOOLS_SERVICE_NAME` | the function name | `Service` annotation, `service.name` |
+//! | `OTEL_PROPAGATORS` | `xray,tracecontext,baggage,b3,b3multi,jaeger,ottrace` | extraction order (first valid wins) and injected formats; `none` for none |
+//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `none` |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | `127.0.0.1:2000` | `host:port` or `udp:host:port tcp:host:port` |
+//! | `LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED` | `false` | `true` turns tracing off (the handler runs bare) |
+//! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded |
+//! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |
+//! | `LAMBDA_TRACE_FLUSH_MARGIN_MS` | `50` | time kept before the invocation deadline |
+//! | `LAMBDA_TRACE_MAX_SPANS` | `1000` | spans recorded per invocation (the rest are counted) |
+//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `true` | record the handler's error message in `cause` |
+//! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | set by Lambda | resource attributes |
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::propagation::PropagatorKind;
+
+/// Where spans go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExporterKind {
+    /// The X-Ray daemon over UDP.
+    #[default]
+    XrayDaemon,
+    /// Nowhere; propagation only.
+    None,
+}
+
+impl ExporterKind {
+    /// The configuration value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::XrayDaemon => "xray",
+            Self::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for ExporterKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ExporterKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "xray" | "xray-daemon" | "awsxray" => Ok(Self::XrayDaemon),
+            "none" => Ok(Self::None),
+            other => Err(format!("unknown exporter {other:?}")),
+        }
+    }
+}
+
+/// The crate's configuration. [`Config::from_env`] reads it; tests build it with
+/// [`Config::from_lookup`] and never touch the process environment.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Config {
+    /// `Service` annotation and `service.name`.
+    pub service_name: String,
+    /// Extraction order and injected formats.
+    pub propagators: Vec<PropagatorKind>,
+    /// The exporter.
+    pub exporter: ExporterKind,
+    /// The X-Ray daemon address, as configured.
+    pub daemon_address: String,
+    /// `true` turns tracing off.
+    pub disabled: bool,
+    /// Share of new or undecided traces recorded, `0.0..=1.0`.
+    pub sample_rate: f64,
+    /// Most time a flush may take.
+    pub flush_timeout: Duration,
+    /// Time kept free before the invocation deadline.
+    pub flush_margin: Duration,
+    /// Spans recorded per invocation.
+    pub max_spans: usize,
+    /// Record the handler's error message.
+    pub capture_error: bool,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`.
+    pub function_version: String,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
+    pub memory_mb: Option<u32>,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`.
+    pub log_group: Option<String>,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`.
+    pub log_stream: Option<String>,
+}
+
+/// The default X-Ray daemon address.
+pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_lookup(|_| None)
+    }
+}
+
+impl Config {
+    /// Reads the process environment. Invalid values fall back to their default with one log
+    /// line each; this never fails.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup` (a variable name → its value).
+    ///
+    /// ```
+    /// use lambda_trace::Config;
+    ///
+    /// let config = Config::from_lookup(|k| (k == "OTEL_SERVICE_NAME").then(|| "orders".to_string()));
+    /// assert_eq!(config.service_name, "orders");
+    /// assert_eq!(config.sample_rate, 1.0);
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+        let service_name = get("OTEL_SERVICE_NAME")
+            .or_else(|| get("POWERTOOLS_SERVICE_NAME"))
+            .unwrap_or_else(|| {
+                if function_name.is_empty() {
+                    "service_undefined".to_string()
+                } else {
+                    function_name.clone()
+                }
+            });
+        let propagators = match get("OTEL_PROPAGATORS") {
+            None => PropagatorKind::ALL.to_vec(),
+            Some(list) => list
+                .split(',')
+                .filter(|s| !s.trim().eq_ignore_ascii_case("none") && !s.trim().is_empty())
+                .filter_map(|s| {
+                    s.parse()
+                        .map_err(|e| tracing::warn!(target: "lambda_trace", "OTEL_PROPAGATORS: {e}; ignored"))
+                        .ok()
+                })
+                .collect(),
+        };
+        let exporter = get("LAMBDA_TRACE_EXPORTER")
+            .or_else(|| get("OTEL_TRACES_EXPORTER"))
+            .map_or(ExporterKind::default(), |v| {
+                parse_or_default("LAMBDA_TRACE_EXPORTER", &v)
+            });
+        let flag = |k: &str| get(k).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let ms = |k: &str, default: u64| {
+            Duration::from_millis(get(k).map_or(default, |v| parse_or_default_with(k, &v, default)))
+        };
+        Self {
+            service_name,
+            propagators,
+            exporter,
+            daemon_address: get("AWS_XRAY_DAEMON_ADDRESS")
+                .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_string()),
+            disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
+            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE")
+                .map_or(1.0, |v| {
+                    parse_or_default_with("LAMBDA_TRACE_SAMPLE_RATE", &v, 1.0f64)
+                })
+                .clamp(0.0, 1.0),
+            flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
+            flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
+            max_spans: get("LAMBDA_TRACE_MAX_SPANS")
+                .map_or(1000, |v| {
+                    parse_or_default_with("LAMBDA_TRACE_MAX_SPANS", &v, 1000usize)
+                })
+                .max(1),
+            capture_error: get("POWERTOOLS_TRACER_CAPTURE_ERROR")
+                .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
+                .unwrap_or_else(|| "$LATEST".to_string()),
+            function_name,
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse().ok()),
+            log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
+            log_stream: get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        }
+    }
+}
+
+fn parse_or_default<T: FromStr + Default>(key: &str, value: &str) -> T {
+    parse_or_default_with(key, value, T::default())
+}
+
+fn parse_or_default_with<T: FromStr>(key: &str, value: &str, default: T) -> T {
+    value.parse().unwrap_or_else(|_| {
+        tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::layer::log_safe(value));
+        default
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]);
+        assert_eq!(c.service_name, "service_undefined");
+        assert_eq!(c.propagators, PropagatorKind::ALL.to_vec());
+        assert_eq!(c.exporter, ExporterKind::XrayDaemon);
+        assert_eq!(c.daemon_address, "127.0.0.1:2000");
+        assert!(!c.disabled);
+        assert_eq!(c.flush_timeout, Duration::from_millis(1000));
+        assert!(c.capture_error);
+    }
+
+    #[test]
+    fn names_users_know() {
+        let c = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "fn"),
+            ("POWERTOOLS_SERVICE_NAME", "orders"),
+            ("OTEL_PROPAGATORS", "tracecontext, b3 ,bogus"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("POWERTOOLS_TRACE_DISABLED", "true"),
+            ("LAMBDA_TRACE_SAMPLE_RATE", "7"),
+        ]);
+        assert_eq!(c.service_name, "orders");
+        assert_eq!(
+            c.propagators,
+            vec![PropagatorKind::TraceContext, PropagatorKind::B3]
+        );
+        assert_eq!(c.exporter, ExporterKind::None);
+        assert!(c.disabled);
+        assert_eq!(c.sample_rate, 1.0);
+        assert_eq!(
+            config(&[("AWS_LAMBDA_FUNCTION_NAME", "fn")]).service_name,
+            "fn"
+        );
+        assert!(
+            config(&[("OTEL_PROPAGATORS", "none")])
+                .propagators
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bad_numbers_fall_back() {
+        let c = config(&[
+            ("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", "soon"),
+            ("LAMBDA_TRACE_MAX_SPANS", "0"),
+        ]);
+        assert_eq!(c.flush_timeout, Duration::from_millis(1000));
+        assert_eq!(c.max_spans, 1);
+    }
+}

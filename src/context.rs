@@ -1,0 +1,317 @@
+//! Trace identity: [`TraceId`], [`SpanId`], [`Sampling`] and the propagated [`TraceContext`].
+//!
+//! Ids are plain newtypes that validate in [`FromStr`] and format in [`fmt::Display`]. A
+//! [`TraceId`] is 128 bits; it prints as 32 lowercase hex digits (W3C, B3, Jaeger) and converts to
+//! and from X-Ray's `1-{8 hex epoch seconds}-{24 hex}` form with [`TraceId::to_xray`] /
+//! [`TraceId::from_xray`]. New trace ids put the current epoch seconds in their first 32 bits, so
+//! every id this crate generates is valid in both worlds.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::ParseError;
+
+/// A 128-bit trace id; never all zeros.
+///
+/// ```
+/// use lambda_trace::TraceId;
+///
+/// let id: TraceId = "5759e988bd862e3fe1be46a994272793".parse().unwrap();
+/// assert_eq!(id.to_xray(), "1-5759e988-bd862e3fe1be46a994272793");
+/// assert_eq!(TraceId::from_xray("1-5759e988-bd862e3fe1be46a994272793").unwrap(), id);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId(u128);
+
+impl TraceId {
+    /// Builds a trace id from its 128-bit value; `None` for the invalid all-zero id.
+    pub const fn from_u128(value: u128) -> Option<Self> {
+        if value == 0 { None } else { Some(Self(value)) }
+    }
+
+    /// The 128-bit value.
+    pub const fn to_u128(self) -> u128 {
+        self.0
+    }
+
+    /// A new random trace id whose first 32 bits are the current epoch seconds (X-Ray compatible).
+    pub fn generate() -> Self {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()) as u32;
+        let random = fastrand::u128(..) & ((1u128 << 96) - 1);
+        // The epoch part alone makes the id non-zero; `| 1` guards a clock set to 1970.
+        Self((u128::from(secs) << 96) | random | u128::from(secs == 0))
+    }
+
+    /// Parses a W3C/B3/Jaeger hex trace id of 1 to 32 hex digits (lowercase or uppercase is the
+    /// caller's rule to enforce), left-padding shorter ids with zeros (64-bit B3 and Jaeger ids).
+    pub(crate) fn from_hex_lenient(s: &str) -> Result<Self, ParseError> {
+        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ParseError::InvalidTraceId);
+        }
+        let value = u128::from_str_radix(s, 16).map_err(|_| ParseError::InvalidTraceId)?;
+        Self::from_u128(value).ok_or(ParseError::InvalidTraceId)
+    }
+
+    /// Parses an X-Ray trace id `1-{8 hex}-{24 hex}` (lowercase hex).
+    pub fn from_xray(s: &str) -> Result<Self, ParseError> {
+        let b = s.as_bytes();
+        if b.len() != 35 || &b[..2] != b"1-" || b[10] != b'-' {
+            return Err(ParseError::InvalidTraceId);
+        }
+        let (time, rest) = (&s[2..10], &s[11..]);
+        if !is_lower_hex(time) || !is_lower_hex(rest) {
+            return Err(ParseError::InvalidTraceId);
+        }
+        let time = u128::from_str_radix(time, 16).map_err(|_| ParseError::InvalidTraceId)?;
+        let rest = u128::from_str_radix(rest, 16).map_err(|_| ParseError::InvalidTraceId)?;
+        Self::from_u128((time << 96) | rest).ok_or(ParseError::InvalidTraceId)
+    }
+
+    /// Formats the id as an X-Ray trace id: `1-{first 8 hex}-{last 24 hex}`.
+    pub fn to_xray(self) -> String {
+        let mut s = String::with_capacity(35);
+        self.write_xray(&mut s);
+        s
+    }
+
+    /// Appends the X-Ray form to `out` without allocating a temporary.
+    pub fn write_xray(self, out: &mut String) {
+        use fmt::Write;
+        let _ = write!(
+            out,
+            "1-{:08x}-{:024x}",
+            (self.0 >> 96) as u32,
+            self.0 & ((1u128 << 96) - 1)
+        );
+    }
+}
+
+/// Parses 32 lowercase hex digits (the W3C form).
+impl FromStr for TraceId {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        if s.len() != 32 || !is_lower_hex(s) {
+            return Err(ParseError::InvalidTraceId);
+        }
+        Self::from_hex_lenient(s)
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+
+/// A 64-bit span id (X-Ray calls it a segment id); never zero.
+///
+/// ```
+/// use lambda_trace::SpanId;
+///
+/// let id: SpanId = "53995c3f42cd8ad8".parse().unwrap();
+/// assert_eq!(id.to_string(), "53995c3f42cd8ad8");
+/// assert!("0000000000000000".parse::<SpanId>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanId(u64);
+
+impl SpanId {
+    /// Builds a span id from its value; `None` for the invalid zero id.
+    pub const fn from_u64(value: u64) -> Option<Self> {
+        if value == 0 { None } else { Some(Self(value)) }
+    }
+
+    /// The 64-bit value.
+    pub const fn to_u64(self) -> u64 {
+        self.0
+    }
+
+    /// A new random, non-zero span id.
+    pub fn generate() -> Self {
+        Self(fastrand::u64(1..))
+    }
+
+    /// Parses 1 to 16 hex digits, left-padded (Jaeger and 64-bit forms).
+    pub(crate) fn from_hex_lenient(s: &str) -> Result<Self, ParseError> {
+        if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ParseError::InvalidSpanId);
+        }
+        let value = u64::from_str_radix(s, 16).map_err(|_| ParseError::InvalidSpanId)?;
+        Self::from_u64(value).ok_or(ParseError::InvalidSpanId)
+    }
+}
+
+/// Parses exactly 16 lowercase hex digits.
+impl FromStr for SpanId {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        if s.len() != 16 || !is_lower_hex(s) {
+            return Err(ParseError::InvalidSpanId);
+        }
+        Self::from_hex_lenient(s)
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({self})")
+    }
+}
+
+/// The caller's sampling decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Sampling {
+    /// Record this trace (`Sampled=1`, W3C flag `01`, `b3 …-1`).
+    Sampled,
+    /// Do not record; still propagate (`Sampled=0`, flag `00`, `b3: 0`).
+    NotSampled,
+    /// The caller left the decision to us (`Sampled=?`, no flag, B3 without a sampled field).
+    #[default]
+    Deferred,
+}
+
+impl Sampling {
+    /// `true` for [`Sampling::Sampled`].
+    pub const fn is_sampled(self) -> bool {
+        matches!(self, Self::Sampled)
+    }
+}
+
+/// One `key=value` pair of baggage (W3C `baggage`, Jaeger `uberctx-*`, OpenTracing `ot-baggage-*`).
+pub type BaggageItem = (String, String);
+
+/// The context a caller propagates: which trace, which span is the parent, and the sampling
+/// decision, plus what travels with it (W3C `tracestate`, baggage, X-Ray's extra keys).
+///
+/// `span_id` is the id of the caller's span (the parent of the span we open). It is `None` when
+/// the caller passed a trace id only, as API Gateway and ALB do with `Root=…` and no `Parent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TraceContext {
+    /// The trace this request belongs to.
+    pub trace_id: TraceId,
+    /// The caller's span (our parent), if it sent one.
+    pub span_id: Option<SpanId>,
+    /// The caller's sampling decision.
+    pub sampling: Sampling,
+    /// B3 debug flag (`X-B3-Flags: 1`, `b3: …-d`): sample and force through.
+    pub debug: bool,
+    /// The W3C `tracestate` value, propagated as received when valid.
+    pub trace_state: Option<String>,
+    /// Baggage items, in the order received.
+    pub baggage: Vec<BaggageItem>,
+    /// X-Ray header keys other than `Root`, `Parent` and `Sampled` (`Lineage`, `Self`, unknown
+    /// keys), kept in order so re-injection loses nothing.
+    pub xray_extra: Vec<(String, String)>,
+}
+
+impl TraceContext {
+    /// A context for `trace_id` with parent `span_id` and the given sampling decision.
+    pub fn new(trace_id: TraceId, span_id: Option<SpanId>, sampling: Sampling) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            sampling,
+            debug: false,
+            trace_state: None,
+            baggage: Vec::new(),
+            xray_extra: Vec::new(),
+        }
+    }
+
+    /// A brand-new trace with a generated id, no parent, and the given decision.
+    pub fn new_root(sampling: Sampling) -> Self {
+        Self::new(TraceId::generate(), None, sampling)
+    }
+
+    /// The same trace, pointing at `span_id` as the parent: what to inject into an outgoing call
+    /// made from inside span `span_id`.
+    pub fn with_span_id(&self, span_id: SpanId) -> Self {
+        Self {
+            span_id: Some(span_id),
+            ..self.clone()
+        }
+    }
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_id_forms_round_trip() {
+        let id: TraceId = "5759e988bd862e3fe1be46a994272793".parse().unwrap();
+        assert_eq!(id.to_string(), "5759e988bd862e3fe1be46a994272793");
+        assert_eq!(id.to_xray(), "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(TraceId::from_xray(&id.to_xray()).unwrap(), id);
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn invalid_trace_ids() {
+        for (s, why) in [
+            ("00000000000000000000000000000000", "all zero"),
+            ("5759E988BD862E3FE1BE46A994272793", "uppercase"),
+            ("5759e988bd862e3fe1be46a99427279", "31 digits"),
+            ("5759e988bd862e3fe1be46a9942727933", "33 digits"),
+            ("5759e988bd862e3fe1be46a99427279g", "not hex"),
+        ] {
+            assert!(s.parse::<TraceId>().is_err(), "{why}");
+        }
+        for (s, why) in [
+            ("1-00000000-000000000000000000000000", "all zero"),
+            ("2-5759e988-bd862e3fe1be46a994272793", "version 2"),
+            ("1-5759e988bd862e3fe1be46a994272793", "no second dash"),
+            ("1-5759E988-bd862e3fe1be46a994272793", "uppercase"),
+            ("1-5759e988-bd862e3fe1be46a99427279", "short"),
+            ("1-+759e988-bd862e3fe1be46a994272793", "sign"),
+        ] {
+            assert!(TraceId::from_xray(s).is_err(), "{why}");
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_valid_and_time_prefixed() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let id = TraceId::generate();
+        let secs = (id.to_u128() >> 96) as u64;
+        assert!(secs.abs_diff(now) <= 2);
+        assert_eq!(TraceId::from_xray(&id.to_xray()).unwrap(), id);
+        assert_ne!(SpanId::generate().to_u64(), 0);
+    }
+
+    #[test]
+    fn lenient_hex_pads_short_ids() {
+        let id = TraceId::from_hex_lenient("463ac35c9f6413ad").unwrap();
+        assert_eq!(id.to_string(), "0000000000000000463ac35c9f6413ad");
+        assert_eq!(
+            SpanId::from_hex_lenient("1").unwrap().to_string(),
+            "0000000000000001"
+        );
+        assert!(SpanId::from_hex_lenient("+1").is_err());
+        assert!(TraceId::from_hex_lenient("").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! Exporters: where an invocation's finished spans go.
+//!
+//! | exporter | backend | feature |
+//! |---|---|---|
+//! | [`DaemonExporter`] | X-Ray daemon over UDP (what Lambda runs under Active tracing) | default |
+//! | [`NoopExporter`] | nowhere (tracing off, propagation only) | default |
+//! | [`InMemoryExporter`] | a `Vec`, for tests | `testing` |
+//!
+//! The layer calls [`Exporter::export`] once per invocation, after the handler's future finished
+//! and before the wrapped future resolves. An exporter that can send at once (UDP) returns
+//! [`Export::Done`]; one that needs I/O returns [`Export::Pending`], which the layer awaits up to
+//! the flush deadline. There is no background thread and no timer: Lambda freezes the process
+//! between invocations, so anything not sent before the response is lost.
+
+mod daemon;
+#[cfg(any(feature = "testing", test))]
+mod memory;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use crate::error::ExportError;
+use crate::span::SpanBatch;
+pub use daemon::DaemonExporter;
+#[cfg(any(feature = "testing", test))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use memory::InMemoryExporter;
+
+/// A boxed export in flight.
+pub type ExportFuture = Pin<Box<dyn Future<Output = Result<(), ExportError>> + Send + 'static>>;
+
+/// The result of starting an export.
+#[must_use = "a pending export does nothing unless awaited"]
+pub enum Export {
+    /// Finished already (the UDP send happened inside `export`).
+    Done(Result<(), ExportError>),
+    /// Needs to be awaited; the layer bounds it with the flush deadline.
+    Pending(ExportFuture),
+}
+
+impl fmt::Debug for Export {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Export::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Export::Pending(_) => f.write_str("Pending(..)"),
+        }
+    }
+}
+
+/// A backend for finished spans, modelled on OpenTelemetry's `SpanExporter`.
+///
+/// Contract: `export` is called once per invocation with every span of that invocation; it must
+/// not block (a UDP `send_to` is fine; a network round trip goes in [`Export::Pending`]); it must
+/// never panic; failures are returned, and the layer logs them in one line.
+pub trait Exporter: Send + Sync + fmt::Debug {
+    /// Starts exporting one invocation's spans.
+    fn export(&self, batch: SpanBatch) -> Export;
+}
+
+impl<E: Exporter + ?Sized> Exporter for std::sync::Arc<E> {
+    fn export(&self, batch: SpanBatch) -> Export {
+        (**self).export(batch)
+    }
+}
+
+impl<E: Exporter + ?Sized> Exporter for Box<E> {
+    fn export(&self, batch: SpanBatch) -> Export {
+        (**self).export(batch)
+    }
+}
+
+/// Drops every span (`LAMBDA_TRACE_EXPORTER=none`): context is still extracted and injected.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoopExporter;
+
+impl Exporter for NoopExporter {
+    fn export(&self, _batch: SpanBatch) -> Export {
+        Export::Done(Ok(()))
+    }
+}

@@ -1,0 +1,151 @@
+//! [`TraceLayerBuilder`]: settings beyond the environment.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::{Shared, TraceLayer, flush::FailureLog};
+use crate::config::{Config, ExporterKind};
+use crate::export::{DaemonExporter, Exporter, NoopExporter};
+use crate::propagation::{CompositePropagator, PropagatorKind};
+use crate::span::Resource;
+use crate::span::recorder::Settings;
+
+/// Builds a [`TraceLayer`]. Starts from [`Config::from_env`]; every `with`-style method
+/// overrides one setting.
+///
+/// ```
+/// use std::time::Duration;
+/// use lambda_trace::TraceLayer;
+/// use lambda_trace::propagation::PropagatorKind;
+///
+/// let layer = TraceLayer::builder()
+///     .service_name("checkout")
+///     .propagators(&[PropagatorKind::TraceContext, PropagatorKind::Xray])
+///     .flush_timeout(Duration::from_millis(200))
+///     .build();
+/// # let _ = layer;
+/// ```
+#[derive(Debug)]
+pub struct TraceLayerBuilder {
+    config: Config,
+    exporter: Option<Arc<dyn Exporter>>,
+    route_as_name: bool,
+}
+
+impl TraceLayerBuilder {
+    pub(super) fn new() -> Self {
+        Self {
+            config: Config::from_env(),
+            exporter: None,
+            route_as_name: false,
+        }
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The `Service` annotation and `service.name`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.config.service_name = name.into();
+        self
+    }
+
+    /// Extraction order (first valid wins) and injected formats.
+    pub fn propagators(mut self, kinds: &[PropagatorKind]) -> Self {
+        self.config.propagators = kinds.to_vec();
+        self
+    }
+
+    /// Where spans go (overrides the configured exporter).
+    pub fn exporter(mut self, exporter: impl Exporter + 'static) -> Self {
+        self.exporter = Some(Arc::new(exporter));
+        self
+    }
+
+    /// Share of new or undecided traces recorded, `0.0..=1.0`.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.config.sample_rate = rate.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Most time a flush may take (it also never runs past the invocation deadline).
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.config.flush_timeout = timeout;
+        self
+    }
+
+    /// Most spans recorded per invocation.
+    pub fn max_spans(mut self, max: usize) -> Self {
+        self.config.max_spans = max.max(1);
+        self
+    }
+
+    /// Name the invocation span after the API route (`GET /orders/{id}`) instead of the function.
+    pub fn route_as_name(mut self, yes: bool) -> Self {
+        self.route_as_name = yes;
+        self
+    }
+
+    /// Turns tracing off: the handler runs unwrapped.
+    pub fn disabled(mut self, yes: bool) -> Self {
+        self.config.disabled = yes;
+        self
+    }
+
+    /// Builds the layer. Never fails: an exporter that cannot start (bad daemon address) is
+    /// replaced by one that drops spans, with one log line.
+    pub fn build(self) -> TraceLayer {
+        let c = self.config;
+        let exporter = self.exporter.unwrap_or_else(|| exporter_for(&c));
+        let resource = Resource {
+            service_name: c.service_name.clone(),
+            function_name: c.function_name.clone(),
+            function_version: c.function_version.clone(),
+            region: c.region.clone(),
+            memory_mb: c.memory_mb,
+            log_group: c.log_group.clone(),
+            log_stream: c.log_stream.clone(),
+        };
+        let settings = Settings {
+            propagator: Arc::new(CompositePropagator::from_kinds(&c.propagators)),
+            resource: Arc::new(resource),
+            max_spans: c.max_spans,
+            max_annotations: 50,
+        };
+        TraceLayer {
+            shared: Arc::new(Shared {
+                settings: Arc::new(settings),
+                exporter,
+                cold_start: AtomicBool::new(true),
+                disabled: c.disabled,
+                sample_rate: c.sample_rate,
+                flush_timeout: c.flush_timeout,
+                flush_margin: c.flush_margin,
+                capture_error: c.capture_error,
+                route_as_name: self.route_as_name,
+                failures: FailureLog::default(),
+            }),
+        }
+    }
+}
+
+fn exporter_for(c: &Config) -> Arc<dyn Exporter> {
+    match c.exporter {
+        ExporterKind::XrayDaemon => match DaemonExporter::new(&c.daemon_address) {
+            Ok(e) => Arc::new(e),
+            Err(e) => {
+                tracing::warn!(
+                    target: "lambda_trace",
+                    "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
+                    super::log_safe(&c.daemon_address)
+                );
+                Arc::new(NoopExporter)
+            }
+        },
+        ExporterKind::None => Arc::new(NoopExporter),
+    }
+}

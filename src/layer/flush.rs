@@ -1,0 +1,80 @@
+//! The flush budget and how export failures are reported: one log line per failure kind, then
+//! one per 1,000 failures of that kind, so a down backend cannot flood the function's logs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::ExportError;
+
+/// How long a flush may wait: the configured timeout, but never past the invocation deadline
+/// (`deadline_ms`, epoch milliseconds; `0` = unknown) minus `margin`.
+pub(crate) fn budget(timeout: Duration, deadline_ms: u64, margin: Duration) -> Duration {
+    if deadline_ms == 0 {
+        return timeout;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
+    timeout.min(left)
+}
+
+/// Counts export failures per kind.
+#[derive(Debug, Default)]
+pub(crate) struct FailureLog {
+    counts: [AtomicU64; 4],
+}
+
+impl FailureLog {
+    /// Reports `error` (logged on the 1st, 1001st, … occurrence of its kind).
+    pub(crate) fn report(&self, error: &ExportError) {
+        let kind = match error {
+            ExportError::Timeout(_) => 0,
+            ExportError::Io(_) => 1,
+            ExportError::Rejected { .. } => 2,
+            _ => 3,
+        };
+        let n = self.counts[kind].fetch_add(1, Ordering::Relaxed);
+        if n % 1000 == 0 {
+            tracing::warn!(target: "lambda_trace", failures = n + 1, "trace export failed: {error}");
+        }
+    }
+
+    /// Failures seen so far, all kinds.
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_respects_deadline() {
+        let t = Duration::from_millis(1000);
+        assert_eq!(budget(t, 0, Duration::from_millis(50)), t);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let b = budget(t, now_ms + 300, Duration::from_millis(50));
+        assert!(
+            b <= Duration::from_millis(250) && b >= Duration::from_millis(150),
+            "{b:?}"
+        );
+        assert_eq!(
+            budget(t, now_ms.saturating_sub(10), Duration::from_millis(50)),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn counts_failures() {
+        let log = FailureLog::default();
+        log.report(&ExportError::Timeout(Duration::ZERO));
+        log.report(&ExportError::Other("x".into()));
+        assert_eq!(log.total(), 2);
+    }
+}

@@ -1,0 +1,278 @@
+//! [`TraceFuture`]: runs the handler, then ends the invocation span and flushes, and only then
+//! resolves with the handler's own output (or resumes its panic).
+//!
+//! The order follows `lambda_runtime`'s OpenTelemetry layer: the inner future is dropped first
+//! (which closes its spans), then the flush runs, then the output is returned.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
+use tokio::time::Sleep;
+
+use super::{Shared, flush, outcome};
+use crate::error::ExportError;
+use crate::export::{Export, ExportFuture};
+use crate::span::recorder::Recorder;
+use crate::span::{Outcome, RootPlacement, Span, now_unix_nanos};
+
+/// What the layer knows about one invocation in flight.
+pub(crate) struct Invocation {
+    pub(crate) root: Span,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) placement: RootPlacement,
+    pub(crate) deadline_ms: u64,
+    pub(crate) shared: Arc<Shared>,
+}
+
+type Output<F> = thread::Result<<F as Future>::Output>;
+
+pin_project! {
+    /// The future of a [`TraceService`](super::TraceService) call.
+    pub struct TraceFuture<F: Future> {
+        #[pin]
+        state: State<F>,
+        invocation: Option<Invocation>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F: Future> {
+        Running { #[pin] inner: TaskLocalFuture<Span, F> },
+        Flushing {
+            output: Option<Output<F>>,
+            export: ExportFuture,
+            sleep: Option<Pin<Box<Sleep>>>,
+            budget: Duration,
+            shared: Arc<Shared>,
+        },
+        Ready { output: Option<Output<F>> },
+        Passthrough { #[pin] inner: F },
+        Done,
+    }
+}
+
+impl<F: Future> TraceFuture<F> {
+    pub(super) fn new(inner: TaskLocalFuture<Span, F>, invocation: Invocation) -> Self {
+        Self {
+            state: State::Running { inner },
+            invocation: Some(invocation),
+        }
+    }
+
+    pub(super) fn passthrough(inner: F) -> Self {
+        Self {
+            state: State::Passthrough { inner },
+            invocation: None,
+        }
+    }
+}
+
+impl<F, R, E> TraceFuture<F>
+where
+    F: Future<Output = Result<R, E>>,
+    R: 'static,
+    E: fmt::Debug + 'static,
+{
+    pub(super) fn panicked(payload: Box<dyn Any + Send>, invocation: Invocation) -> Self {
+        Self {
+            state: finish_result(Some(invocation), Err(payload)),
+            invocation: None,
+        }
+    }
+}
+
+impl<F, R, E> Future for TraceFuture<F>
+where
+    F: Future<Output = Result<R, E>>,
+    R: 'static,
+    E: fmt::Debug + 'static,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let this = self.as_mut().project();
+            let next = match this.state.project() {
+                StateProj::Passthrough { inner } => return inner.poll(cx),
+                StateProj::Running { inner } => {
+                    let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+                    let output = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(output)) => Ok(output),
+                        Err(panic) => Err(panic),
+                    };
+                    // Drop the handler's future (closing what it holds) before flushing.
+                    self.as_mut().project().state.set(State::Done);
+                    let inv = self.as_mut().project().invocation.take();
+                    finish_result(inv, output)
+                }
+                StateProj::Flushing {
+                    output,
+                    export,
+                    sleep,
+                    budget,
+                    shared,
+                } => match poll_flush(shared, *budget, export, sleep, cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => State::Ready {
+                        output: output.take(),
+                    },
+                },
+                StateProj::Ready { output } => {
+                    let output = output.take();
+                    self.as_mut().project().state.set(State::Done);
+                    match output {
+                        Some(Ok(output)) => return Poll::Ready(output),
+                        Some(Err(panic)) => resume_unwind(panic),
+                        None => unreachable_done(),
+                    }
+                }
+                StateProj::Done => unreachable_done(),
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}
+
+/// Records the outcome of a finished handler, ends the spans and starts the export.
+fn finish_result<F, R, E>(inv: Option<Invocation>, output: Output<F>) -> State<F>
+where
+    F: Future<Output = Result<R, E>>,
+    R: 'static,
+    E: fmt::Debug + 'static,
+{
+    let Some(inv) = inv else {
+        return State::Ready {
+            output: Some(output),
+        };
+    };
+    let root = &inv.root;
+    if root.is_recording() {
+        match &output {
+            Err(panic) => root.record_exceptions(
+                vec![outcome::panic_exception(panic.as_ref())],
+                Outcome {
+                    fault: true,
+                    ..Outcome::default()
+                },
+            ),
+            Ok(Ok(response)) => {
+                if let Some(status) = outcome::http_status(response) {
+                    root.set_http_status(status);
+                }
+            }
+            Ok(Err(error)) => root.record_exceptions(
+                vec![outcome::exception(error, inv.shared.capture_error)],
+                Outcome {
+                    fault: true,
+                    ..Outcome::default()
+                },
+            ),
+        }
+    }
+    root.end();
+    let batch = inv.recorder.finish(inv.placement, now_unix_nanos());
+    if !inv.recorder.recording || batch.spans.is_empty() {
+        return State::Ready {
+            output: Some(output),
+        };
+    }
+    match inv.shared.exporter.export(batch) {
+        Export::Done(result) => {
+            if let Err(e) = result {
+                inv.shared.failures.report(&e);
+            }
+            State::Ready {
+                output: Some(output),
+            }
+        }
+        Export::Pending(export) => {
+            let budget = flush::budget(
+                inv.shared.flush_timeout,
+                inv.deadline_ms,
+                inv.shared.flush_margin,
+            );
+            let sleep = start_timer(budget);
+            State::Flushing {
+                output: Some(output),
+                export,
+                sleep,
+                budget,
+                shared: Arc::clone(&inv.shared),
+            }
+        }
+    }
+}
+
+/// Polls a pending export against its timer. Ready when the export finished or time ran out.
+fn poll_flush(
+    shared: &Shared,
+    budget: Duration,
+    export: &mut ExportFuture,
+    sleep: &mut Option<Pin<Box<Sleep>>>,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    let report = |e: ExportError| shared.failures.report(&e);
+    match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
+        Ok(Poll::Ready(Ok(()))) => return Poll::Ready(()),
+        Ok(Poll::Ready(Err(e))) => {
+            report(e);
+            return Poll::Ready(());
+        }
+        Err(_) => {
+            report(ExportError::Other("exporter panicked".into()));
+            return Poll::Ready(());
+        }
+        Ok(Poll::Pending) => {}
+    }
+    match sleep {
+        Some(timer) => match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                report(ExportError::Timeout(budget));
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        },
+        None => {
+            report(ExportError::Other(
+                "no tokio timer to bound the flush; export abandoned".into(),
+            ));
+            Poll::Ready(())
+        }
+    }
+}
+
+/// A timer for the flush; `None` when the runtime has no time driver (the export is then
+/// abandoned rather than awaited without a bound).
+fn start_timer(budget: Duration) -> Option<Pin<Box<Sleep>>> {
+    catch_unwind(|| Box::pin(tokio::time::sleep(budget))).ok()
+}
+
+fn unreachable_done() -> ! {
+    panic!("TraceFuture polled after completion")
+}
+
+impl<F: Future> fmt::Debug for TraceFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Running { .. } => "running",
+            State::Flushing { .. } => "flushing",
+            State::Ready { .. } => "ready",
+            State::Passthrough { .. } => "passthrough",
+            State::Done => "done",
+        };
+        f.debug_struct("TraceFuture")
+            .field("state", &state)
+            .finish()
+    }
+}

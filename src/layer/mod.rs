@@ -1,0 +1,93 @@
+//! [`TraceLayer`]: the tower layer that traces every invocation of a handler.
+//!
+//! It wraps a `Service<LambdaEvent<E>>` (what `lambda_runtime::run` takes). For each invocation
+//! the [`TraceService`] chooses the parent (Lambda's Active-tracing header, else the event's trace
+//! headers, else a new trace), opens the invocation span, makes it [`current()`](crate::current)
+//! for the handler, records the outcome, and flushes every span of the invocation **before its
+//! future resolves** — so the spans are out before Lambda freezes the process.
+//!
+//! ```
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! use lambda_trace::TraceLayer;
+//! use lambda_trace::export::NoopExporter;
+//! use serde_json::Value;
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let layer = TraceLayer::builder().service_name("orders").exporter(NoopExporter).build();
+//! let mut service = layer.layer(service_fn(|event: LambdaEvent<Value>| async move {
+//!     Ok::<_, Error>(event.payload)
+//! }));
+//! let event = LambdaEvent::new(serde_json::json!({"hello": "world"}), Default::default());
+//! let response = service.ready().await?.call(event).await?;
+//! assert_eq!(response["hello"], "world");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Cold start
+//! `ColdStart` is `true` for the first invocation a layer serves and `false` afterwards. Build one
+//! layer per process (as [`run`](crate::run) does) and that is the process's first invocation.
+
+mod builder;
+mod flush;
+mod future;
+mod log;
+mod outcome;
+mod parent;
+mod service;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tower::Layer;
+
+use crate::export::Exporter;
+use crate::span::recorder::Settings;
+pub use builder::TraceLayerBuilder;
+pub use future::TraceFuture;
+pub use log::log_safe;
+pub use service::TraceService;
+
+/// Traces every invocation of the wrapped handler; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct TraceLayer {
+    shared: Arc<Shared>,
+}
+
+/// State shared by every clone of a layer and its services.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) exporter: Arc<dyn Exporter>,
+    pub(crate) cold_start: AtomicBool,
+    pub(crate) disabled: bool,
+    pub(crate) sample_rate: f64,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) flush_margin: Duration,
+    pub(crate) capture_error: bool,
+    pub(crate) route_as_name: bool,
+    pub(crate) failures: flush::FailureLog,
+}
+
+impl TraceLayer {
+    /// A layer configured from the environment ([`Config::from_env`](crate::Config::from_env)).
+    pub fn from_env() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder, starting from the environment's configuration.
+    pub fn builder() -> TraceLayerBuilder {
+        TraceLayerBuilder::new()
+    }
+}
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService::new(inner, Arc::clone(&self.shared))
+    }
+}

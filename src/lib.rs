@@ -1,0 +1,78 @@
+//! End-to-end distributed tracing for Rust AWS Lambda functions.
+//!
+//! One layer continues the caller's trace, opens an invocation span, and flushes every span to
+//! X-Ray **before the function returns**:
+//!
+//! ```no_run
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! use serde_json::{json, Value};
+//!
+//! async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+//!     let span = lambda_trace::current();
+//!     span.annotate("orderId", "o-123");
+//!     Ok(json!({ "ok": true, "request": event.context.request_id }))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     lambda_trace::run(service_fn(handler)).await
+//! }
+//! ```
+//!
+//! Or as a tower layer, composed with others:
+//!
+//! ```no_run
+//! # use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! # use serde_json::Value;
+//! # async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> { Ok(event.payload) }
+//! use lambda_trace::TraceLayer;
+//! use tower::Layer;
+//!
+//! # async fn run() -> Result<(), Error> {
+//! let service = TraceLayer::from_env().layer(service_fn(handler));
+//! lambda_runtime::run(service).await
+//! # }
+//! ```
+//!
+//! # What happens per invocation
+//! 1. The parent is chosen: Lambda's own trace header (`Context::xray_trace_id`) when Active
+//!    tracing sampled it, else the event's headers (X-Ray, W3C, B3, Jaeger, OpenTracing; see
+//!    [`propagation`]), else a new trace.
+//! 2. The invocation span opens with `ColdStart` and `Service` annotations and the FaaS and HTTP
+//!    attributes; it is the [`current()`] span while the handler runs.
+//! 3. The outcome is recorded (HTTP 4xx error, 429 throttle, 5xx / `Err` / panic fault).
+//! 4. Every span of the invocation is exported, bounded by a deadline, and only then does the
+//!    response go back to the runtime. No background thread, no timer.
+//!
+//! Tracing never changes the handler's response and never fails an invocation.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod carrier;
+pub mod config;
+pub mod context;
+mod error;
+pub mod export;
+pub mod layer;
+pub mod propagation;
+mod run;
+pub mod span;
+pub mod xray;
+
+pub use config::Config;
+pub use context::{Sampling, SpanId, TraceContext, TraceId};
+pub use error::{ExportError, ParseError};
+pub use layer::{TraceLayer, TraceService};
+pub use run::run;
+pub use span::{Span, current, scope};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,157 @@
+//! Reading and writing trace headers.
+//!
+//! One [`Propagator`] per format, each in its own file with its table of test vectors:
+//!
+//! | format | headers | type |
+//! |---|---|---|
+//! | AWS X-Ray | `X-Amzn-Trace-Id` | [`XrayPropagator`] |
+//! | W3C Trace Context | `traceparent`, `tracestate` | [`W3cPropagator`] |
+//! | W3C Baggage | `baggage` | [`BaggagePropagator`] |
+//! | Zipkin B3 single | `b3` | [`B3Propagator::single`] |
+//! | Zipkin B3 multi | `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled`, `X-B3-Flags` | [`B3Propagator::multi`] |
+//! | Jaeger | `uber-trace-id`, `uberctx-*` | [`JaegerPropagator`] |
+//! | OpenTracing / Lightstep | `ot-tracer-traceid`, `ot-tracer-spanid`, `ot-tracer-sampled`, `ot-baggage-*` | [`OtPropagator`] |
+//!
+//! A [`CompositePropagator`] extracts with its propagators **in order, first valid context wins**
+//! (unlike OpenTelemetry's composite, where the last one wins), then lets every propagator add the
+//! baggage it carries. It injects every format it holds.
+//!
+//! Carriers are the small [`Extractor`] / [`Injector`] traits; header names passed to them are
+//! lowercase and lookups are case-insensitive. Values longer than [`MAX_HEADER_LEN`] are ignored.
+//!
+//! ```
+//! use lambda_trace::propagation::{CompositePropagator, HeaderExtractor, HeaderInjector, Propagator};
+//!
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".parse().unwrap());
+//!
+//! let propagator = CompositePropagator::default();
+//! let cx = propagator.extract(&HeaderExtractor(&headers)).expect("valid X-Ray header");
+//! assert_eq!(cx.trace_id.to_xray(), "1-5759e988-bd862e3fe1be46a994272793");
+//!
+//! let mut out = http::HeaderMap::new();
+//! propagator.inject(&cx, &mut HeaderInjector(&mut out));
+//! assert!(out.contains_key("traceparent"));
+//! ```
+
+mod b3;
+mod baggage;
+mod carrier_impls;
+mod composite;
+mod jaeger;
+mod ot;
+mod w3c;
+mod xray;
+
+use std::fmt;
+
+use crate::context::TraceContext;
+use crate::error::ParseError;
+
+pub use b3::{B3, B3Encoding, B3Propagator};
+pub use baggage::BaggagePropagator;
+pub use carrier_impls::{HeaderExtractor, HeaderInjector};
+pub use composite::{CompositePropagator, PropagatorKind};
+pub use jaeger::JaegerPropagator;
+pub use ot::OtPropagator;
+pub use w3c::{TraceParent, W3cPropagator};
+pub use xray::{MissingSampledBehavior, XrayHeader, XrayPropagator};
+
+/// Longest header value read, in bytes (8 KiB). Longer values are treated as absent and logged.
+pub const MAX_HEADER_LEN: usize = 8 * 1024;
+
+/// Most baggage items kept from one request (W3C recommends supporting at least 64).
+pub const MAX_BAGGAGE_ITEMS: usize = 64;
+
+/// Read access to a request's headers.
+///
+/// `name` is always lowercase; implementations compare case-insensitively.
+pub trait Extractor {
+    /// The value of header `name`; for a repeated header, the first value.
+    fn get(&self, name: &str) -> Option<&str>;
+
+    /// Every value of header `name`, in order (repeated headers, multi-value maps).
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        self.get(name).into_iter().collect()
+    }
+
+    /// Every header name (any case), for formats that use a name prefix (`uberctx-`, `ot-baggage-`).
+    fn keys(&self) -> Vec<&str>;
+}
+
+/// Write access to an outgoing request's headers. `name` is lowercase.
+pub trait Injector {
+    /// Sets header `name` to `value`, replacing earlier values.
+    fn set(&mut self, name: &str, value: String);
+}
+
+/// One trace-header format: how a [`TraceContext`] is read from and written to headers.
+///
+/// `extract` never panics and returns `None` for any invalid or absent header; `inject` writes
+/// the format's headers for `cx` (whose `span_id` is the span the callee should use as parent).
+pub trait Propagator: Send + Sync + fmt::Debug {
+    /// Reads a context, or `None` when the headers carry no valid one in this format.
+    fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext>;
+
+    /// Adds the baggage this format carries to `cx`. The default does nothing.
+    fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
+        let _ = (headers, cx);
+    }
+
+    /// Writes `cx` in this format.
+    fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector);
+
+    /// The header names this format reads and writes (lowercase).
+    fn fields(&self) -> &'static [&'static str];
+}
+
+/// The one value of single-valued header `name`: `Ok(None)` when absent, `Err` when repeated with
+/// different values or longer than [`MAX_HEADER_LEN`]. Values are trimmed.
+pub(crate) fn single_value<'a>(
+    headers: &'a dyn Extractor,
+    name: &str,
+) -> Result<Option<&'a str>, ParseError> {
+    let mut found: Option<&'a str> = None;
+    for value in headers.get_all(name) {
+        if value.len() > MAX_HEADER_LEN {
+            return Err(ParseError::TooLong);
+        }
+        let value = value.trim();
+        match found {
+            None => found = Some(value),
+            Some(prev) if prev == value => {}
+            Some(_) => return Err(ParseError::Conflicting),
+        }
+    }
+    Ok(found)
+}
+
+/// All values of list-valued header `name` (`tracestate`, `baggage`), joined with `,` as RFC 9110
+/// allows. Values over [`MAX_HEADER_LEN`] in total are dropped.
+pub(crate) fn list_value(headers: &dyn Extractor, name: &str) -> Option<String> {
+    let values = headers.get_all(name);
+    let total: usize = values.iter().map(|v| v.len() + 1).sum();
+    if values.is_empty() || total > MAX_HEADER_LEN {
+        return None;
+    }
+    let mut joined = String::with_capacity(total);
+    for v in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        if !joined.is_empty() {
+            joined.push(',');
+        }
+        joined.push_str(v);
+    }
+    (!joined.is_empty()).then_some(joined)
+}
+
+/// Header names that start with `prefix` (lowercase), with the remainder, for prefix baggage.
+pub(crate) fn prefixed_keys<'a>(
+    headers: &'a dyn Extractor,
+    prefix: &'static str,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    headers.keys().into_iter().filter_map(move |k| {
+        let head = k.get(..prefix.len())?;
+        (head.eq_ignore_ascii_case(prefix) && k.len() > prefix.len())
+            .then(|| (k, &k[prefix.len()..]))
+    })
+}

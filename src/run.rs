@@ -1,0 +1,40 @@
+//! [`run`]: `lambda_runtime::run` with tracing on.
+
+use std::fmt;
+
+use futures_core::Stream;
+use lambda_runtime::{Diagnostic, Error, IntoFunctionResponse, LambdaEvent, Service};
+use serde::{Deserialize, Serialize};
+use tower::Layer;
+
+use crate::TraceLayer;
+
+/// Starts the Lambda runtime with `handler` wrapped in [`TraceLayer::from_env`]: what
+/// `lambda_runtime::run` does, with every invocation traced.
+///
+/// ```no_run
+/// use lambda_runtime::{service_fn, Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     lambda_trace::run(service_fn(|event: LambdaEvent<Value>| async move {
+///         Ok::<_, Error>(event.payload)
+///     }))
+///     .await
+/// }
+/// ```
+pub async fn run<A, F, R, B, S, D, E>(handler: F) -> Result<(), Error>
+where
+    F: Service<LambdaEvent<A>, Response = R>,
+    F::Future: Future<Output = Result<R, F::Error>>,
+    F::Error: Into<Diagnostic> + fmt::Debug + 'static,
+    A: for<'de> Deserialize<'de> + 'static,
+    R: IntoFunctionResponse<B, S> + 'static,
+    B: Serialize,
+    S: Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send,
+    E: Into<Error> + Send + fmt::Debug,
+{
+    lambda_runtime::run(TraceLayer::from_env().layer(handler)).await
+}

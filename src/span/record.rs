@@ -1,0 +1,349 @@
+//! What a finished span holds: the data exporters translate ([`SpanRecord`], [`SpanBatch`]).
+//!
+//! These are plain data, independent of any backend: `xray` turns them into segment documents,
+//! OTLP into protobuf spans.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::context::{SpanId, TraceId};
+
+/// An annotation value: X-Ray indexes strings, numbers and booleans.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AnnotationValue {
+    /// A string (at most [`MAX_ANNOTATION_STRING`](crate::span::MAX_ANNOTATION_STRING) chars).
+    String(String),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number (non-finite values are recorded as strings).
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+macro_rules! annotation_from {
+    ($($t:ty => $v:ident $(as $cast:ty)?),* $(,)?) => {$(
+        impl From<$t> for AnnotationValue {
+            fn from(v: $t) -> Self {
+                AnnotationValue::$v(v $(as $cast)?.into())
+            }
+        }
+    )*};
+}
+annotation_from!(
+    &str => String, String => String, &String => String, Cow<'_, str> => String,
+    bool => Bool, i8 => Int, i16 => Int, i32 => Int, i64 => Int, u8 => Int, u16 => Int, u32 => Int,
+    f32 => Float, f64 => Float,
+);
+
+/// `u64` and `usize` become integers when they fit in `i64`, floats otherwise.
+impl From<u64> for AnnotationValue {
+    fn from(v: u64) -> Self {
+        i64::try_from(v).map_or(AnnotationValue::Float(v as f64), AnnotationValue::Int)
+    }
+}
+
+impl From<usize> for AnnotationValue {
+    fn from(v: usize) -> Self {
+        AnnotationValue::from(v as u64)
+    }
+}
+
+/// What a span measures, in OpenTelemetry's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SpanKind {
+    /// The invocation span: the function serving a request.
+    Server,
+    /// Work inside the function.
+    #[default]
+    Internal,
+    /// An outgoing call (HTTP, AWS SDK, another function).
+    Client,
+}
+
+/// Outcome flags, as X-Ray records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// A client error (HTTP 4xx).
+    pub error: bool,
+    /// Throttled (HTTP 429); `error` is set too.
+    pub throttle: bool,
+    /// A server error (HTTP 5xx, the handler's `Err`, a panic).
+    pub fault: bool,
+}
+
+impl Outcome {
+    /// The flags for an HTTP status code.
+    pub const fn from_http_status(status: u16) -> Self {
+        Self {
+            error: status >= 400 && status < 500,
+            throttle: status == 429,
+            fault: status >= 500,
+        }
+    }
+
+    /// Sets every flag that `other` has.
+    pub fn merge(&mut self, other: Outcome) {
+        self.error |= other.error;
+        self.throttle |= other.throttle;
+        self.fault |= other.fault;
+    }
+}
+
+/// One recorded error (an entry of X-Ray's `cause.exceptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionRecord {
+    /// The error's message (its `Display`).
+    pub message: String,
+    /// The error's type name, when known.
+    pub type_name: Option<String>,
+    /// `true` when the error came from a remote service.
+    pub remote: bool,
+}
+
+/// HTTP data of the request a span served or made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpRequestInfo {
+    /// `GET`, `POST`, …
+    pub method: Option<String>,
+    /// Full URL or path (query strings are redacted by the carrier).
+    pub url: Option<String>,
+    /// The route template (`/orders/{id}`) when the trigger knows it.
+    pub route: Option<String>,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The client's address as the front door saw it.
+    pub client_ip: Option<String>,
+    /// `true` when `client_ip` comes from `X-Forwarded-For`.
+    pub x_forwarded_for: bool,
+}
+
+/// HTTP data of the response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpResponseInfo {
+    /// Status code.
+    pub status: Option<u16>,
+    /// `Content-Length`, when known.
+    pub content_length: Option<u64>,
+}
+
+/// A metadata entry: any JSON under a namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataEntry {
+    /// Namespace (`default`, the service name, …; never starting with `AWS.`).
+    pub namespace: String,
+    /// Key inside the namespace.
+    pub key: String,
+    /// The value.
+    pub value: serde_json::Value,
+}
+
+/// Where an X-Ray subsegment points: a remote HTTP service or an AWS service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteNamespace {
+    /// `"remote"`: an HTTP call.
+    Remote,
+    /// `"aws"`: an AWS SDK call.
+    Aws,
+}
+
+/// A key/value attribute in OpenTelemetry's semantic conventions (`faas.trigger`, …).
+pub type Attribute = (Cow<'static, str>, AttributeValue);
+
+/// An attribute's value.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AttributeValue {
+    /// A string.
+    String(Cow<'static, str>),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A finished span.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SpanRecord {
+    /// The span's id.
+    pub span_id: SpanId,
+    /// Its parent inside this batch, or for the root span the caller's span (or Lambda's segment).
+    pub parent_id: Option<SpanId>,
+    /// The span's name.
+    pub name: String,
+    /// What it measures.
+    pub kind: SpanKind,
+    /// Start, nanoseconds since the Unix epoch.
+    pub start_unix_nanos: u64,
+    /// End, nanoseconds since the Unix epoch.
+    pub end_unix_nanos: u64,
+    /// `true` when the span was still open at flush time and the layer closed it (deadline,
+    /// forgotten `end()`, a task that outlived the invocation).
+    pub unfinished: bool,
+    /// Error / throttle / fault flags.
+    pub outcome: Outcome,
+    /// Recorded errors, outermost first.
+    pub exceptions: Vec<ExceptionRecord>,
+    /// Indexed annotations; keys already sanitized.
+    pub annotations: Vec<(String, AnnotationValue)>,
+    /// Metadata entries.
+    pub metadata: Vec<MetadataEntry>,
+    /// HTTP request data.
+    pub http_request: Option<HttpRequestInfo>,
+    /// HTTP response data.
+    pub http_response: Option<HttpResponseInfo>,
+    /// `remote` / `aws` for outgoing calls.
+    pub namespace: Option<RemoteNamespace>,
+    /// Semantic-convention attributes (`faas.*`, `cloud.*`, `http.*`, `aws.*`).
+    pub attributes: Vec<Attribute>,
+    /// Other traces this span is linked to (a caller's context that Lambda's trace replaced).
+    pub links: Vec<(TraceId, Option<SpanId>)>,
+}
+
+impl SpanRecord {
+    /// A new record, started at `start_unix_nanos`, not yet ended.
+    pub fn new(
+        span_id: SpanId,
+        parent_id: Option<SpanId>,
+        name: String,
+        kind: SpanKind,
+        start_unix_nanos: u64,
+    ) -> Self {
+        Self {
+            span_id,
+            parent_id,
+            name,
+            kind,
+            start_unix_nanos,
+            end_unix_nanos: start_unix_nanos,
+            unfinished: false,
+            outcome: Outcome::default(),
+            exceptions: Vec::new(),
+            annotations: Vec::new(),
+            metadata: Vec::new(),
+            http_request: None,
+            http_response: None,
+            namespace: None,
+            attributes: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    /// The attribute `key`, if set.
+    pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What every span of a process shares: who is emitting (OpenTelemetry's *resource*).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resource {
+    /// `service.name` and the `Service` annotation.
+    pub service_name: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`.
+    pub function_version: String,
+    /// `AWS_REGION`.
+    pub region: Option<String>,
+    /// Memory size in MB.
+    pub memory_mb: Option<u32>,
+    /// CloudWatch log group.
+    pub log_group: Option<String>,
+    /// CloudWatch log stream.
+    pub log_stream: Option<String>,
+}
+
+/// How the invocation's root span hangs in the trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootPlacement {
+    /// Lambda opened the function segment (Active tracing): the root span is a subsegment whose
+    /// parent is Lambda's segment (`SpanRecord::parent_id`).
+    LambdaSubsegment,
+    /// The root span is a full segment; its parent (if any) is the caller's span.
+    Segment,
+}
+
+/// Every finished span of one invocation, handed to an exporter at once.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SpanBatch {
+    /// Who emitted them.
+    pub resource: Arc<Resource>,
+    /// The trace they belong to.
+    pub trace_id: TraceId,
+    /// How the root hangs in the trace.
+    pub placement: RootPlacement,
+    /// The spans; `spans[0]` is the invocation span, parents come before children.
+    pub spans: Vec<SpanRecord>,
+    /// Spans not recorded because the invocation hit its span limit.
+    pub dropped_spans: usize,
+}
+
+impl SpanBatch {
+    /// The invocation span.
+    pub fn root(&self) -> Option<&SpanRecord> {
+        self.spans.first()
+    }
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub(crate) fn now_unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_from_status() {
+        assert_eq!(Outcome::from_http_status(200), Outcome::default());
+        assert_eq!(
+            Outcome::from_http_status(404),
+            Outcome {
+                error: true,
+                throttle: false,
+                fault: false
+            }
+        );
+        assert_eq!(
+            Outcome::from_http_status(429),
+            Outcome {
+                error: true,
+                throttle: true,
+                fault: false
+            }
+        );
+        assert_eq!(
+            Outcome::from_http_status(503),
+            Outcome {
+                error: false,
+                throttle: false,
+                fault: true
+            }
+        );
+    }
+
+    #[test]
+    fn big_unsigned_annotations_become_floats() {
+        assert_eq!(AnnotationValue::from(7u64), AnnotationValue::Int(7));
+        assert_eq!(
+            AnnotationValue::from(u64::MAX),
+            AnnotationValue::Float(u64::MAX as f64)
+        );
+    }
+}

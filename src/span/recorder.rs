@@ -1,0 +1,115 @@
+//! The per-invocation collector of spans: every span of one invocation registers here, and the
+//! layer drains it into one [`SpanBatch`] when the invocation ends.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::handle::SpanInner;
+use super::record::{Resource, RootPlacement, SpanBatch};
+use crate::context::{TraceContext, TraceId};
+use crate::propagation::CompositePropagator;
+
+/// Settings shared by every invocation a layer serves.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// Formats injected into outgoing calls.
+    pub(crate) propagator: Arc<CompositePropagator>,
+    /// Service name, function name, …
+    pub(crate) resource: Arc<Resource>,
+    /// Most spans recorded per invocation.
+    pub(crate) max_spans: usize,
+    /// Most annotations per trace (X-Ray's limit is 50).
+    pub(crate) max_annotations: usize,
+}
+
+/// One invocation's spans.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    pub(crate) settings: Arc<Settings>,
+    /// The propagated context (trace id, sampling, tracestate, baggage, X-Ray extras).
+    pub(crate) context: TraceContext,
+    /// `false` when the trace is not sampled: spans exist for propagation only.
+    pub(crate) recording: bool,
+    spans: Mutex<Vec<Arc<SpanInner>>>,
+    closed: AtomicBool,
+    annotations: AtomicUsize,
+    dropped_spans: AtomicUsize,
+    warned_annotations: AtomicBool,
+}
+
+impl Recorder {
+    pub(crate) fn new(settings: Arc<Settings>, context: TraceContext, recording: bool) -> Self {
+        Self {
+            settings,
+            context,
+            recording,
+            spans: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            annotations: AtomicUsize::new(0),
+            dropped_spans: AtomicUsize::new(0),
+            warned_annotations: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn trace_id(&self) -> TraceId {
+        self.context.trace_id
+    }
+
+    /// Registers a new span; `false` when it must not record (not sampled, over the limit, or the
+    /// invocation already flushed).
+    pub(crate) fn register(&self, span: &Arc<SpanInner>) -> bool {
+        if !self.recording || self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
+        if spans.len() >= self.settings.max_spans {
+            drop(spans);
+            if self.dropped_spans.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(
+                    target: "lambda_trace",
+                    limit = self.settings.max_spans,
+                    "span limit reached for this invocation; further spans are counted, not recorded"
+                );
+            }
+            return false;
+        }
+        spans.push(Arc::clone(span));
+        true
+    }
+
+    /// Takes one slot of the per-trace annotation budget; logs once when it runs out.
+    pub(crate) fn take_annotation_slot(&self) -> bool {
+        let used = self.annotations.fetch_add(1, Ordering::Relaxed);
+        if used < self.settings.max_annotations {
+            return true;
+        }
+        if !self.warned_annotations.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "lambda_trace",
+                limit = self.settings.max_annotations,
+                "annotation limit reached for this trace; further annotations are dropped"
+            );
+        }
+        false
+    }
+
+    /// Ends every span still open (marking it unfinished), and returns the batch. Later changes
+    /// to any span of this invocation are ignored.
+    pub(crate) fn finish(&self, placement: RootPlacement, end_unix_nanos: u64) -> SpanBatch {
+        self.closed.store(true, Ordering::Release);
+        let spans = std::mem::take(&mut *self.spans.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut records = Vec::with_capacity(spans.len());
+        for span in spans {
+            if let Some(record) = span.take_record(end_unix_nanos) {
+                records.push(record);
+            }
+        }
+        SpanBatch {
+            resource: Arc::clone(&self.settings.resource),
+            trace_id: self.context.trace_id,
+            placement,
+            spans: records,
+            dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! PLACEHOLDER: X-Ray segment documents, replaced by the X-Ray work.
