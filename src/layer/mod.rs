@@ -91,3 +91,6 @@ impl<S> Layer<S> for TraceLayer {
         TraceService::new(inner, Arc::clone(&self.shared))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,508 @@
+//! Layer tests without a runtime: a `service_fn` wrapped in the layer, driven directly.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use lambda_runtime::{Context, Diagnostic, Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tower::{Layer, Service, ServiceExt};
+
+use super::TraceLayer;
+use crate::Config;
+use crate::context::Sampling;
+use crate::export::{Export, Exporter, InMemoryExporter};
+use crate::span::{AnnotationValue, AttributeValue, RootPlacement, SpanBatch, SpanRecord};
+
+const LAMBDA_HEADER: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+fn layer(exporter: impl Exporter + 'static) -> TraceLayer {
+    TraceLayer::builder()
+        .config(Config::from_lookup(|k| match k {
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("orders-fn".into()),
+            "OTEL_SERVICE_NAME" => Some("orders".into()),
+            "AWS_REGION" => Some("eu-west-1".into()),
+            _ => None,
+        }))
+        .exporter(exporter)
+        .build()
+}
+
+fn context(trace_header: Option<&str>) -> Context {
+    let mut cx = Context::default();
+    cx.request_id = "req-1".into();
+    cx.invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders-fn".into();
+    cx.xray_trace_id = trace_header.map(str::to_string);
+    cx
+}
+
+async fn echo(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+fn annotation<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a AnnotationValue> {
+    span.annotations
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+fn only_batch(exporter: &InMemoryExporter) -> SpanBatch {
+    let mut batches = exporter.take();
+    assert_eq!(batches.len(), 1, "one batch per invocation");
+    batches.remove(0)
+}
+
+#[tokio::test]
+async fn response_unchanged_and_cold_start_only_first() {
+    let exporter = InMemoryExporter::default();
+    let mut svc = layer(exporter.clone()).layer(service_fn(echo));
+    for (i, cold) in [(0, true), (1, false), (2, false)] {
+        let payload = json!({"n": i, "nested": {"a": [1, 2, 3]}});
+        let out = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(LambdaEvent::new(payload.clone(), context(None)))
+            .await
+            .unwrap();
+        assert_eq!(out, payload);
+        let batch = only_batch(&exporter);
+        let root = batch.root().unwrap();
+        assert_eq!(
+            annotation(root, "ColdStart"),
+            Some(&AnnotationValue::Bool(cold))
+        );
+        assert_eq!(
+            annotation(root, "Service"),
+            Some(&AnnotationValue::String("orders".into()))
+        );
+        assert_eq!(root.name, "orders-fn");
+        assert_eq!(
+            root.attribute("faas.invocation_id"),
+            Some(&AttributeValue::String("req-1".into()))
+        );
+        assert_eq!(
+            root.attribute("cloud.account.id"),
+            Some(&AttributeValue::String("123456789012".into()))
+        );
+        assert_eq!(
+            root.attribute("cloud.region"),
+            Some(&AttributeValue::String("eu-west-1".into()))
+        );
+        assert!(root.end_unix_nanos >= root.start_unix_nanos);
+    }
+}
+
+#[tokio::test]
+async fn lambda_active_tracing_makes_a_subsegment_of_lambdas_segment() {
+    let exporter = InMemoryExporter::default();
+    let mut svc = layer(exporter.clone()).layer(service_fn(echo));
+    svc.ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(json!({}), context(Some(LAMBDA_HEADER))))
+        .await
+        .unwrap();
+    let batch = only_batch(&exporter);
+    assert_eq!(
+        batch.trace_id.to_xray(),
+        "1-5759e988-bd862e3fe1be46a994272793"
+    );
+    assert_eq!(batch.placement, RootPlacement::LambdaSubsegment);
+    assert_eq!(
+        batch.root().unwrap().parent_id.unwrap().to_string(),
+        "53995c3f42cd8ad8"
+    );
+}
+
+#[tokio::test]
+async fn event_headers_decide_without_active_tracing_and_are_linked_with_it() {
+    let mut request = ApiGatewayProxyRequest::default();
+    request.http_method = http::Method::GET;
+    request.headers.insert(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            .parse()
+            .unwrap(),
+    );
+    let exporter = InMemoryExporter::default();
+    let handler = service_fn(|_: LambdaEvent<ApiGatewayProxyRequest>| async {
+        Ok::<_, Error>(response(200))
+    });
+    let mut svc = layer(exporter.clone()).layer(handler);
+
+    svc.ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(request.clone(), context(None)))
+        .await
+        .unwrap();
+    let batch = only_batch(&exporter);
+    assert_eq!(
+        batch.trace_id.to_string(),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
+    assert_eq!(batch.placement, RootPlacement::Segment);
+    assert_eq!(
+        batch.root().unwrap().parent_id.unwrap().to_string(),
+        "b7ad6b7169203331"
+    );
+
+    svc.ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(request, context(Some(LAMBDA_HEADER))))
+        .await
+        .unwrap();
+    let batch = only_batch(&exporter);
+    assert_eq!(batch.placement, RootPlacement::LambdaSubsegment);
+    let root = batch.root().unwrap();
+    assert_eq!(
+        root.links.len(),
+        1,
+        "the caller's other trace is kept as a link"
+    );
+    assert_eq!(
+        root.links[0].0.to_string(),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
+}
+
+#[tokio::test]
+async fn http_status_sets_error_throttle_fault() {
+    for (status, error, throttle, fault) in [
+        (200, false, false, false),
+        (404, true, false, false),
+        (429, true, true, false),
+        (503, false, false, true),
+    ] {
+        let exporter = InMemoryExporter::default();
+        let handler =
+            service_fn(
+                move |_: LambdaEvent<Value>| async move { Ok::<_, Error>(response(status)) },
+            );
+        let mut svc = layer(exporter.clone()).layer(handler);
+        let out = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(LambdaEvent::new(json!({}), context(None)))
+            .await
+            .unwrap();
+        assert_eq!(out.status_code, status);
+        let root = only_batch(&exporter).spans.remove(0);
+        assert_eq!(
+            (
+                root.outcome.error,
+                root.outcome.throttle,
+                root.outcome.fault
+            ),
+            (error, throttle, fault),
+            "{status}"
+        );
+        assert_eq!(root.http_response.unwrap().status, Some(status as u16));
+    }
+}
+
+#[tokio::test]
+async fn err_is_a_fault_with_cause_and_is_returned_unchanged() {
+    let exporter = InMemoryExporter::default();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        Err::<Value, _>(Diagnostic {
+            error_type: "OrderError".into(),
+            error_message: "out of stock".into(),
+        })
+    });
+    let mut svc = layer(exporter.clone()).layer(handler);
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(json!({}), context(None)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_message, "out of stock");
+    let root = only_batch(&exporter).spans.remove(0);
+    assert!(root.outcome.fault);
+    assert_eq!(root.exceptions[0].message, "out of stock");
+    assert_eq!(root.exceptions[0].type_name.as_deref(), Some("OrderError"));
+}
+
+#[tokio::test]
+async fn panic_is_a_fault_and_still_reaches_the_runtime() {
+    let exporter = InMemoryExporter::default();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        if true {
+            panic!("handler blew up");
+        }
+        Ok::<Value, Error>(Value::Null)
+    });
+    let svc = layer(exporter.clone()).layer(handler);
+    let joined = tokio::spawn(async move {
+        let mut svc = svc;
+        svc.ready()
+            .await
+            .unwrap()
+            .call(LambdaEvent::new(json!({}), context(None)))
+            .await
+    })
+    .await;
+    let panic = joined.unwrap_err().into_panic();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"handler blew up"));
+    let root = only_batch(&exporter).spans.remove(0);
+    assert!(root.outcome.fault);
+    assert_eq!(root.exceptions[0].message, "handler blew up");
+}
+
+#[tokio::test]
+async fn a_panic_in_call_itself_is_recorded_too() {
+    #[derive(Clone)]
+    struct PanicsInCall;
+    impl Service<LambdaEvent<Value>> for PanicsInCall {
+        type Response = Value;
+        type Error = Error;
+        type Future = std::future::Ready<Result<Value, Error>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: LambdaEvent<Value>) -> Self::Future {
+            panic!("sync panic")
+        }
+    }
+    let exporter = InMemoryExporter::default();
+    let svc = layer(exporter.clone()).layer(PanicsInCall);
+    let joined = tokio::spawn(async move {
+        let mut svc = svc;
+        svc.call(LambdaEvent::new(json!({}), context(None))).await
+    })
+    .await;
+    assert!(joined.unwrap_err().is_panic());
+    assert!(only_batch(&exporter).spans[0].outcome.fault);
+}
+
+#[tokio::test]
+async fn handler_spans_annotations_and_unfinished_children() {
+    let exporter = InMemoryExporter::default();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let span = crate::current();
+        span.annotate("order.id", "o-1");
+        span.metadata("order", json!({"items": 2}));
+        let total = span
+            .in_child("price", async {
+                crate::current().annotate("items", 2);
+                crate::current().in_child("tax", async { 21 }).await
+            })
+            .await;
+        let _forgotten = span.child("never-ended");
+        Ok::<_, Error>(json!({"total": total}))
+    });
+    let mut svc = layer(exporter.clone()).layer(handler);
+    let out = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(json!({}), context(None)))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"total": 21}));
+
+    let batch = only_batch(&exporter);
+    let names: Vec<&str> = batch.spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["orders-fn", "price", "tax", "never-ended"]);
+    let [root, price, tax, forgotten] = &batch.spans[..] else {
+        unreachable!()
+    };
+    assert_eq!(price.parent_id, Some(root.span_id));
+    assert_eq!(tax.parent_id, Some(price.span_id));
+    assert_eq!(forgotten.parent_id, Some(root.span_id));
+    assert!(forgotten.unfinished && !price.unfinished);
+    assert_eq!(
+        annotation(root, "order_id"),
+        Some(&AnnotationValue::String("o-1".into()))
+    );
+    assert_eq!(annotation(price, "items"), Some(&AnnotationValue::Int(2)));
+    assert_eq!(root.metadata[0].namespace, "orders");
+    assert!(
+        tax.start_unix_nanos >= price.start_unix_nanos
+            && tax.end_unix_nanos <= price.end_unix_nanos
+    );
+}
+
+#[tokio::test]
+async fn unsampled_traces_export_nothing_but_still_propagate() {
+    let exporter = InMemoryExporter::default();
+    let seen = Arc::new(Mutex::new(None));
+    let seen2 = Arc::clone(&seen);
+    let handler = service_fn(move |_: LambdaEvent<Value>| {
+        let seen = Arc::clone(&seen2);
+        async move {
+            let span = crate::current();
+            span.annotate("ignored", true);
+            *seen.lock().unwrap() = span.context();
+            Ok::<_, Error>(Value::Null)
+        }
+    });
+    let mut svc = TraceLayer::builder()
+        .config(Config::from_lookup(|_| None))
+        .sample_rate(0.0)
+        .exporter(exporter.clone())
+        .build()
+        .layer(handler);
+    svc.ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(json!({}), context(None)))
+        .await
+        .unwrap();
+    assert!(exporter.take().is_empty());
+    let cx = seen.lock().unwrap().clone().expect("context to propagate");
+    assert_eq!(cx.sampling, Sampling::NotSampled);
+}
+
+#[tokio::test]
+async fn disabled_runs_the_handler_bare() {
+    let exporter = InMemoryExporter::default();
+    let mut svc = TraceLayer::builder()
+        .config(Config::from_lookup(|_| None))
+        .disabled(true)
+        .exporter(exporter.clone())
+        .build()
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            assert!(
+                crate::current().span_id().is_none(),
+                "no span when disabled"
+            );
+            Ok::<_, Error>(json!(1))
+        }));
+    assert_eq!(
+        svc.ready()
+            .await
+            .unwrap()
+            .call(LambdaEvent::new(json!({}), context(None)))
+            .await
+            .unwrap(),
+        json!(1)
+    );
+    assert!(exporter.take().is_empty());
+}
+
+/// An exporter that never finishes: the flush must give up at its deadline.
+#[derive(Debug, Default)]
+struct Hangs(AtomicUsize);
+
+impl Exporter for Hangs {
+    fn export(&self, _batch: SpanBatch) -> Export {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Export::Pending(Box::pin(std::future::pending()))
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_exporter_costs_at_most_the_flush_timeout() {
+    let exporter = Arc::new(Hangs::default());
+    let mut svc = TraceLayer::builder()
+        .config(Config::from_lookup(|_| None))
+        .flush_timeout(Duration::from_millis(100))
+        .exporter(Arc::clone(&exporter))
+        .build()
+        .layer(service_fn(echo));
+    let started = Instant::now();
+    let out = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(json!("x"), context(None)))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out, json!("x"));
+    assert_eq!(exporter.0.load(Ordering::SeqCst), 1);
+    assert!(
+        took >= Duration::from_millis(100),
+        "waited for the export: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "bounded: {took:?}");
+}
+
+#[tokio::test]
+async fn the_invocation_deadline_bounds_the_flush() {
+    let exporter = Arc::new(Hangs::default());
+    let mut svc = TraceLayer::builder()
+        .config(Config::from_lookup(|_| None))
+        .flush_timeout(Duration::from_secs(30))
+        .exporter(Arc::clone(&exporter))
+        .build()
+        .layer(service_fn(echo));
+    let mut cx = context(None);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    cx.deadline = now_ms + 300;
+    let started = Instant::now();
+    svc.ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(json!("x"), cx))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "deadline minus margin bounds the flush"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_invocations_keep_their_own_spans() {
+    let exporter = InMemoryExporter::default();
+    let handler = service_fn(|event: LambdaEvent<Value>| async move {
+        let n = event.payload["n"].as_i64().unwrap();
+        let span = crate::current();
+        span.annotate("n", n);
+        for i in 0..3 {
+            span.in_child(format!("step-{i}"), async {
+                tokio::task::yield_now().await;
+                crate::current().annotate("n", n);
+            })
+            .await;
+        }
+        Ok::<_, Error>(json!(n))
+    });
+    let svc = layer(exporter.clone()).layer(handler);
+    let calls = (0..100).map(|n| {
+        let mut svc = svc.clone();
+        tokio::spawn(async move {
+            svc.call(LambdaEvent::new(json!({"n": n}), context(None)))
+                .await
+                .unwrap()
+        })
+    });
+    for (n, call) in calls.enumerate() {
+        assert_eq!(call.await.unwrap(), json!(n));
+    }
+    let batches = exporter.take();
+    assert_eq!(batches.len(), 100);
+    for batch in batches {
+        assert_eq!(batch.spans.len(), 4);
+        let n = annotation(&batch.spans[0], "n").cloned().unwrap();
+        for span in &batch.spans {
+            assert_eq!(
+                annotation(span, "n"),
+                Some(&n),
+                "span of another invocation leaked in"
+            );
+        }
+    }
+}
+
+fn response(status_code: i64) -> ApiGatewayProxyResponse {
+    let mut r = ApiGatewayProxyResponse::default();
+    r.status_code = status_code;
+    r
+}
