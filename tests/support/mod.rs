@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Path of an example binary of this package (`cargo test` builds examples before tests).
+pub fn example_binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test executable path");
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --examples`", path.display());
+    path
+}
+
+/// The AWS X-Ray segment-document schema (draft 4), copied from `shared/xray/`.
+fn schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = include_str!("../data/segment-document.schema.json");
+        let schema: Value = serde_json::from_str(text).expect("schema is JSON");
+        jsonschema::draft4::new(&schema).expect("schema compiles")
+    })
+}
+
+/// Asserts that `document` validates against the X-Ray schema and is complete (`end_time` or
+/// `in_progress`, which X-Ray requires but the schema does not), recursively for subsegments.
+pub fn assert_valid_document(document: &Value) {
+    let errors: Vec<String> = schema().iter_errors(document).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "invalid segment document: {errors:#?}\n{document:#}");
+    assert_complete(document);
+}
+
+fn assert_complete(document: &Value) {
+    assert!(
+        document.get("end_time").is_some() || document.get("in_progress") == Some(&Value::Bool(true)),
+        "document without end_time: {document:#}"
+    );
+    for sub in document["subsegments"].as_array().into_iter().flatten() {
+        assert_complete(sub);
+    }
+}
