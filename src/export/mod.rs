@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`DaemonExporter`] | X-Ray daemon over UDP (what Lambda runs under Active tracing) | default |
 //! | [`NoopExporter`] | nowhere (tracing off, propagation only) | default |
-//! | [`InMemoryExporter`] | a `Vec`, for tests | `testing` |
+//! | `InMemoryExporter` | a `Vec`, for tests | `testing` |
 //!
 //! The layer calls [`Exporter::export`] once per invocation, after the handler's future finished
 //! and before the wrapped future resolves. An exporter that can send at once (UDP) returns
