@@ -35,7 +35,7 @@ impl FailureLog {
             _ => 3,
         };
         let n = self.counts[kind].fetch_add(1, Ordering::Relaxed);
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             tracing::warn!(target: "lambda_trace", failures = n + 1, "trace export failed: {error}");
         }
     }
