@@ -104,10 +104,13 @@ pub struct CompositePropagator {
 impl CompositePropagator {
     /// A composite of `propagators`, tried in the given order.
     pub fn new(propagators: Vec<Box<dyn Propagator>>) -> Self {
-        let fields: Vec<&'static str> = propagators
-            .iter()
-            .flat_map(|p| p.fields().iter().copied())
-            .collect();
+        let mut fields: Vec<&'static str> = Vec::new();
+        for field in propagators.iter().flat_map(|p| p.fields().iter().copied()) {
+            // Both B3 encodings read every B3 header: list each name once.
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
         // Built once per process; leaking a few bytes keeps `fields()` allocation-free.
         let fields = Box::leak(fields.into_boxed_slice());
         Self {
@@ -166,5 +169,148 @@ impl Propagator for CompositePropagator {
 
     fn fields(&self) -> &'static [&'static str] {
         self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Sampling;
+    use crate::propagation::testing::{Pairs, pairs};
+
+    const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    const XRAY_TRACE: &str = "5759e988bd862e3fe1be46a994272793";
+    const W3C: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const W3C_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const B3: &str = "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0";
+    const B3_TRACE: &str = "80f198ee56343ba864fe8b2a57d3eff7";
+
+    fn trace_of(p: &CompositePropagator, h: &Pairs) -> Option<String> {
+        p.extract(h).map(|cx| cx.trace_id.to_string())
+    }
+
+    #[test]
+    fn first_valid_context_wins_in_configured_order() {
+        let h = pairs(&[("traceparent", W3C), ("x-amzn-trace-id", XRAY), ("b3", B3)]);
+        let default = CompositePropagator::default();
+        assert_eq!(trace_of(&default, &h).as_deref(), Some(XRAY_TRACE));
+
+        let w3c_first =
+            CompositePropagator::from_kinds(&[PropagatorKind::TraceContext, PropagatorKind::Xray]);
+        assert_eq!(trace_of(&w3c_first, &h).as_deref(), Some(W3C_TRACE));
+
+        let b3_first = CompositePropagator::from_kinds(&[PropagatorKind::B3, PropagatorKind::Xray]);
+        assert_eq!(trace_of(&b3_first, &h).as_deref(), Some(B3_TRACE));
+    }
+
+    #[test]
+    fn invalid_first_format_falls_through() {
+        let h = pairs(&[
+            (
+                "x-amzn-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=garbage",
+            ),
+            (
+                "traceparent",
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            ),
+            ("b3", B3),
+        ]);
+        let cx = CompositePropagator::default().extract(&h).unwrap();
+        assert_eq!(cx.trace_id.to_string(), B3_TRACE);
+        assert_eq!(cx.sampling, Sampling::NotSampled);
+
+        let none = pairs(&[("traceparent", "garbage")]);
+        assert_eq!(CompositePropagator::default().extract(&none), None);
+        assert_eq!(CompositePropagator::from_kinds(&[]).extract(&h), None);
+    }
+
+    #[test]
+    fn baggage_is_attached_to_the_winning_context() {
+        let h = pairs(&[
+            ("x-amzn-trace-id", XRAY),
+            ("baggage", "user=alice,tier=gold"),
+            ("uberctx-tier", "silver"),
+            ("ot-baggage-region", "eu"),
+        ]);
+        let cx = CompositePropagator::default().extract(&h).unwrap();
+        assert_eq!(cx.trace_id.to_string(), XRAY_TRACE);
+        let baggage: Vec<(&str, &str)> = cx
+            .baggage
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        // W3C baggage comes first in the default order, so its `tier` wins.
+        assert_eq!(
+            baggage,
+            [("user", "alice"), ("tier", "gold"), ("region", "eu")]
+        );
+
+        let only_baggage = pairs(&[("baggage", "user=alice")]);
+        assert_eq!(CompositePropagator::default().extract(&only_baggage), None);
+    }
+
+    #[test]
+    fn inject_writes_every_format() {
+        let h = pairs(&[("x-amzn-trace-id", XRAY), ("baggage", "user=alice")]);
+        let p = CompositePropagator::default();
+        let cx = p.extract(&h).unwrap();
+        let mut out = Pairs::default();
+        p.inject(&cx, &mut out);
+        for name in [
+            "x-amzn-trace-id",
+            "traceparent",
+            "baggage",
+            "b3",
+            "x-b3-traceid",
+            "x-b3-spanid",
+            "x-b3-sampled",
+            "uber-trace-id",
+            "uberctx-user",
+            "ot-tracer-traceid",
+            "ot-tracer-spanid",
+            "ot-tracer-sampled",
+            "ot-baggage-user",
+        ] {
+            assert!(out.value(name).is_some(), "{name} missing");
+        }
+        for kind in PropagatorKind::ALL
+            .into_iter()
+            .filter(|k| *k != PropagatorKind::Baggage)
+        {
+            let back = kind
+                .propagator()
+                .extract(&out)
+                .unwrap_or_else(|| panic!("{kind}"));
+            assert_eq!(back.trace_id, cx.trace_id, "{kind}");
+            assert_eq!(back.span_id, cx.span_id, "{kind}");
+            assert_eq!(back.sampling, Sampling::Sampled, "{kind}");
+        }
+        assert_eq!(p.extract(&out), Some(cx));
+    }
+
+    #[test]
+    fn kinds_parse_and_fields_cover_every_format() {
+        assert_eq!(
+            "B3Multi".parse::<PropagatorKind>(),
+            Ok(PropagatorKind::B3Multi)
+        );
+        assert!("zipkin".parse::<PropagatorKind>().is_err());
+        let fields = CompositePropagator::default().fields();
+        let mut unique = fields.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), fields.len(), "no duplicates");
+        for name in [
+            "x-amzn-trace-id",
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "b3",
+            "uber-trace-id",
+            "ot-tracer-traceid",
+        ] {
+            assert!(fields.contains(&name), "{name}");
+        }
     }
 }

@@ -40,6 +40,8 @@ mod carrier_impls;
 mod composite;
 mod jaeger;
 mod ot;
+#[cfg(test)]
+mod proptests;
 mod w3c;
 mod xray;
 
@@ -154,4 +156,67 @@ pub(crate) fn prefixed_keys<'a>(
         (head.eq_ignore_ascii_case(prefix) && k.len() > prefix.len())
             .then(|| (k, &k[prefix.len()..]))
     })
+}
+
+/// `extract`'s answer from a format's parse result: `Err` (a header was present but invalid)
+/// becomes `None`, with a debug log line naming the format and the reason (never the value).
+pub(crate) fn ok_or_log(
+    format: &'static str,
+    parsed: Result<Option<TraceContext>, ParseError>,
+) -> Option<TraceContext> {
+    parsed.unwrap_or_else(|error| {
+        tracing::debug!(target: "lambda_trace", format, "ignoring invalid trace header: {error}");
+        None
+    })
+}
+
+/// Test carrier shared by the format tests: ordered `(name, value)` pairs, repeats allowed.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Extractor, Injector};
+
+    /// Headers as ordered pairs; lookups are case-insensitive, `set` replaces.
+    #[derive(Debug, Default, Clone, PartialEq, Eq)]
+    pub(crate) struct Pairs(pub(crate) Vec<(String, String)>);
+
+    /// Builds [`Pairs`] from string slices.
+    pub(crate) fn pairs(p: &[(&str, &str)]) -> Pairs {
+        Pairs(
+            p.iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        )
+    }
+
+    impl Pairs {
+        /// The value of `name` (first one), for assertions.
+        pub(crate) fn value(&self, name: &str) -> Option<&str> {
+            Extractor::get(self, name)
+        }
+    }
+
+    impl Extractor for Pairs {
+        fn get(&self, name: &str) -> Option<&str> {
+            self.get_all(name).into_iter().next()
+        }
+
+        fn get_all(&self, name: &str) -> Vec<&str> {
+            self.0
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .collect()
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            self.0.iter().map(|(k, _)| k.as_str()).collect()
+        }
+    }
+
+    impl Injector for Pairs {
+        fn set(&mut self, name: &str, value: String) {
+            self.0.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+            self.0.push((name.to_string(), value));
+        }
+    }
 }
