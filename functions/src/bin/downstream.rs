@@ -91,6 +91,16 @@ mod tests {
         serde_json::from_str(body_text(response)).unwrap()
     }
 
+    #[tokio::test]
+    async fn the_sample_event_is_echoed() {
+        let request =
+            serde_json::from_str(include_str!("../../../events/apigw-v1-downstream.json"));
+        let event = LambdaEvent::new(request.unwrap(), Context::default());
+        let response = handler(event).await.unwrap();
+        assert_eq!(response.status_code, 200);
+        assert_eq!(body(&response)["received"], json!({"example": "request"}));
+    }
+
     #[test]
     fn fletcher16_matches_the_reference_values() {
         assert_eq!(fletcher16(b"abcde"), 0xC8F0);

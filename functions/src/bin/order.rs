@@ -121,6 +121,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sample_event_creates_an_order() {
+        let request = serde_json::from_str(include_str!("../../../events/apigw-v1-order.json"));
+        let event = LambdaEvent::new(request.unwrap(), Context::default());
+        let response = handler(event).await.unwrap();
+        assert_eq!(response.status_code, 201);
+        assert_eq!(body(&response)["total"], 9.25);
+    }
+
+    #[tokio::test]
     async fn a_valid_order_is_created_with_its_total() {
         let response = handler(event(ORDER)).await.unwrap();
         assert_eq!(response.status_code, 201);

@@ -193,6 +193,16 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_event_asks_for_three_calls() {
+        let request: ApiGatewayProxyRequest =
+            serde_json::from_str(include_str!("../../../events/apigw-v1-ot-gen.json")).unwrap();
+        assert_eq!(
+            parse_count(request.query_string_parameters.first("count")),
+            Some(3)
+        );
+    }
+
+    #[test]
     fn count_must_be_a_whole_number_from_1_to_50() {
         assert_eq!(parse_count(Some("3")), Some(3));
         assert_eq!(parse_count(Some(" 50 ")), Some(50));
