@@ -4,7 +4,10 @@
 //! API Gateway REST (v1) proxy event whose query string has `count`, a whole number 1–50. Output:
 //! `200 {"count": N, "succeeded": k, "failed": m, "trace_id": "1-…"}`, or `400 Count not provided`.
 //!
-//! Environment: `DOWNSTREAM_URL` (required), the URL the calls POST to.
+//! Environment: `DOWNSTREAM_URL`, the URL the calls POST to. Unset, the router calls the
+//! `/downstream` route of the API it was called through (from the event's `requestContext`):
+//! that is how the SAM template wires it, since a function that references its own API is a
+//! circular dependency in CloudFormation.
 //!
 //! Run locally: `make invoke FN=router EVENT=events/apigw-v1-ot-gen.json`.
 //! Deploy: `make deploy` (SAM, see `template.yaml`), or
@@ -13,7 +16,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyRequest, ApiGatewayProxyRequestContext, ApiGatewayProxyResponse,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use lambda_trace::Span;
 use lambda_trace::span::{HttpRequestInfo, RemoteNamespace, SpanKind};
@@ -25,31 +30,35 @@ use tokio::task::JoinSet;
 const MAX_COUNT: u32 = 50;
 
 /// Where the calls go, built once per process and shared by every invocation.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Downstream {
     /// One client for the process: it keeps connections (and TLS sessions) alive across calls
     /// and invocations.
     client: reqwest::Client,
-    url: Arc<str>,
+    /// `DOWNSTREAM_URL`; `None` means "the `/downstream` route of the calling API".
+    url: Option<Arc<str>>,
 }
 
 impl Downstream {
-    fn new(url: &str) -> Result<Self, Error> {
+    fn new(url: Option<&str>) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
             // Below the function's timeout, so a hung downstream fails one call, not the invocation.
             .timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
             client,
-            url: url.into(),
+            url: url.map(Arc::from),
         })
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let url = std::env::var("DOWNSTREAM_URL").map_err(|_| "DOWNSTREAM_URL is not set")?;
-    let downstream = Downstream::new(&url)?;
+    let url = std::env::var("DOWNSTREAM_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let downstream = Downstream::new(url.as_deref())?;
+    // Borrowed by every invocation: `main` outlives the runtime loop.
     let downstream = &downstream;
     lambda_trace::run(service_fn(move |event| handler(downstream, event))).await
 }
@@ -63,6 +72,14 @@ async fn handler(
         return Ok(text_response(400, "Count not provided"));
     };
 
+    let Some(url) = downstream
+        .url
+        .clone()
+        .or_else(|| same_api_url(&event.payload.request_context))
+    else {
+        return Ok(text_response(500, "DOWNSTREAM_URL not configured"));
+    };
+
     let router = lambda_trace::current().child("router");
     router.annotate("count", count);
 
@@ -72,10 +89,15 @@ async fn handler(
     let mut calls = JoinSet::new();
     for _ in 0..count {
         let span = router.child_of_kind("service-egress", SpanKind::Client);
-        calls.spawn(call_downstream(downstream.clone(), span));
+        calls.spawn(call_downstream(
+            downstream.client.clone(),
+            url.clone(),
+            span,
+        ));
     }
     let mut succeeded = 0;
     while let Some(joined) = calls.join_next().await {
+        // A call task that panicked (`Err`) counts as failed.
         if joined.unwrap_or(false) {
             succeeded += 1;
         }
@@ -101,9 +123,17 @@ fn parse_count(raw: Option<&str>) -> Option<u32> {
         .filter(|n| (1..=MAX_COUNT).contains(n))
 }
 
+/// `https://{domain}/{stage}/downstream` of the API Gateway REST API that sent `context`.
+/// (Behind a custom domain the stage is not in the path: set `DOWNSTREAM_URL` there.)
+fn same_api_url(context: &ApiGatewayProxyRequestContext) -> Option<Arc<str>> {
+    let domain = context.domain_name.as_deref()?;
+    let stage = context.stage.as_deref()?;
+    Some(format!("https://{domain}/{stage}/downstream").into())
+}
+
 /// One traced POST to the downstream function; `true` when it answered 2xx.
-async fn call_downstream(downstream: Downstream, span: Span) -> bool {
-    let url = &*downstream.url;
+async fn call_downstream(client: reqwest::Client, url: Arc<str>, span: Span) -> bool {
+    let url = &*url;
     span.set_namespace(RemoteNamespace::Remote);
     // Metadata rather than an annotation: X-Ray keeps at most 50 annotations per trace, and
     // 50 calls would use them all up.
@@ -113,7 +143,7 @@ async fn call_downstream(downstream: Downstream, span: Span) -> bool {
     request.url = Some(url.into());
     span.set_http_request(request);
 
-    let result = post(&downstream.client, url, &span).await;
+    let result = post(&client, url, &span).await;
     if let Err(e) = &result {
         // A connection error, a timeout, or a 4xx/5xx answer. `record_error` keeps the message
         // as the span's cause (and flags it a fault).
@@ -193,13 +223,30 @@ mod tests {
     }
 
     #[test]
-    fn the_sample_event_asks_for_three_calls() {
+    fn the_sample_event_asks_for_three_calls_to_its_own_api() {
         let request: ApiGatewayProxyRequest =
             serde_json::from_str(include_str!("../../../events/apigw-v1-ot-gen.json")).unwrap();
         assert_eq!(
             parse_count(request.query_string_parameters.first("count")),
             Some(3)
         );
+        assert_eq!(
+            same_api_url(&request.request_context).as_deref(),
+            Some("https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod/downstream")
+        );
+        assert_eq!(
+            same_api_url(&ApiGatewayProxyRequestContext::default()),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn no_downstream_anywhere_is_a_500() {
+        let unconfigured = Downstream::new(None).unwrap();
+        let response = handler(&unconfigured, event(&[("count", "1")]))
+            .await
+            .unwrap();
+        assert_eq!(response.status_code, 500);
     }
 
     #[test]
@@ -221,7 +268,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_count_is_a_400() {
-        let downstream = Downstream::new("http://127.0.0.1:9/unused").unwrap();
+        let downstream = Downstream::new(Some("http://127.0.0.1:9/unused")).unwrap();
         let response = handler(&downstream, event(&[])).await.unwrap();
         assert_eq!(response.status_code, 400);
         assert_eq!(body_text(&response), "Count not provided");
@@ -229,7 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn counts_successful_and_failed_calls() {
-        let ok = Downstream::new(&fake_downstream(200, 3).await).unwrap();
+        let ok = Downstream::new(Some(&fake_downstream(200, 3).await)).unwrap();
         let response = handler(&ok, event(&[("count", "3")])).await.unwrap();
         assert_eq!(response.status_code, 200);
         assert_eq!(
@@ -237,7 +284,7 @@ mod tests {
             json!({"count": 3, "succeeded": 3, "failed": 0, "trace_id": null})
         );
 
-        let failing = Downstream::new(&fake_downstream(500, 2).await).unwrap();
+        let failing = Downstream::new(Some(&fake_downstream(500, 2).await)).unwrap();
         let response = handler(&failing, event(&[("count", "2")])).await.unwrap();
         assert_eq!(body(&response)["failed"], 2);
     }
@@ -251,15 +298,15 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let closed = Downstream::new(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let closed = Downstream::new(Some(&format!("http://127.0.0.1:{port}/"))).unwrap();
         let response = handler(&closed, event(&[("count", "1")])).await.unwrap();
         assert_eq!(body(&response)["failed"], 1);
     }
 
     #[tokio::test]
     async fn each_call_is_a_traced_child_of_router() {
-        let ok = Downstream::new(&fake_downstream(200, 1).await).unwrap();
-        let failing = Downstream::new(&fake_downstream(503, 1).await).unwrap();
+        let ok = Downstream::new(Some(&fake_downstream(200, 1).await)).unwrap();
+        let failing = Downstream::new(Some(&fake_downstream(503, 1).await)).unwrap();
         let exporter = InMemoryExporter::default();
         let layer = TraceLayer::builder()
             .service_name("router")
