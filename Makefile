@@ -1,0 +1,67 @@
+# Developer commands. Each target runs the same commands CI runs; see `make help`.
+
+VENV := .venv
+BIN := $(VENV)/bin
+# `cargo lambda` for `sam build` (BuildMethod: rust-cargolambda); the PyPI package ships the
+# binary and Zig (for cross-compiling to arm64). Only `deploy` needs it.
+CARGO_LAMBDA_VERSION := 1.9.2
+FN ?= order
+EVENT ?= events/apigw-v1-order.json
+
+# No usage reports from the SAM CLI (and no network call for them).
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help build venv lint-template fmt-check clippy test demo invoke deploy clean
+
+help:
+	@echo "targets: build venv lint-template fmt-check clippy test demo invoke deploy clean"
+	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
+
+build:
+	cargo build --workspace --bins
+
+venv: $(VENV)/.stamp
+
+# Rebuilt only when requirements-dev.txt changes.
+$(VENV)/.stamp: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+# cfn-lint and sam validate check the SAM template; neither needs AWS credentials or network.
+# They skip the circular-dependency check (E3004) on SAM templates, so the template is also
+# translated to plain CloudFormation, offline, and that is linted too.
+lint-template: venv
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
+	$(BIN)/python scripts/sam_translate.py template.yaml out/template.cfn.json
+	$(BIN)/cfn-lint out/template.cfn.json
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test: fmt-check clippy
+	cargo test --workspace
+	$(MAKE) lint-template
+
+# Runs the functions as real processes against the local stand-ins; writes the trace as HTML.
+demo: build
+	target/debug/lambda-trace-local demo --bin-dir target/debug --html out/trace.html
+
+invoke: build
+	target/debug/lambda-trace-local invoke --bin target/debug/$(FN) --event $(EVENT) --name $(FN)
+
+# Needs AWS credentials; asks for the stack name and region on the first run and saves the
+# answers in samconfig.toml. Never run by tests.
+deploy: venv
+	$(BIN)/pip install -q cargo-lambda==$(CARGO_LAMBDA_VERSION)
+	PATH="$(CURDIR)/$(BIN):$$PATH" sam build
+	PATH="$(CURDIR)/$(BIN):$$PATH" sam deploy --guided
+
+# Keeps .venv (a tool cache; `rm -rf .venv` to redo it).
+clean:
+	cargo clean
+	rm -rf out .aws-sam
