@@ -113,6 +113,11 @@ impl Span {
         })
     }
 
+    /// The trace this span belongs to (`None` for a no-op span).
+    pub fn trace_id(&self) -> Option<crate::TraceId> {
+        self.inner.as_ref().map(|i| i.recorder.trace_id())
+    }
+
     /// This span's id (`None` for a no-op span).
     pub fn span_id(&self) -> Option<SpanId> {
         self.inner.as_ref().map(|i| i.id)
@@ -234,6 +239,12 @@ impl Span {
 
     /// Records `error` and its chain of sources as the span's cause, and marks it a fault.
     pub fn record_error(&self, error: &(dyn Error + 'static)) {
+        self.record_error_as(error, Outcome { fault: true, ..Outcome::default() });
+    }
+
+    /// Records `error` and its chain with the given flags: e.g. `error` for a call that a remote
+    /// service refused with a 4xx, where [`Span::record_error`] would say `fault`.
+    pub fn record_error_as(&self, error: &(dyn Error + 'static), outcome: Outcome) {
         let mut chain = Vec::new();
         let mut next = Some(error);
         while let Some(e) = next {

@@ -122,6 +122,39 @@ pub struct HttpRequestInfo {
     pub x_forwarded_for: bool,
 }
 
+impl HttpRequestInfo {
+    /// A request with `method` and `url` (give a path or a URL without its query string).
+    ///
+    /// ```
+    /// use lambda_trace::span::HttpRequestInfo;
+    ///
+    /// let request = HttpRequestInfo::new("POST", "https://api.example.com/orders").with_user_agent("my-client/1");
+    /// assert_eq!(request.method.as_deref(), Some("POST"));
+    /// ```
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        Self { method: Some(method.into()), url: Some(url.into()), ..Self::default() }
+    }
+
+    /// Sets the route template.
+    pub fn with_route(mut self, route: impl Into<String>) -> Self {
+        self.route = Some(route.into());
+        self
+    }
+
+    /// Sets the user agent.
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Sets the client address; `forwarded` says it comes from `X-Forwarded-For`.
+    pub fn with_client_ip(mut self, ip: impl Into<String>, forwarded: bool) -> Self {
+        self.client_ip = Some(ip.into());
+        self.x_forwarded_for = forwarded;
+        self
+    }
+}
+
 /// HTTP data of the response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HttpResponseInfo {
