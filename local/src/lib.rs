@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod collector;
 pub mod daemon;
 pub mod ids;
 pub mod process;
