@@ -11,10 +11,12 @@
 pub mod client;
 pub mod collector;
 pub mod daemon;
+pub mod html;
 pub mod ids;
 pub mod process;
 pub mod runtime_api;
 pub mod server;
+pub mod waterfall;
 
 pub use daemon::{Datagram, XrayDaemon};
 pub use process::{FunctionProcess, Output};
