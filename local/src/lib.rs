@@ -11,8 +11,10 @@
 pub mod client;
 pub mod collector;
 pub mod daemon;
+pub mod encoding;
 pub mod html;
 pub mod ids;
+pub mod lambda;
 pub mod process;
 pub mod runtime_api;
 pub mod server;
