@@ -140,8 +140,7 @@ impl Trace {
         for doc in documents {
             let mut flat = Vec::new();
             let doc_id = str_field(&doc.document, "id").unwrap_or_default();
-            let standalone =
-                doc.document.get("type").and_then(Value::as_str) == Some("subsegment");
+            let standalone = doc.document.get("type").and_then(Value::as_str) == Some("subsegment");
             flatten(
                 &doc.document,
                 None,
@@ -496,14 +495,14 @@ mod tests {
                    "name": "router", "origin": "AWS::Lambda::Function", "start_time": 100.002, "end_time": 100.048}),
             // Standalone subsegment with nested subsegments.
             json!({"trace_id": T, "id": "d000000000000004", "parent_id": "c000000000000003",
-                   "type": "subsegment", "name": "router", "start_time": 100.003, "end_time": 100.047,
-                   "annotations": {"ColdStart": true, "Service": "router"},
-                   "subsegments": [
-                       {"id": "e000000000000005", "name": "service-egress", "namespace": "remote",
-                        "start_time": 100.010, "end_time": 100.020, "error": true,
-                        "subsegments": [{"id": "f000000000000006", "name": "inner", "start_time": 100.011}]},
-                       {"id": "9000000000000007", "name": "first", "start_time": 100.004, "end_time": 100.005}
-                   ]}),
+            "type": "subsegment", "name": "router", "start_time": 100.003, "end_time": 100.047,
+            "annotations": {"ColdStart": true, "Service": "router"},
+            "subsegments": [
+                {"id": "e000000000000005", "name": "service-egress", "namespace": "remote",
+                 "start_time": 100.010, "end_time": 100.020, "error": true,
+                 "subsegments": [{"id": "f000000000000006", "name": "inner", "start_time": 100.011}]},
+                {"id": "9000000000000007", "name": "first", "start_time": 100.004, "end_time": 100.005}
+            ]}),
             // Unknown parent.
             json!({"trace_id": T, "id": "8000000000000008", "parent_id": "ffffffffffffffff",
                    "type": "subsegment", "name": "orphan", "start_time": 100.030, "end_time": 100.031}),
@@ -524,7 +523,8 @@ mod tests {
     #[test]
     fn assembles_nested_and_standalone_subsegments() {
         let t = trace();
-        let names: Vec<(usize, &str)> = t.nodes.iter().map(|n| (n.depth, n.name.as_str())).collect();
+        let names: Vec<(usize, &str)> =
+            t.nodes.iter().map(|n| (n.depth, n.name.as_str())).collect();
         assert_eq!(
             names,
             vec![

@@ -79,7 +79,10 @@ fn details(node: &Node) -> String {
         ),
         ("kind".into(), format!("{:?}", node.kind)),
         ("source".into(), escape(&node.source.to_string())),
-        ("document".into(), format!("<code>{}</code>", escape(&node.document_id))),
+        (
+            "document".into(),
+            format!("<code>{}</code>", escape(&node.document_id)),
+        ),
     ];
     if let Some(f) = &node.function {
         rows.push(("function".into(), escape(f)));
@@ -186,7 +189,12 @@ fn section(out: &mut String, trace: &Trace) {
         let origin = node
             .origin
             .as_deref()
-            .map(|o| format!(" <span class=\"origin\">({})</span>", escape(waterfall::origin_label(o))))
+            .map(|o| {
+                format!(
+                    " <span class=\"origin\">({})</span>",
+                    escape(waterfall::origin_label(o))
+                )
+            })
             .unwrap_or_default();
         let flags = waterfall::flags(node);
         let flags = if flags.is_empty() {
@@ -247,10 +255,13 @@ mod tests {
         let t = "1-6740c1a2-5c9f1e0b7a3d2c4e6f8a9b0c";
         c.add(json!({"trace_id": t, "id": "a", "name": "gw<script>", "origin": "AWS::ApiGateway::Stage",
                       "start_time": 1.0, "end_time": 1.1}), Source::Emulated("API Gateway".into()));
-        c.add(json!({"trace_id": t, "id": "b", "parent_id": "a", "type": "subsegment", "name": "work",
+        c.add(
+            json!({"trace_id": t, "id": "b", "parent_id": "a", "type": "subsegment", "name": "work",
                       "start_time": 1.05, "fault": true, "metadata": {"default": {"k": [1, 2]}},
                       "annotations": {"ColdStart": false},
-                      "cause": {"exceptions": [{"message": "boom"}]}}), Source::Daemon);
+                      "cause": {"exceptions": [{"message": "boom"}]}}),
+            Source::Daemon,
+        );
         let html = render(&c.trace(t).unwrap());
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(!html.contains("<script"));

@@ -230,11 +230,23 @@ mod tests {
             parent_id: Some("53995c3f42cd8ad8".into()),
         };
         let fake = tokio::spawn(async move {
-            let next = client::send(addr, Method::GET, "/2018-06-01/runtime/invocation/next", &[], "")
-                .await
-                .unwrap();
-            let id = next.headers["lambda-runtime-aws-request-id"].to_str().unwrap().to_owned();
-            let trace = next.headers["lambda-runtime-trace-id"].to_str().unwrap().to_owned();
+            let next = client::send(
+                addr,
+                Method::GET,
+                "/2018-06-01/runtime/invocation/next",
+                &[],
+                "",
+            )
+            .await
+            .unwrap();
+            let id = next.headers["lambda-runtime-aws-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let trace = next.headers["lambda-runtime-trace-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
             assert_eq!(
                 next.headers["lambda-runtime-invoked-function-arn"],
                 "arn:aws:lambda:us-east-1:123456789012:function:order"
@@ -266,7 +278,10 @@ mod tests {
         assert_eq!(lambda.parent_id.as_deref(), Some("53995c3f42cd8ad8"));
         let func = trace.node(&traced.function_segment_id).unwrap();
         assert_eq!(func.origin.as_deref(), Some("AWS::Lambda::Function"));
-        assert_eq!(func.parent_id.as_deref(), Some(traced.lambda_segment_id.as_str()));
+        assert_eq!(
+            func.parent_id.as_deref(),
+            Some(traced.lambda_segment_id.as_str())
+        );
         assert!(func.fault);
         assert_eq!(func.cause["exceptions"][0]["message"], "broken");
         assert!(func.start_time >= lambda.start_time && func.end_time <= lambda.end_time);

@@ -12,6 +12,7 @@ pub mod client;
 pub mod collector;
 pub mod daemon;
 pub mod encoding;
+pub mod gateway;
 pub mod html;
 pub mod ids;
 pub mod lambda;

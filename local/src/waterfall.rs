@@ -222,17 +222,30 @@ mod tests {
         assert!(lines[2].starts_with("  router  "));
         assert!(lines[2].contains("20.0 ms  |          ████████████████████          |  ✖  ColdStart=true Service=router zeta=1"), "{}", lines[2]);
         assert!(lines[3].starts_with("    pending"));
-        assert!(lines[3].contains("in progress  |                    ░░░░░░░░░░░░░░░░░░░░|"), "{}", lines[3]);
+        assert!(
+            lines[3].contains("in progress  |                    ░░░░░░░░░░░░░░░░░░░░|"),
+            "{}",
+            lines[3]
+        );
         assert!(lines[4].starts_with("lost"));
         assert!(lines[4].contains("(parent nope is not in this trace)"));
         // All bars line up.
-        let cols: Vec<usize> = lines[1..].iter().map(|l| l.chars().position(|c| c == '|').unwrap()).collect();
+        let cols: Vec<usize> = lines[1..]
+            .iter()
+            .map(|l| l.chars().position(|c| c == '|').unwrap())
+            .collect();
         assert!(cols.windows(2).all(|w| w[0] == w[1]), "{cols:?}");
     }
 
     #[test]
     fn colours_only_when_asked() {
-        let text = render(&trace(), &Options { width: 20, color: true });
+        let text = render(
+            &trace(),
+            &Options {
+                width: 20,
+                color: true,
+            },
+        );
         assert!(text.contains("\x1b[31m"));
     }
 
