@@ -196,9 +196,9 @@ impl Trace {
             visit(root, 0, &children, &mut order, &mut seen, &mut depths);
         }
         // Anything unreached sits in a parent cycle: attach it at the root.
-        for i in 0..nodes.len() {
+        for (i, node) in nodes.iter_mut().enumerate() {
             if !seen.contains(&i) {
-                nodes[i].note = Some("part of a parent cycle".into());
+                node.note = Some("part of a parent cycle".into());
                 visit(i, 0, &children, &mut order, &mut seen, &mut depths);
             }
         }
