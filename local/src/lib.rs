@@ -1,1 +1,43 @@
 //! Local stand-in for API Gateway, the Lambda Runtime API and the X-Ray daemon.
+//!
+//! Run traced Lambda functions as real processes on `127.0.0.1` and look at their trace:
+//!
+//! - [`RuntimeApi`]: an emulator of the Lambda Runtime API that a function binary polls;
+//! - [`FunctionProcess`]: spawns the function binary with the Lambda environment;
+//! - [`XrayDaemon`]: a UDP socket that receives X-Ray segment documents;
+//! - [`gateway::Gateway`]: an API Gateway (REST, v1 proxy) stand-in with emulated Active tracing
+//!   ([`lambda`] adds the `AWS::Lambda` / `AWS::Lambda::Function` segments);
+//! - [`collector::Collector`]: assembles documents into [`collector::Trace`] trees, rendered by
+//!   [`waterfall`] (terminal) and [`html`] (a self-contained page);
+//! - [`stack::Stack`]: all of it wired together, as the `lambda-trace-local` binary uses it.
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use lambda_trace_local::{FunctionProcess, Invocation, RuntimeApi};
+//! let api = RuntimeApi::start().await?;
+//! let _function = FunctionProcess::spawn("target/debug/router".as_ref(), api.address(), &[])?;
+//! assert!(api.wait_for_next_poll(std::time::Duration::from_secs(10)).await);
+//! let result = api.invoke(Invocation::new(r#"{"hello":"world"}"#)).await;
+//! println!("{:?}", result.outcome);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod collector;
+pub mod daemon;
+pub mod encoding;
+pub mod gateway;
+pub mod html;
+pub mod ids;
+pub mod lambda;
+pub mod process;
+pub mod runtime_api;
+pub mod server;
+pub mod stack;
+pub mod waterfall;
+
+pub use daemon::{Datagram, XrayDaemon};
+pub use process::{FunctionProcess, Output};
+pub use runtime_api::{InitError, Invocation, InvocationResult, Outcome, RuntimeApi};

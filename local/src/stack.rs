@@ -1,0 +1,206 @@
+//! The whole local stand-in wired together: X-Ray daemon, collector, gateway and one
+//! Runtime API + process per function. Used by the CLI (`demo`, `serve`, `invoke`) and by tests.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::collector::{Collector, Trace};
+use crate::daemon::XrayDaemon;
+use crate::gateway::{Gateway, GatewayConfig, Route};
+use crate::lambda::LambdaFunction;
+use crate::process::{FunctionProcess, Output};
+use crate::runtime_api::RuntimeApi;
+
+/// A function of a [`Stack`]: which binary, which routes, which extra environment.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// Function name (`AWS_LAMBDA_FUNCTION_NAME`, `OTEL_SERVICE_NAME`).
+    pub name: String,
+    /// Path of the binary.
+    pub binary: PathBuf,
+    /// `(method or ANY, path)` routes to this function.
+    pub routes: Vec<(String, String)>,
+    /// Extra environment; `{gateway}` in values is replaced by the gateway's `127.0.0.1:port`.
+    pub env: Vec<(String, String)>,
+}
+
+/// A running stand-in. Dropping it kills the function processes and stops the servers.
+#[derive(Debug)]
+pub struct Stack {
+    /// The X-Ray daemon stand-in.
+    pub daemon: XrayDaemon,
+    /// Where all documents go.
+    pub collector: Arc<Collector>,
+    /// The API Gateway stand-in.
+    pub gateway: Gateway,
+    /// `(name, runtime API, process)` per function.
+    pub functions: Vec<(String, RuntimeApi, FunctionProcess)>,
+}
+
+impl Stack {
+    /// Starts everything; function processes get the Lambda environment plus
+    /// `AWS_XRAY_DAEMON_ADDRESS`, `OTEL_SERVICE_NAME` and the spec's `env`.
+    pub async fn start(
+        config: GatewayConfig,
+        specs: &[FunctionSpec],
+        output: Output,
+    ) -> io::Result<Stack> {
+        for spec in specs {
+            if !spec.binary.is_file() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "function binary {} not found (run `make build` first)",
+                        spec.binary.display()
+                    ),
+                ));
+            }
+        }
+        let daemon = XrayDaemon::bind()?;
+        let collector = Arc::new(Collector::new());
+        let mut routes = Vec::new();
+        let mut apis = Vec::new();
+        for spec in specs {
+            let api = RuntimeApi::start().await?;
+            let function = LambdaFunction::new(spec.name.clone(), api.clone());
+            for (method, path) in &spec.routes {
+                routes.push(Route::new(method, path.clone(), function.clone()));
+            }
+            apis.push(api);
+        }
+        let gateway = Gateway::start(config, routes, collector.clone()).await?;
+        let gateway_addr = gateway.address().to_string();
+        let daemon_addr = daemon.address().to_string();
+        let mut functions = Vec::new();
+        for (spec, api) in specs.iter().zip(apis) {
+            let mut env: Vec<(String, String)> = vec![
+                ("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone()),
+                ("OTEL_SERVICE_NAME".into(), spec.name.clone()),
+                ("AWS_XRAY_DAEMON_ADDRESS".into(), daemon_addr.clone()),
+            ];
+            env.extend(
+                spec.env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.replace("{gateway}", &gateway_addr))),
+            );
+            let env_refs: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let process =
+                FunctionProcess::spawn_with(&spec.binary, api.address(), &env_refs, output)?;
+            functions.push((spec.name.clone(), api, process));
+        }
+        Ok(Stack {
+            daemon,
+            collector,
+            gateway,
+            functions,
+        })
+    }
+
+    /// Waits until every function polls `/next`. On failure, the error names the function and
+    /// carries its captured output.
+    pub async fn wait_ready(&self, timeout: Duration) -> io::Result<()> {
+        for (name, api, process) in &self.functions {
+            if !api.wait_for_next_poll(timeout).await {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "function {name} did not poll /next within {timeout:?}\n{}\ninit errors: {:?}",
+                        process.output(),
+                        api.init_errors()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the datagrams queued at the daemon into the collector; returns how many.
+    pub fn pump(&self) -> usize {
+        let got = self.daemon.drain();
+        self.collector.add_datagrams(&got);
+        got.len()
+    }
+
+    /// Waits for trace `trace_id` to be complete — every node finished, and every emulated
+    /// `AWS::Lambda::Function` segment has at least one child from the function — and then
+    /// for `quiet` without new datagrams; gives up at `timeout`. Returns the trace as it is.
+    pub async fn wait_trace(
+        &self,
+        trace_id: &str,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Option<Trace> {
+        wait_trace(&self.daemon, &self.collector, trace_id, quiet, timeout).await
+    }
+
+    /// Captured output of all functions, labelled.
+    pub fn outputs(&self) -> String {
+        self.functions
+            .iter()
+            .map(|(name, _, p)| format!("=== {name} ===\n{}\n", p.output()))
+            .collect()
+    }
+}
+
+/// Moves datagrams from `daemon` into `collector` until trace `trace_id` is complete (see
+/// [`is_complete`]) and `quiet` passed without new datagrams, or until `timeout`. Returns the
+/// trace as it is then.
+pub async fn wait_trace(
+    daemon: &XrayDaemon,
+    collector: &Collector,
+    trace_id: &str,
+    quiet: Duration,
+    timeout: Duration,
+) -> Option<Trace> {
+    let end = Instant::now() + timeout;
+    let mut last = Instant::now();
+    loop {
+        let got = daemon.drain();
+        if !got.is_empty() {
+            collector.add_datagrams(&got);
+            last = Instant::now();
+        }
+        let trace = collector.trace(trace_id);
+        let complete = trace.as_ref().is_some_and(is_complete);
+        let now = Instant::now();
+        if (complete && now.duration_since(last) >= quiet) || now >= end {
+            return trace;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Whether a trace looks complete: all nodes finished and each `AWS::Lambda::Function` segment
+/// has a child (the function's own spans arrived).
+pub fn is_complete(trace: &Trace) -> bool {
+    trace.is_finished()
+        && trace
+            .with_origin("AWS::Lambda::Function")
+            .all(|f| trace.children(&f.id).next().is_some())
+}
+
+/// The demo's functions: `router` (`GET /ot-gen`, calling `DOWNSTREAM_URL`) and `downstream`
+/// (`POST /downstream`), from `bin_dir`.
+pub fn demo_functions(bin_dir: &Path) -> Vec<FunctionSpec> {
+    let exe = |name: &str| bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    vec![
+        FunctionSpec {
+            name: "router".into(),
+            binary: exe("router"),
+            routes: vec![("GET".into(), "/ot-gen".into())],
+            env: vec![(
+                "DOWNSTREAM_URL".into(),
+                "http://{gateway}/downstream".into(),
+            )],
+        },
+        FunctionSpec {
+            name: "downstream".into(),
+            binary: exe("downstream"),
+            routes: vec![("POST".into(), "/downstream".into())],
+            env: vec![],
+        },
+    ]
+}
