@@ -258,13 +258,7 @@ impl Span {
             });
             next = e.source();
         }
-        self.record_exceptions(
-            chain,
-            Outcome {
-                fault: true,
-                ..Outcome::default()
-            },
-        );
+        self.record_exceptions(chain, outcome);
     }
 
     /// Records exceptions with the given outcome flags.
