@@ -83,10 +83,8 @@ mod tests {
 
     #[test]
     fn status_of_known_responses() {
-        let r = ApiGatewayProxyResponse {
-            status_code: 429,
-            ..Default::default()
-        };
+        let mut r = ApiGatewayProxyResponse::default();
+        r.status_code = 429;
         assert_eq!(http_status(&r), Some(429));
         assert_eq!(
             http_status(&serde_json::json!({"statusCode": 502})),
