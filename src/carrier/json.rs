@@ -1,21 +1,282 @@
-//! PLACEHOLDER: replaced by the carrier work.
+//! Raw events: [`serde_json::Value`].
+//!
+//! Functions that take `LambdaEvent<Value>` still get their caller's context. The carrier reads:
+//!
+//! - `multiValueHeaders` (an object of arrays of strings; API Gateway v1, ALB) and, for names it
+//!   lacks, `headers` (an object of strings; every HTTP shape). Names match in any case, and all
+//!   keys that match are read (so `Traceparent` and `traceparent` both count). Values of any
+//!   other JSON type are ignored.
+//! - For SQS-shaped events with no such header, the first record's `attributes.AWSTraceHeader`
+//!   as `x-amzn-trace-id`, as the typed SQS carrier does (only the first record of a batch is
+//!   the parent).
+//!
+//! Request data is taken the same way as by the typed carriers, so a typed event and the same
+//! JSON as a `Value` record the same thing: events with `httpMethod` are read as API Gateway
+//! v1 / ALB, events with `requestContext.http.method` as API Gateway v2 / Function URL. Other
+//! events get no HTTP data and a trigger from their shape: `Records[0].eventSource` `aws:sqs`,
+//! `aws:sns`, `aws:kinesis` → pubsub, `aws:s3`, `aws:dynamodb` → datasource; EventBridge
+//! `Scheduled Event` → timer, other EventBridge events → pubsub; anything else → other.
+//!
+//! No JSON shape makes it panic: every step is a checked lookup.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{EventCarrier, RequestInfo};
+use super::request::{RawHttp, route_from_key};
+use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
 
+/// The header name under which an SQS record's `AWSTraceHeader` attribute is presented.
+const XRAY_HEADER: &str = "x-amzn-trace-id";
+/// The SQS system attribute that carries the X-Ray header.
+const TRACE_ATTRIBUTE: &str = "AWSTraceHeader";
+
+/// The object under `field` of `event`, if both are objects.
+fn object<'a>(event: &'a Value, field: &str) -> Option<&'a Map<String, Value>> {
+    event.as_object()?.get(field)?.as_object()
+}
+
+/// The values of every key of `map` equal to `name` in any case.
+fn matching<'a>(
+    map: Option<&'a Map<String, Value>>,
+    name: &str,
+) -> impl Iterator<Item = &'a Value> {
+    map.into_iter()
+        .flatten()
+        .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// The string values of `multiValueHeaders[name]`.
+fn multi_values<'a>(event: &'a Value, name: &str) -> Vec<&'a str> {
+    matching(object(event, "multiValueHeaders"), name)
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The string values of `headers[name]`.
+fn single_values<'a>(event: &'a Value, name: &str) -> Vec<&'a str> {
+    matching(object(event, "headers"), name)
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// `Records[0].attributes.AWSTraceHeader` (exact name first, then any case).
+fn sqs_trace_header(event: &Value) -> Option<&str> {
+    let attributes = event.pointer("/Records/0/attributes")?.as_object()?;
+    attributes
+        .get(TRACE_ATTRIBUTE)
+        .or_else(|| matching(Some(attributes), TRACE_ATTRIBUTE).next())?
+        .as_str()
+}
+
 impl Extractor for Value {
-    fn get(&self, _name: &str) -> Option<&str> {
-        None
+    fn get(&self, name: &str) -> Option<&str> {
+        self.get_all(name).into_iter().next()
     }
+
+    fn get_all(&self, name: &str) -> Vec<&str> {
+        let values = multi_values(self, name);
+        if !values.is_empty() {
+            return values;
+        }
+        let values = single_values(self, name);
+        if !values.is_empty() || !name.eq_ignore_ascii_case(XRAY_HEADER) {
+            return values;
+        }
+        sqs_trace_header(self).into_iter().collect()
+    }
+
     fn keys(&self) -> Vec<&str> {
-        Vec::new()
+        let multi = object(self, "multiValueHeaders")
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(Value::is_string)));
+        let single = object(self, "headers")
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| v.is_string());
+        let mut keys: Vec<&str> = Vec::new();
+        for (k, _) in multi.chain(single) {
+            if !keys.iter().any(|seen| seen.eq_ignore_ascii_case(k)) {
+                keys.push(k);
+            }
+        }
+        if !keys.iter().any(|k| k.eq_ignore_ascii_case(XRAY_HEADER))
+            && sqs_trace_header(self).is_some()
+        {
+            keys.push(XRAY_HEADER);
+        }
+        keys
     }
 }
 
 impl EventCarrier for Value {
     fn request_info(&self) -> RequestInfo {
-        RequestInfo::default()
+        let s = |pointer: &str| self.pointer(pointer).and_then(Value::as_str);
+        let header = |name: &str| Extractor::get(self, name);
+        let raw = if let Some(method) = s("/httpMethod") {
+            // API Gateway v1 (REST) or ALB.
+            RawHttp {
+                method: Some(method),
+                path: s("/path"),
+                route: s("/resource").or_else(|| s("/requestContext/resourcePath")),
+                user_agent: s("/requestContext/identity/userAgent")
+                    .or_else(|| header("user-agent")),
+                source_ip: s("/requestContext/identity/sourceIp"),
+                forwarded_for: header("x-forwarded-for"),
+            }
+        } else if let Some(method) = s("/requestContext/http/method") {
+            // API Gateway v2 (HTTP API) or Function URL.
+            RawHttp {
+                method: Some(method),
+                path: s("/rawPath").or_else(|| s("/requestContext/http/path")),
+                route: s("/routeKey")
+                    .or_else(|| s("/requestContext/routeKey"))
+                    .and_then(route_from_key),
+                user_agent: s("/requestContext/http/userAgent").or_else(|| header("user-agent")),
+                source_ip: s("/requestContext/http/sourceIp"),
+                forwarded_for: header("x-forwarded-for"),
+            }
+        } else {
+            return RequestInfo {
+                trigger: trigger_of(self),
+                http: None,
+            };
+        };
+        RequestInfo {
+            trigger: Trigger::Http,
+            http: Some(raw.into_info()),
+        }
+    }
+}
+
+/// The trigger of a non-HTTP event, from its shape.
+fn trigger_of(event: &Value) -> Trigger {
+    let s = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
+    if let Some(source) = s("/Records/0/eventSource").or_else(|| s("/Records/0/EventSource")) {
+        return match source {
+            "aws:sqs" | "aws:sns" | "aws:kinesis" => Trigger::PubSub,
+            "aws:s3" | "aws:dynamodb" => Trigger::Datasource,
+            _ => Trigger::Other,
+        };
+    }
+    match (s("/source"), s("/detail-type")) {
+        (Some("aws.events"), Some("Scheduled Event")) => Trigger::Timer,
+        (Some(_), Some(_)) => Trigger::PubSub,
+        _ => Trigger::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::carrier::from_event;
+
+    fn event(json: &str) -> Value {
+        serde_json::from_str(json).expect("fixture is JSON")
+    }
+
+    #[test]
+    fn reads_both_header_maps_in_any_case() {
+        let e = json!({
+            "headers": {"Traceparent": "single", "B3": "0", "x-count": 3},
+            "multiValueHeaders": {"TRACEPARENT": ["first", 7, "second"], "x-odd": "not an array"}
+        });
+        assert_eq!(e.get_all("traceparent"), ["first", "second"]);
+        assert_eq!(Extractor::get(&e, "traceparent"), Some("first"));
+        assert_eq!(Extractor::get(&e, "b3"), Some("0"));
+        assert_eq!(Extractor::get(&e, "x-count"), None, "non-string ignored");
+        assert_eq!(Extractor::get(&e, "x-odd"), None);
+        assert_eq!(e.keys(), ["TRACEPARENT", "B3"]);
+    }
+
+    #[test]
+    fn fixtures_read_like_the_typed_carriers() {
+        let e = event(include_str!("../../events/apigw-v1-order.json"));
+        let carrier = from_event(&e).expect("Value is a carrier");
+        assert_eq!(
+            carrier.get("x-amzn-trace-id"),
+            Some("Root=1-66f1d2a0-4c0e3b1f9a8d7e6c5b4a3f21;Parent=53995c3f42cd8ad8;Sampled=1")
+        );
+        let info = carrier.request_info();
+        assert_eq!(info.trigger, Trigger::Http);
+        let http = info.http.unwrap();
+        assert_eq!(http.method.as_deref(), Some("POST"));
+        assert_eq!(http.url.as_deref(), Some("/orders"));
+        assert_eq!(http.route.as_deref(), Some("/orders"));
+        assert_eq!(http.client_ip.as_deref(), Some("203.0.113.10"));
+
+        let e = event(include_str!("../../events/apigw-v2-w3c.json"));
+        let http = e.request_info().http.unwrap();
+        assert_eq!(http.route.as_deref(), Some("/ot-gen"));
+        assert_eq!(http.client_ip.as_deref(), Some("203.0.113.40"));
+
+        let e = event(include_str!("../../events/sqs-xray.json"));
+        assert_eq!(
+            Extractor::get(&e, "X-Amzn-Trace-Id"),
+            Some("Root=1-63441c4a-abcdef012345678912345678;Parent=4a6b8c0d2e4f6a8c;Sampled=1")
+        );
+        assert_eq!(e.keys(), ["x-amzn-trace-id"]);
+        assert_eq!(e.request_info().trigger, Trigger::PubSub);
+    }
+
+    #[test]
+    fn triggers_of_other_shapes() {
+        let cases = [
+            (
+                json!({"Records": [{"EventSource": "aws:sns"}]}),
+                Trigger::PubSub,
+            ),
+            (
+                json!({"Records": [{"eventSource": "aws:s3"}]}),
+                Trigger::Datasource,
+            ),
+            (
+                json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
+                Trigger::Timer,
+            ),
+            (
+                json!({"source": "shop", "detail-type": "OrderPlaced"}),
+                Trigger::PubSub,
+            ),
+            (json!({"example": "request"}), Trigger::Other),
+        ];
+        for (e, trigger) in cases {
+            let info = e.request_info();
+            assert_eq!((info.trigger, info.http), (trigger, None), "{e}");
+        }
+    }
+
+    #[test]
+    fn never_panics_on_odd_shapes() {
+        let shapes = [
+            json!(null),
+            json!(42),
+            json!("headers"),
+            json!([{"headers": {"traceparent": "x"}}]),
+            json!({"headers": null, "multiValueHeaders": []}),
+            json!({"headers": ["traceparent"], "multiValueHeaders": {"traceparent": [[1], {}]}}),
+            json!({"httpMethod": 1, "requestContext": {"http": {"method": ["GET"]}}}),
+            json!({"httpMethod": "GET", "path": {}, "requestContext": 3}),
+            json!({"requestContext": {"http": {"method": "GET"}}, "routeKey": 5}),
+            json!({"Records": {"0": {"attributes": {"AWSTraceHeader": 1}}}}),
+            json!({"Records": [{"attributes": {"AWSTraceHeader": 1}}]}),
+            json!({"Records": [null]}),
+        ];
+        for e in shapes {
+            let _ = (
+                Extractor::get(&e, "traceparent"),
+                e.get_all("x-amzn-trace-id"),
+            );
+            let _ = (e.keys(), e.request_info());
+        }
+        let e = json!({"httpMethod": "GET"});
+        let http = e.request_info().http.unwrap();
+        assert_eq!(http.method.as_deref(), Some("GET"));
+        assert_eq!((http.url, http.route, http.client_ip), (None, None, None));
     }
 }

@@ -7,11 +7,28 @@
 //! | [`AlbTargetGroupRequest`] | `multiValueHeaders`, else `headers` | `http` |
 //! | [`LambdaFunctionUrlRequest`] | `headers` | `http` |
 //! | [`SqsEvent`] | the first record's `AWSTraceHeader` attribute | `pubsub` |
-//! | [`serde_json::Value`] | `headers` / `multiValueHeaders` objects, when present | `http` if it has `httpMethod` or `requestContext.http`, else `other` |
+//! | [`serde_json::Value`] | `multiValueHeaders`, else `headers` (any case); SQS shape: `Records[0].attributes.AWSTraceHeader` | `http` if it has `httpMethod` or `requestContext.http.method`, else from its shape (`pubsub`, `datasource`, `timer`, `other`) |
 //! | anything else | none: a new trace (or Lambda's), still traced | `other` |
 //!
 //! The layer finds the carrier by the event's type ([`from_event`]); user-defined event types get
 //! no caller context unless they are a `serde_json::Value`.
+//!
+//! # What carriers return
+//!
+//! - [`Extractor::get`] is the first of [`Extractor::get_all`]; names match in any case.
+//! - Header values are **raw**: not trimmed, not length-checked. The propagation helpers apply
+//!   [`MAX_HEADER_LEN`](crate::propagation::MAX_HEADER_LEN) (and report an oversize value as a
+//!   parse error), the same rule as for [`HeaderExtractor`](crate::propagation::HeaderExtractor),
+//!   so no carrier can bypass or double-apply it.
+//! - API Gateway v2 and Function URLs join repeated headers with `,`; that joined value is one
+//!   value (a repeated `traceparent` so fails to parse, which DESIGN.md §4 asks for).
+//! - [`RequestInfo::http`] never holds a query string (it may hold tokens); the URL (the path) is
+//!   capped at 2,048 characters, the route at 1,024, the user agent at 512, on char boundaries.
+//!   The client IP is recorded only when it parses as an IP address; `x_forwarded_for` says it
+//!   came from the first `X-Forwarded-For` entry.
+//!
+//! Sample events with every trace-header format are in the repository's `events/` directory
+//! (see its README); `tests/events.rs` checks all of them.
 //!
 //! [`ApiGatewayProxyRequest`]: aws_lambda_events::apigw::ApiGatewayProxyRequest
 //! [`ApiGatewayV2httpRequest`]: aws_lambda_events::apigw::ApiGatewayV2httpRequest
@@ -24,6 +41,7 @@ mod apigw_v1;
 mod apigw_v2;
 mod function_url;
 mod json;
+mod request;
 mod sqs;
 
 use std::any::Any;

@@ -1,0 +1,220 @@
+//! Helpers shared by the carriers: reading `http::HeaderMap`s, and turning an event's raw request
+//! fields into a capped, query-free [`HttpRequestInfo`].
+//!
+//! Header values are returned **raw** (not trimmed, not length-checked): the limits of
+//! [`MAX_HEADER_LEN`](crate::propagation::MAX_HEADER_LEN) are applied by the propagation helpers,
+//! which can then report an oversize header as `ParseError::TooLong` instead of it silently
+//! vanishing, exactly as for [`HeaderExtractor`](crate::propagation::HeaderExtractor). Values
+//! recorded in spans (URL, route, user agent, method, client IP) are capped here.
+
+use std::net::{IpAddr, SocketAddr};
+
+use http::HeaderMap;
+
+use crate::span::HttpRequestInfo;
+
+/// Longest URL (path) recorded, in characters.
+pub(crate) const MAX_URL_CHARS: usize = 2048;
+/// Longest route template recorded, in characters.
+pub(crate) const MAX_ROUTE_CHARS: usize = 1024;
+/// Longest user agent recorded, in characters.
+pub(crate) const MAX_USER_AGENT_CHARS: usize = 512;
+/// Longest HTTP method recorded, in characters (extension methods can be any token).
+pub(crate) const MAX_METHOD_CHARS: usize = 32;
+
+/// The values of header `name` in `map`, in order. `HeaderMap` names are lowercase already, so
+/// the lookup is case-insensitive. Values that are not UTF-8 are skipped; UTF-8 beyond ASCII is
+/// kept (the JSON carrier returns such values too, so both views of an event agree).
+pub(super) fn header_values<'a>(map: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+    map.get_all(name)
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+        .collect()
+}
+
+/// All values of `name` from `multi` (API Gateway v1 / ALB `multiValueHeaders`), or from `single`
+/// (`headers`) when `multi` has none.
+pub(super) fn multi_or_single<'a>(
+    multi: &'a HeaderMap,
+    single: &'a HeaderMap,
+    name: &str,
+) -> Vec<&'a str> {
+    let values = header_values(multi, name);
+    if values.is_empty() {
+        header_values(single, name)
+    } else {
+        values
+    }
+}
+
+/// The header names of both maps, each once (`HeaderMap` names are lowercase).
+pub(super) fn merged_keys<'a>(multi: &'a HeaderMap, single: &'a HeaderMap) -> Vec<&'a str> {
+    let mut keys: Vec<&'a str> = multi.keys().map(|k| k.as_str()).collect();
+    for k in single.keys() {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k.as_str());
+        }
+    }
+    keys
+}
+
+/// The raw request fields an event gives, before cleaning and capping.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct RawHttp<'a> {
+    /// `GET`, `POST`, …
+    pub(super) method: Option<&'a str>,
+    /// The request path; anything from a `?` on is dropped (query strings may hold tokens).
+    pub(super) path: Option<&'a str>,
+    /// The route template (`/orders/{id}`).
+    pub(super) route: Option<&'a str>,
+    /// The user agent (request context first, else the `User-Agent` header).
+    pub(super) user_agent: Option<&'a str>,
+    /// The address the front door saw (API Gateway `sourceIp`).
+    pub(super) source_ip: Option<&'a str>,
+    /// The `X-Forwarded-For` header, used when `source_ip` is absent or not an IP address.
+    pub(super) forwarded_for: Option<&'a str>,
+}
+
+impl RawHttp<'_> {
+    /// Cleans and caps every field.
+    pub(super) fn into_info(self) -> HttpRequestInfo {
+        let (client_ip, x_forwarded_for) = match self.source_ip.and_then(client_ip) {
+            Some(ip) => (Some(ip), false),
+            None => match self.forwarded_for.and_then(first_forwarded_for) {
+                Some(ip) => (Some(ip), true),
+                None => (None, false),
+            },
+        };
+        HttpRequestInfo {
+            method: self.method.and_then(|m| capped(m, MAX_METHOD_CHARS)),
+            url: self.path.and_then(url_path),
+            route: self.route.and_then(|r| capped(r, MAX_ROUTE_CHARS)),
+            user_agent: self
+                .user_agent
+                .and_then(|ua| capped(ua, MAX_USER_AGENT_CHARS)),
+            client_ip,
+            x_forwarded_for,
+        }
+    }
+}
+
+/// `s` trimmed, cut to at most `max` characters on a char boundary; `None` when empty.
+pub(super) fn capped(s: &str, max: usize) -> Option<String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let end = s.char_indices().nth(max).map_or(s.len(), |(i, _)| i);
+    Some(s[..end].to_string())
+}
+
+/// The path without query string or fragment, capped to [`MAX_URL_CHARS`].
+fn url_path(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    capped(path, MAX_URL_CHARS)
+}
+
+/// The route template of an HTTP API route key: `GET /orders/{id}` → `/orders/{id}`,
+/// `ANY /{proxy+}` → `/{proxy+}`, `/orders` → `/orders`; `$default` (and WebSocket keys such as
+/// `$connect`) → `None`.
+pub(super) fn route_from_key(key: &str) -> Option<&str> {
+    let key = key.trim();
+    if key.starts_with('/') {
+        return Some(key);
+    }
+    let (_method, path) = key.split_once(' ')?;
+    let path = path.trim_start();
+    path.starts_with('/').then_some(path)
+}
+
+/// `s` when it is an IP address (or `ip:port` / `[ipv6]:port`, of which the IP is kept).
+/// Anything else (`unknown`, console test values such as `test-invoke-source-ip`, junk) is `None`:
+/// a client IP is recorded only when it is one.
+fn client_ip(s: &str) -> Option<String> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    s.parse::<SocketAddr>().ok().map(|a| a.ip().to_string())
+}
+
+/// The first (client-most) entry of an `X-Forwarded-For` list, when it is an IP address.
+fn first_forwarded_for(xff: &str) -> Option<String> {
+    xff.split(',').next().and_then(client_ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_on_char_boundaries() {
+        let long = "é".repeat(MAX_USER_AGENT_CHARS + 10);
+        let ua = capped(&long, MAX_USER_AGENT_CHARS).unwrap();
+        assert_eq!(ua.chars().count(), MAX_USER_AGENT_CHARS);
+        assert_eq!(capped("  ", 10), None);
+        assert_eq!(capped(" GET ", 10).as_deref(), Some("GET"));
+    }
+
+    #[test]
+    fn urls_lose_query_and_fragment() {
+        assert_eq!(url_path("/ot-gen?token=secret").as_deref(), Some("/ot-gen"));
+        assert_eq!(url_path("/a#frag").as_deref(), Some("/a"));
+        assert_eq!(url_path("?only=query"), None);
+        let long = format!("/{}", "x".repeat(5000));
+        assert_eq!(url_path(&long).unwrap().len(), MAX_URL_CHARS);
+    }
+
+    #[test]
+    fn route_keys() {
+        assert_eq!(route_from_key("GET /orders/{id}"), Some("/orders/{id}"));
+        assert_eq!(route_from_key("ANY /{proxy+}"), Some("/{proxy+}"));
+        assert_eq!(route_from_key("/orders"), Some("/orders"));
+        assert_eq!(route_from_key("$default"), None);
+        assert_eq!(route_from_key("$connect"), None);
+        assert_eq!(route_from_key(""), None);
+    }
+
+    #[test]
+    fn client_ips() {
+        let info = |source_ip, forwarded_for| {
+            RawHttp {
+                source_ip,
+                forwarded_for,
+                ..RawHttp::default()
+            }
+            .into_info()
+        };
+        let i = info(Some("192.0.2.1"), Some("198.51.100.1"));
+        assert_eq!(
+            (i.client_ip.as_deref(), i.x_forwarded_for),
+            (Some("192.0.2.1"), false)
+        );
+        let i = info(
+            Some("test-invoke-source-ip"),
+            Some(" 198.51.100.1 , 10.0.0.1"),
+        );
+        assert_eq!(
+            (i.client_ip.as_deref(), i.x_forwarded_for),
+            (Some("198.51.100.1"), true)
+        );
+        let i = info(None, Some("[2001:db8::1]:443, 10.0.0.1"));
+        assert_eq!(i.client_ip.as_deref(), Some("2001:db8::1"));
+        let i = info(None, Some("unknown, 10.0.0.1"));
+        assert_eq!((i.client_ip, i.x_forwarded_for), (None, false));
+    }
+
+    #[test]
+    fn multi_value_map_wins_and_keys_are_merged() {
+        let mut multi = HeaderMap::new();
+        multi.append("traceparent", "a".parse().unwrap());
+        multi.append("traceparent", "b".parse().unwrap());
+        let mut single = HeaderMap::new();
+        single.insert("traceparent", "b".parse().unwrap());
+        single.insert("b3", "0".parse().unwrap());
+        assert_eq!(multi_or_single(&multi, &single, "traceparent"), ["a", "b"]);
+        assert_eq!(multi_or_single(&multi, &single, "b3"), ["0"]);
+        assert!(multi_or_single(&multi, &single, "bad name").is_empty());
+        assert_eq!(merged_keys(&multi, &single), ["traceparent", "b3"]);
+    }
+}
