@@ -122,6 +122,18 @@ pub struct HttpRequestInfo {
     pub x_forwarded_for: bool,
 }
 
+impl HttpRequestInfo {
+    /// Request data with `method` and `url`; the other fields are unset (set them on the
+    /// returned value: the fields are public).
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            method: Some(method.into()),
+            url: Some(url.into()),
+            ..Self::default()
+        }
+    }
+}
+
 /// HTTP data of the response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HttpResponseInfo {
@@ -264,6 +276,23 @@ pub struct Resource {
     pub log_stream: Option<String>,
 }
 
+impl Resource {
+    /// A resource for `service_name`, emitted by function `function_name` at `function_version`;
+    /// the optional fields are unset.
+    pub fn new(
+        service_name: impl Into<String>,
+        function_name: impl Into<String>,
+        function_version: impl Into<String>,
+    ) -> Self {
+        Self {
+            service_name: service_name.into(),
+            function_name: function_name.into(),
+            function_version: function_version.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// How the invocation's root span hangs in the trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -292,6 +321,23 @@ pub struct SpanBatch {
 }
 
 impl SpanBatch {
+    /// A batch of `spans` (`spans[0]` the invocation span, parents before children) with no
+    /// dropped spans.
+    pub fn new(
+        resource: Arc<Resource>,
+        trace_id: TraceId,
+        placement: RootPlacement,
+        spans: Vec<SpanRecord>,
+    ) -> Self {
+        Self {
+            resource,
+            trace_id,
+            placement,
+            spans,
+            dropped_spans: 0,
+        }
+    }
+
     /// The invocation span.
     pub fn root(&self) -> Option<&SpanRecord> {
         self.spans.first()
