@@ -16,7 +16,8 @@ use std::time::Duration;
 use lambda_trace_local::{Datagram, FunctionProcess, Invocation, Outcome, RuntimeApi, XrayDaemon};
 use serde_json::{Value, json};
 
-const LAMBDA_HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+const LAMBDA_HEADER: &str =
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
 /// One function process with its Runtime API and daemon, and the documents each invocation had
 /// delivered by the time its result reached the Runtime API.
@@ -35,7 +36,10 @@ impl Harness {
         api.on_response(move |request_id| {
             // Runs when /response or /error arrives, before it is acknowledged: whatever the
             // function sent to the daemon before posting its result is in the socket now.
-            snapshot.lock().unwrap().insert(request_id.to_string(), socket.drain());
+            snapshot
+                .lock()
+                .unwrap()
+                .insert(request_id.to_string(), socket.drain());
         });
         let daemon_address = daemon.address().to_string();
         let mut vars = vec![
@@ -44,16 +48,29 @@ impl Harness {
             ("OTEL_SERVICE_NAME", "echo-service"),
         ];
         vars.extend_from_slice(env);
-        let process = FunctionProcess::spawn(&support::example_binary("echo"), api.address(), &vars)
-            .expect("spawn the echo example");
-        assert!(api.wait_for_next_poll(Duration::from_secs(30)).await, "the function never polled /next");
-        Self { api, at_response, _process: process }
+        let process =
+            FunctionProcess::spawn(&support::example_binary("echo"), api.address(), &vars)
+                .expect("spawn the echo example");
+        assert!(
+            api.wait_for_next_poll(Duration::from_secs(30)).await,
+            "the function never polled /next"
+        );
+        Self {
+            api,
+            at_response,
+            _process: process,
+        }
     }
 
     /// Invokes and returns the outcome and the documents that had arrived at `/response` time.
     async fn invoke(&self, invocation: Invocation) -> (Outcome, Vec<Value>) {
         let result = self.api.invoke(invocation).await;
-        let datagrams = self.at_response.lock().unwrap().remove(&result.request_id).unwrap_or_default();
+        let datagrams = self
+            .at_response
+            .lock()
+            .unwrap()
+            .remove(&result.request_id)
+            .unwrap_or_default();
         let documents = datagrams.into_iter().map(|d| d.document).collect();
         (result.outcome, documents)
     }
@@ -75,13 +92,22 @@ async fn active_tracing_invocations_flush_before_the_response() {
     let h = Harness::start(&[]).await;
     for (n, cold) in [(0, true), (1, false)] {
         let payload = json!({"children": 3, "n": n});
-        let (outcome, docs) = h.invoke(event(payload.clone()).with_trace_header(LAMBDA_HEADER)).await;
+        let (outcome, docs) = h
+            .invoke(event(payload.clone()).with_trace_header(LAMBDA_HEADER))
+            .await;
         assert_eq!(response_json(&outcome), payload);
-        assert_eq!(docs.len(), 1, "one document for 4 small spans, there before /response: {docs:?}");
+        assert_eq!(
+            docs.len(),
+            1,
+            "one document for 4 small spans, there before /response: {docs:?}"
+        );
         let doc = &docs[0];
         support::assert_valid_document(doc);
         assert_eq!(doc["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
-        assert_eq!(doc["type"], "subsegment", "under Active tracing we are inside Lambda's segment");
+        assert_eq!(
+            doc["type"], "subsegment",
+            "under Active tracing we are inside Lambda's segment"
+        );
         assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
         assert_eq!(doc["annotations"]["ColdStart"], cold);
         assert_eq!(doc["annotations"]["Service"], "echo-service");
@@ -125,13 +151,17 @@ async fn the_event_headers_continue_the_callers_trace_in_every_format() {
 async fn errors_and_panics_are_faults_and_reach_the_runtime_api() {
     let h = Harness::start(&[]).await;
 
-    let (outcome, docs) = h.invoke(event(json!({"fail": "no stock"})).with_trace_header(LAMBDA_HEADER)).await;
+    let (outcome, docs) = h
+        .invoke(event(json!({"fail": "no stock"})).with_trace_header(LAMBDA_HEADER))
+        .await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
     support::assert_valid_document(&docs[0]);
     assert_eq!(docs[0]["fault"], true);
     assert_eq!(docs[0]["cause"]["exceptions"][0]["message"], "no stock");
 
-    let (outcome, docs) = h.invoke(event(json!({"panic": "boom"})).with_trace_header(LAMBDA_HEADER)).await;
+    let (outcome, docs) = h
+        .invoke(event(json!({"panic": "boom"})).with_trace_header(LAMBDA_HEADER))
+        .await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
     support::assert_valid_document(&docs[0]);
     assert_eq!(docs[0]["fault"], true);
@@ -140,7 +170,10 @@ async fn errors_and_panics_are_faults_and_reach_the_runtime_api() {
     // The process survived both and still serves.
     let (outcome, docs) = h.invoke(event(json!({"status": 429}))).await;
     assert_eq!(response_json(&outcome)["statusCode"], 429);
-    assert_eq!((docs[0]["error"].clone(), docs[0]["throttle"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (docs[0]["error"].clone(), docs[0]["throttle"].clone()),
+        (json!(true), json!(true))
+    );
 }
 
 #[tokio::test]
@@ -152,8 +185,12 @@ async fn the_response_is_byte_identical_to_the_untraced_function() {
         Outcome::Response(body) => body,
         other => panic!("{other:?}"),
     };
-    let (a, docs) = traced.invoke(event(payload.clone()).with_trace_header(LAMBDA_HEADER)).await;
-    let (b, none) = bare.invoke(event(payload).with_trace_header(LAMBDA_HEADER)).await;
+    let (a, docs) = traced
+        .invoke(event(payload.clone()).with_trace_header(LAMBDA_HEADER))
+        .await;
+    let (b, none) = bare
+        .invoke(event(payload).with_trace_header(LAMBDA_HEADER))
+        .await;
     assert_eq!(body(a), body(b));
     assert_eq!(docs.len(), 1);
     assert!(none.is_empty(), "disabled tracing sends nothing");

@@ -13,12 +13,25 @@ use lambda_trace_local::stack::{Stack, demo_functions};
 use serde_json::Value;
 
 async fn stack() -> Stack {
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_router")).parent().unwrap().to_path_buf();
-    assert!(bin_dir.join("downstream").exists(), "downstream binary next to router");
-    let stack = Stack::start(GatewayConfig::default(), &demo_functions(&bin_dir), Output::Captured)
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_router"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        bin_dir.join("downstream").exists(),
+        "downstream binary next to router"
+    );
+    let stack = Stack::start(
+        GatewayConfig::default(),
+        &demo_functions(&bin_dir),
+        Output::Captured,
+    )
+    .await
+    .expect("stack starts");
+    stack
+        .wait_ready(Duration::from_secs(30))
         .await
-        .expect("stack starts");
-    stack.wait_ready(Duration::from_secs(30)).await.expect("functions poll /next");
+        .expect("functions poll /next");
     stack
 }
 
@@ -30,15 +43,28 @@ async fn get(stack: &Stack, path: &str) -> (u16, String) {
 }
 
 async fn collected(stack: &Stack, trace_id: &str) -> Trace {
-    let trace = stack.wait_trace(trace_id, Duration::from_millis(200), Duration::from_secs(10)).await;
+    let trace = stack
+        .wait_trace(
+            trace_id,
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        )
+        .await;
     let trace = trace.unwrap_or_else(|| panic!("no trace {trace_id}\n{}", stack.outputs()));
-    assert!(lambda_trace_local::stack::is_complete(&trace), "incomplete trace {trace:#?}\n{}", stack.outputs());
+    assert!(
+        lambda_trace_local::stack::is_complete(&trace),
+        "incomplete trace {trace:#?}\n{}",
+        stack.outputs()
+    );
     trace
 }
 
 /// The invocation span our layer opened inside the named function (the child of its
 /// `AWS::Lambda::Function` segment).
-fn invocation_spans<'a>(trace: &'a Trace, function: &str) -> Vec<&'a lambda_trace_local::collector::Node> {
+fn invocation_spans<'a>(
+    trace: &'a Trace,
+    function: &str,
+) -> Vec<&'a lambda_trace_local::collector::Node> {
     trace
         .with_origin("AWS::Lambda::Function")
         .filter(|f| f.name == function)
@@ -54,16 +80,30 @@ async fn one_trace_across_router_and_downstream() {
     let (status, body) = get(&stack, "/ot-gen?count=3").await;
     assert_eq!(status, 200, "{body}\n{}", stack.outputs());
     let summary: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((summary["count"].as_u64(), summary["succeeded"].as_u64()), (Some(3), Some(3)));
-    let trace_id = summary["trace_id"].as_str().expect("router reports its trace id").to_string();
+    assert_eq!(
+        (summary["count"].as_u64(), summary["succeeded"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let trace_id = summary["trace_id"]
+        .as_str()
+        .expect("router reports its trace id")
+        .to_string();
     let trace = collected(&stack, &trace_id).await;
 
     // router's invocation span → `router` → three `service-egress`.
-    let [router_invocation] = invocation_spans(&trace, "router")[..] else { panic!("{trace:#?}") };
+    let [router_invocation] = invocation_spans(&trace, "router")[..] else {
+        panic!("{trace:#?}")
+    };
     assert_eq!(router_invocation.annotations["ColdStart"], true);
     assert_eq!(router_invocation.annotations["Service"], "router");
-    let router_span = trace.children(&router_invocation.id).find(|n| n.name == "router").expect("router span");
-    let egress: Vec<_> = trace.children(&router_span.id).filter(|n| n.name == "service-egress").collect();
+    let router_span = trace
+        .children(&router_invocation.id)
+        .find(|n| n.name == "router")
+        .expect("router span");
+    let egress: Vec<_> = trace
+        .children(&router_span.id)
+        .filter(|n| n.name == "service-egress")
+        .collect();
     assert_eq!(egress.len(), 3);
 
     // Each call reached downstream through the gateway carrying the injected context: the
@@ -80,24 +120,43 @@ async fn one_trace_across_router_and_downstream() {
         assert!(call.error == false && call.fault == false);
     }
     for invocation in &downstream {
-        assert!(trace.children(&invocation.id).any(|n| n.name == "lambda-execution"));
+        assert!(
+            trace
+                .children(&invocation.id)
+                .any(|n| n.name == "lambda-execution")
+        );
     }
     let mut seen_parents = 0;
     while let Ok(event) = events.try_recv() {
         if event.path == "/downstream" {
-            assert_eq!(event.trace_id, trace_id, "the downstream request continued the trace");
-            assert!(egress.iter().any(|e| Some(&e.id) == event.caller_parent.as_ref()));
+            assert_eq!(
+                event.trace_id, trace_id,
+                "the downstream request continued the trace"
+            );
+            assert!(
+                egress
+                    .iter()
+                    .any(|e| Some(&e.id) == event.caller_parent.as_ref())
+            );
             seen_parents += 1;
         }
     }
-    assert_eq!(seen_parents, 3, "downstream saw the injected X-Amzn-Trace-Id three times");
+    assert_eq!(
+        seen_parents, 3,
+        "downstream saw the injected X-Amzn-Trace-Id three times"
+    );
 
     // A second request: same process, warm.
     let (status, body) = get(&stack, "/ot-gen?count=1").await;
     assert_eq!(status, 200);
-    let trace_id: String = serde_json::from_str::<Value>(&body).unwrap()["trace_id"].as_str().unwrap().into();
+    let trace_id: String = serde_json::from_str::<Value>(&body).unwrap()["trace_id"]
+        .as_str()
+        .unwrap()
+        .into();
     let trace = collected(&stack, &trace_id).await;
-    let [router_invocation] = invocation_spans(&trace, "router")[..] else { panic!("{trace:#?}") };
+    let [router_invocation] = invocation_spans(&trace, "router")[..] else {
+        panic!("{trace:#?}")
+    };
     assert_eq!(router_invocation.annotations["ColdStart"], false);
 }
 
@@ -106,9 +165,19 @@ async fn a_missing_count_is_a_400_recorded_as_an_error() {
     let stack = stack().await;
     let (status, body) = get(&stack, "/ot-gen").await;
     assert_eq!((status, body.as_str()), (400, "Count not provided"));
-    let trace_id = stack.collector.trace_ids().into_iter().next().expect("the gateway opened a trace");
+    let trace_id = stack
+        .collector
+        .trace_ids()
+        .into_iter()
+        .next()
+        .expect("the gateway opened a trace");
     let trace = collected(&stack, &trace_id).await;
-    let [router_invocation] = invocation_spans(&trace, "router")[..] else { panic!("{trace:#?}") };
-    assert!(router_invocation.error && !router_invocation.fault, "{router_invocation:#?}");
+    let [router_invocation] = invocation_spans(&trace, "router")[..] else {
+        panic!("{trace:#?}")
+    };
+    assert!(
+        router_invocation.error && !router_invocation.fault,
+        "{router_invocation:#?}"
+    );
     assert_eq!(router_invocation.http_status, Some(400));
 }

@@ -239,7 +239,13 @@ impl Span {
 
     /// Records `error` and its chain of sources as the span's cause, and marks it a fault.
     pub fn record_error(&self, error: &(dyn Error + 'static)) {
-        self.record_error_as(error, Outcome { fault: true, ..Outcome::default() });
+        self.record_error_as(
+            error,
+            Outcome {
+                fault: true,
+                ..Outcome::default()
+            },
+        );
     }
 
     /// Records `error` and its chain with the given flags: e.g. `error` for a call that a remote

@@ -132,7 +132,11 @@ impl HttpRequestInfo {
     /// assert_eq!(request.method.as_deref(), Some("POST"));
     /// ```
     pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
-        Self { method: Some(method.into()), url: Some(url.into()), ..Self::default() }
+        Self {
+            method: Some(method.into()),
+            url: Some(url.into()),
+            ..Self::default()
+        }
     }
 
     /// Sets the route template.
@@ -297,6 +301,23 @@ pub struct Resource {
     pub log_stream: Option<String>,
 }
 
+impl Resource {
+    /// A resource for `service_name`, emitted by function `function_name` at `function_version`;
+    /// the optional fields are unset.
+    pub fn new(
+        service_name: impl Into<String>,
+        function_name: impl Into<String>,
+        function_version: impl Into<String>,
+    ) -> Self {
+        Self {
+            service_name: service_name.into(),
+            function_name: function_name.into(),
+            function_version: function_version.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// How the invocation's root span hangs in the trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -325,6 +346,23 @@ pub struct SpanBatch {
 }
 
 impl SpanBatch {
+    /// A batch of `spans` (`spans[0]` the invocation span, parents before children) with no
+    /// dropped spans.
+    pub fn new(
+        resource: Arc<Resource>,
+        trace_id: TraceId,
+        placement: RootPlacement,
+        spans: Vec<SpanRecord>,
+    ) -> Self {
+        Self {
+            resource,
+            trace_id,
+            placement,
+            spans,
+            dropped_spans: 0,
+        }
+    }
+
     /// The invocation span.
     pub fn root(&self) -> Option<&SpanRecord> {
         self.spans.first()

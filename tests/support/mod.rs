@@ -15,7 +15,11 @@ pub fn example_binary(name: &str) -> PathBuf {
         dir.pop();
     }
     let path = dir.join("examples").join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --examples`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --examples`",
+        path.display()
+    );
     path
 }
 
@@ -32,14 +36,21 @@ fn schema() -> &'static jsonschema::Validator {
 /// Asserts that `document` validates against the X-Ray schema and is complete (`end_time` or
 /// `in_progress`, which X-Ray requires but the schema does not), recursively for subsegments.
 pub fn assert_valid_document(document: &Value) {
-    let errors: Vec<String> = schema().iter_errors(document).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "invalid segment document: {errors:#?}\n{document:#}");
+    let errors: Vec<String> = schema()
+        .iter_errors(document)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "invalid segment document: {errors:#?}\n{document:#}"
+    );
     assert_complete(document);
 }
 
 fn assert_complete(document: &Value) {
     assert!(
-        document.get("end_time").is_some() || document.get("in_progress") == Some(&Value::Bool(true)),
+        document.get("end_time").is_some()
+            || document.get("in_progress") == Some(&Value::Bool(true)),
         "document without end_time: {document:#}"
     );
     for sub in document["subsegments"].as_array().into_iter().flatten() {

@@ -1,0 +1,499 @@
+//! Encoding a [`SpanBatch`] into documents of at most [`MAX_DOCUMENT_BYTES`].
+//!
+//! # Strategy
+//! 1. **One document** (the hot path): the root with every span nested, serialized once,
+//!    straight into the caller's reused buffer (no `serde_json::Value`, no temporary strings).
+//!    Serialization stops as soon as it passes the limit, so an oversize batch costs at most
+//!    64 kB of wasted writing.
+//! 2. **Split**, when that document is too large (or nested deeper than
+//!    [`MAX_NESTING_DEPTH`](super::MAX_NESTING_DEPTH)): the root without children, then every
+//!    other span as its own standalone subsegment (`type: "subsegment"`, `trace_id`,
+//!    `parent_id` = its parent span), as X-Ray's SDKs do.
+//! 3. **Truncate**, when a single span's document is still too large: values are shortened in
+//!    rounds, largest first in this order — metadata values (replaced by a string preview of
+//!    their JSON), annotation strings, exception messages and types — each round with a smaller
+//!    cap (1024 / 128 / 16 characters). The document is marked with metadata
+//!    `lambda_trace.truncated: true`. If even that does not fit (thousands of small entries),
+//!    metadata, attributes, links, annotations, exceptions and HTTP data are left out and their
+//!    counts written to `lambda_trace.omitted`.
+//!
+//! Every span of the batch appears in exactly one document: nothing is dropped silently.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::io;
+
+use serde::Serialize;
+
+use super::document::{Annotations, Document, Omitted, cut};
+use super::translate::{self, Family, MAX_NESTING_DEPTH};
+use crate::span::{AnnotationValue, SpanBatch};
+
+/// Largest document this crate emits, in bytes: X-Ray's 64 kB document limit, which leaves room
+/// for the daemon header in a 65,507-byte UDP payload.
+pub const MAX_DOCUMENT_BYTES: usize = 64_000;
+
+/// The line the X-Ray daemon expects before each document in a datagram.
+pub const DAEMON_HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
+
+/// Caps of the truncation rounds: (metadata preview, annotation string, exception text), chars.
+const ROUNDS: [(usize, usize, usize); 3] = [(1024, 256, 1024), (128, 64, 128), (16, 16, 16)];
+
+/// Encodes `batch` into documents, appending each to `out` (convenience form of
+/// [`encode_with`]; one `Vec<u8>` per document).
+pub fn encode_batch(batch: &SpanBatch, out: &mut Vec<Vec<u8>>) {
+    let mut buf = Vec::new();
+    let Ok(()) = encode_with(batch, &mut buf, &[], |doc| {
+        out.push(doc.to_vec());
+        Ok::<(), Infallible>(())
+    });
+}
+
+/// Encodes `batch` into documents of at most [`MAX_DOCUMENT_BYTES`], calling `emit` once per
+/// document with `prefix` + document, both written into `buf`.
+///
+/// `buf` is cleared, never shrunk, so a buffer kept across invocations stops allocating after
+/// the first one (it never grows past `prefix.len() + MAX_DOCUMENT_BYTES`). Every document is
+/// emitted even when `emit` fails; the first error is returned.
+pub fn encode_with<E>(
+    batch: &SpanBatch,
+    buf: &mut Vec<u8>,
+    prefix: &[u8],
+    mut emit: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let family = Family::of(batch);
+    if family.max_depth <= MAX_NESTING_DEPTH {
+        let Some(tree) = translate::segment_tree(batch, &family) else {
+            return Ok(());
+        };
+        if write_limited(&tree, buf, prefix) {
+            return emit(buf);
+        }
+    }
+    let mut first_error = None;
+    let mut send = |doc: Document<'_>, buf: &mut Vec<u8>| {
+        write_fitting(doc, buf, prefix);
+        if let Err(e) = emit(buf) {
+            first_error.get_or_insert(e);
+        }
+    };
+    if let Some(root) = translate::root_document(batch) {
+        send(root, buf);
+    }
+    for i in 1..batch.spans.len() {
+        if let Some(doc) = translate::standalone_subsegment(batch, &family, i) {
+            send(doc, buf);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Writes `prefix` + `doc` into `buf`; `false` (with `buf` holding a partial document) when the
+/// document is larger than [`MAX_DOCUMENT_BYTES`].
+fn write_limited<T: Serialize + ?Sized>(doc: &T, buf: &mut Vec<u8>, prefix: &[u8]) -> bool {
+    buf.clear();
+    buf.extend_from_slice(prefix);
+    let max = prefix.len() + MAX_DOCUMENT_BYTES;
+    serde_json::to_writer(Limit { buf, max }, doc).is_ok()
+}
+
+/// A `Vec` writer that refuses to grow past `max` bytes: it fills up to `max` (so a cut-off
+/// preview can be taken from it), then fails.
+struct Limit<'b> {
+    buf: &'b mut Vec<u8>,
+    max: usize,
+}
+
+impl io::Write for Limit<'_> {
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.len() + data.len() <= self.max {
+            self.buf.extend_from_slice(data);
+            return Ok(());
+        }
+        let n = self.write(data)?;
+        self.write_all(&data[n..])
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = self.max.saturating_sub(self.buf.len());
+        if room == 0 && !data.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                "document too large",
+            ));
+        }
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `doc` (one span, no children) into `buf`, truncating it until it fits.
+fn write_fitting(mut doc: Document<'_>, buf: &mut Vec<u8>, prefix: &[u8]) {
+    if write_limited(&doc, buf, prefix) {
+        return;
+    }
+    doc.metadata.truncated = true;
+    let mut scratch = Vec::new();
+    for (meta_cap, annotation_cap, text_cap) in ROUNDS {
+        shrink_metadata(&mut doc, meta_cap, &mut scratch);
+        if write_limited(&doc, buf, prefix) {
+            return;
+        }
+        shrink_annotations(&mut doc, annotation_cap);
+        if write_limited(&doc, buf, prefix) {
+            return;
+        }
+        shrink_exceptions(&mut doc, text_cap);
+        if write_limited(&doc, buf, prefix) {
+            return;
+        }
+    }
+    // Last resort: keep the span (ids, name, times, flags) and say what was left out.
+    let m = &mut doc.metadata;
+    m.omitted = Some(Omitted {
+        metadata: m.entries.len(),
+        annotations: doc.annotations.0.len(),
+        exceptions: doc.cause.exceptions.len(),
+        attributes: m.attributes.len(),
+        links: m.links.len(),
+    });
+    m.entries = Cow::Borrowed(&[]);
+    m.attributes = &[];
+    m.links = &[];
+    doc.annotations = Annotations::default();
+    doc.cause.exceptions = Cow::Borrowed(&[]);
+    doc.http = None;
+    if !write_limited(&doc, buf, prefix) {
+        // Unreachable in practice (a bare span is a few hundred bytes); never send a partial
+        // document.
+        buf.clear();
+        buf.extend_from_slice(prefix);
+        let _ = serde_json::to_writer(&mut *buf, &doc);
+    }
+}
+
+/// Replaces every metadata value whose JSON is longer than `cap` bytes by a string preview of
+/// at most `cap` characters.
+fn shrink_metadata(doc: &mut Document<'_>, cap: usize, scratch: &mut Vec<u8>) {
+    let too_big = |v: &serde_json::Value, scratch: &mut Vec<u8>| {
+        scratch.clear();
+        // Write at most cap * 4 + 8 bytes: enough to cut `cap` characters from.
+        let max = cap * 4 + 8;
+        serde_json::to_writer(Limit { buf: scratch, max }, v).is_err() || scratch.len() > cap
+    };
+    if !doc
+        .metadata
+        .entries
+        .iter()
+        .any(|e| too_big(&e.value, scratch))
+    {
+        return;
+    }
+    for entry in doc.metadata.entries.to_mut() {
+        if !too_big(&entry.value, scratch) {
+            continue;
+        }
+        let preview = match &entry.value {
+            serde_json::Value::String(s) => cut(s, cap).to_owned(),
+            _ => {
+                let valid = match std::str::from_utf8(scratch) {
+                    Ok(s) => s,
+                    Err(e) => std::str::from_utf8(&scratch[..e.valid_up_to()]).unwrap_or(""),
+                };
+                cut(valid, cap).to_owned()
+            }
+        };
+        entry.value = serde_json::Value::String(preview);
+    }
+}
+
+/// Cuts annotation strings longer than `cap` characters.
+fn shrink_annotations(doc: &mut Document<'_>, cap: usize) {
+    let long = |v: &AnnotationValue| matches!(v, AnnotationValue::String(s) if s.chars().nth(cap).is_some());
+    if !doc.annotations.0.iter().any(|(_, v)| long(v)) {
+        return;
+    }
+    for (_, value) in doc.annotations.0.to_mut() {
+        if let AnnotationValue::String(s) = value {
+            let keep = cut(s, cap).len();
+            s.truncate(keep);
+        }
+    }
+}
+
+/// Cuts exception messages and type names longer than `cap` characters.
+fn shrink_exceptions(doc: &mut Document<'_>, cap: usize) {
+    let long = |s: &str| s.chars().nth(cap).is_some();
+    let any = doc
+        .cause
+        .exceptions
+        .iter()
+        .any(|e| long(&e.message) || e.type_name.as_deref().is_some_and(long));
+    if !any {
+        return;
+    }
+    for e in doc.cause.exceptions.to_mut() {
+        let keep = cut(&e.message, cap).len();
+        e.message.truncate(keep);
+        if let Some(t) = &mut e.type_name {
+            let keep = cut(t, cap).len();
+            t.truncate(keep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::context::{SpanId, TraceId};
+    use crate::span::{
+        ExceptionRecord, MetadataEntry, Resource, RootPlacement, SpanKind, SpanRecord,
+    };
+
+    fn span(id: u64, parent: Option<u64>) -> SpanRecord {
+        let mut s = SpanRecord::new(
+            SpanId::from_u64(id).unwrap(),
+            parent.and_then(SpanId::from_u64),
+            format!("span {id}"),
+            SpanKind::Internal,
+            1_700_000_000_000_000_000 + id * 1000,
+        );
+        s.end_unix_nanos = s.start_unix_nanos + 1_000_000;
+        s
+    }
+
+    fn batch(spans: Vec<SpanRecord>) -> SpanBatch {
+        SpanBatch {
+            resource: Arc::new(Resource::default()),
+            trace_id: TraceId::generate(),
+            placement: RootPlacement::Segment,
+            spans,
+            dropped_spans: 0,
+        }
+    }
+
+    fn ids_in(doc: &Value, out: &mut Vec<String>) {
+        out.push(doc["id"].as_str().unwrap().to_string());
+        for sub in doc["subsegments"].as_array().into_iter().flatten() {
+            ids_in(sub, out);
+        }
+    }
+
+    #[test]
+    fn small_batch_is_one_document() {
+        let b = batch(vec![
+            span(1, None),
+            span(2, Some(1)),
+            span(3, Some(1)),
+            span(4, Some(2)),
+        ]);
+        let mut out = Vec::new();
+        encode_batch(&b, &mut out);
+        assert_eq!(out.len(), 1);
+        let v: Value = serde_json::from_slice(&out[0]).unwrap();
+        let mut ids = Vec::new();
+        ids_in(&v, &mut ids);
+        assert_eq!(ids.len(), 4);
+    }
+
+    #[test]
+    fn prefix_is_written_before_each_document() {
+        let b = batch(vec![span(1, None)]);
+        let mut buf = Vec::new();
+        let mut seen = Vec::new();
+        encode_with(&b, &mut buf, DAEMON_HEADER, |d| {
+            seen.push(d.to_vec());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].starts_with(DAEMON_HEADER));
+        let _: Value = serde_json::from_slice(&seen[0][DAEMON_HEADER.len()..]).unwrap();
+    }
+
+    #[test]
+    fn big_batches_split_into_documents_under_the_limit() {
+        let mut spans = vec![span(1, None)];
+        for i in 2..=2000u64 {
+            let mut s = span(i, Some(if i % 3 == 0 { i - 1 } else { 1 }));
+            s.metadata.push(MetadataEntry {
+                namespace: "default".into(),
+                key: "payload".into(),
+                value: json!({"blob": "x".repeat(500), "n": i}),
+            });
+            spans.push(s);
+        }
+        let b = batch(spans);
+        let mut out = Vec::new();
+        encode_batch(&b, &mut out);
+        assert_eq!(out.len(), 2000);
+        let mut ids = BTreeSet::new();
+        for doc in &out {
+            assert!(doc.len() <= MAX_DOCUMENT_BYTES, "{}", doc.len());
+            let v: Value = serde_json::from_slice(doc).unwrap();
+            assert!(v.get("subsegments").is_none());
+            assert!(v["trace_id"].is_string());
+            if v["id"] != "0000000000000001" {
+                assert_eq!(v["type"], "subsegment");
+                assert!(v["parent_id"].is_string());
+                assert_eq!(
+                    v["metadata"]["default"]["payload"]["blob"]
+                        .as_str()
+                        .unwrap()
+                        .len(),
+                    500
+                );
+            }
+            assert!(
+                ids.insert(v["id"].as_str().unwrap().to_string()),
+                "duplicate"
+            );
+        }
+        let expected: BTreeSet<String> = b.spans.iter().map(|s| s.span_id.to_string()).collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn split_keeps_the_parent_of_nested_spans() {
+        let mut spans = vec![span(1, None), span(2, Some(1))];
+        let mut big = span(3, Some(2));
+        big.metadata.push(MetadataEntry {
+            namespace: "default".into(),
+            key: "k".into(),
+            value: json!("y".repeat(70_000)),
+        });
+        spans.push(big);
+        let mut out = Vec::new();
+        encode_batch(&batch(spans), &mut out);
+        assert_eq!(out.len(), 3);
+        let v: Value = serde_json::from_slice(&out[2]).unwrap();
+        assert_eq!(v["parent_id"], "0000000000000002");
+        assert_eq!(v["metadata"]["lambda_trace"]["truncated"], true);
+        assert_eq!(v["metadata"]["default"]["k"].as_str().unwrap().len(), 1024);
+    }
+
+    #[test]
+    fn one_huge_span_is_truncated_and_marked() {
+        let mut s = span(1, None);
+        s.metadata.push(MetadataEntry {
+            namespace: "default".into(),
+            key: "small".into(),
+            value: json!({"keep": true}),
+        });
+        s.metadata.push(MetadataEntry {
+            namespace: "default".into(),
+            key: "huge".into(),
+            value: json!({"data": "z".repeat(200 * 1024)}),
+        });
+        s.exceptions.push(ExceptionRecord {
+            message: "m".repeat(10),
+            type_name: None,
+            remote: false,
+        });
+        let b = batch(vec![s]);
+        let mut out = Vec::new();
+        encode_batch(&b, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].len() <= MAX_DOCUMENT_BYTES);
+        let v: Value = serde_json::from_slice(&out[0]).unwrap();
+        assert_eq!(v["metadata"]["lambda_trace"]["truncated"], true);
+        assert_eq!(v["metadata"]["default"]["small"], json!({"keep": true}));
+        let preview = v["metadata"]["default"]["huge"].as_str().unwrap();
+        assert!(preview.starts_with("{\"data\":\"zzz") && preview.len() == 1024);
+        assert_eq!(v["cause"]["exceptions"][0]["message"], "m".repeat(10));
+    }
+
+    #[test]
+    fn many_small_values_fall_back_to_counts() {
+        let mut s = span(1, None);
+        for i in 0..20_000 {
+            s.metadata.push(MetadataEntry {
+                namespace: "default".into(),
+                key: format!("k{i}"),
+                value: json!(i),
+            });
+        }
+        let b = batch(vec![s]);
+        let mut out = Vec::new();
+        encode_batch(&b, &mut out);
+        assert_eq!(out.len(), 1);
+        let v: Value = serde_json::from_slice(&out[0]).unwrap();
+        assert_eq!(v["metadata"]["lambda_trace"]["truncated"], true);
+        assert_eq!(v["metadata"]["lambda_trace"]["omitted"]["metadata"], 20_000);
+        assert_eq!(v["id"], "0000000000000001");
+    }
+
+    #[test]
+    fn long_annotations_and_messages_are_cut_in_rounds() {
+        let mut s = span(1, None);
+        for i in 0..200 {
+            s.annotations
+                .push((format!("a{i}"), AnnotationValue::String("q".repeat(1000))));
+        }
+        s.exceptions.push(ExceptionRecord {
+            message: "e".repeat(100_000),
+            type_name: Some("T".into()),
+            remote: true,
+        });
+        let mut out = Vec::new();
+        encode_batch(&batch(vec![s]), &mut out);
+        let v: Value = serde_json::from_slice(&out[0]).unwrap();
+        assert!(out[0].len() <= MAX_DOCUMENT_BYTES);
+        assert_eq!(v["annotations"]["a0"].as_str().unwrap().len(), 256);
+        assert_eq!(
+            v["cause"]["exceptions"][0]["message"]
+                .as_str()
+                .unwrap()
+                .len(),
+            1024
+        );
+        assert_eq!(v["metadata"]["lambda_trace"]["truncated"], true);
+    }
+
+    #[test]
+    fn deep_chains_are_split_instead_of_nested() {
+        let mut spans = vec![span(1, None)];
+        spans.extend((2..=200).map(|i| span(i, Some(i - 1))));
+        let mut out = Vec::new();
+        encode_batch(&batch(spans), &mut out);
+        assert_eq!(out.len(), 200);
+    }
+
+    #[test]
+    fn empty_batch_emits_nothing() {
+        let mut out = Vec::new();
+        encode_batch(&batch(Vec::new()), &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn errors_do_not_stop_the_other_documents() {
+        let mut spans = vec![span(1, None)];
+        for i in 2..=3 {
+            let mut s = span(i, Some(1));
+            s.metadata.push(MetadataEntry {
+                namespace: "default".into(),
+                key: "k".into(),
+                value: json!("w".repeat(40_000)),
+            });
+            spans.push(s);
+        }
+        let mut calls = 0;
+        let r = encode_with(&batch(spans), &mut Vec::new(), &[], |_| {
+            calls += 1;
+            Err(calls)
+        });
+        assert_eq!((r, calls), (Err(1), 3));
+    }
+}

@@ -1,0 +1,530 @@
+//! [`SpanBatch`] → segment [`Document`]s.
+//!
+//! # Placement of the invocation span (`batch.spans[0]`)
+//! - [`RootPlacement::Segment`]: a segment with `origin: "AWS::Lambda::Function"` whose
+//!   `parent_id` is the caller's span, when there is one.
+//! - [`RootPlacement::LambdaSubsegment`]: Lambda owns the function segment (Active tracing), so
+//!   the root is a standalone subsegment (`type: "subsegment"`, `parent_id` = Lambda's segment id
+//!   = the root's `parent_id`). Without a `parent_id` a subsegment could not be attached, so the
+//!   root falls back to a segment.
+//!
+//! # Children
+//! Every other span nests under its parent (spans come parents-first). A span whose parent is
+//! not in the batch (or comes after it) hangs under the root, so no span is lost.
+//!
+//! # Where span data goes
+//! | span data | document |
+//! |---|---|
+//! | `outcome` | `error` / `throttle` / `fault` |
+//! | `exceptions` | `cause.exceptions` (ids derived from the span id) |
+//! | `http_request` / `http_response` | `http.request` / `http.response` |
+//! | `namespace` | `namespace: "remote"` / `"aws"` |
+//! | `annotations` | `annotations` |
+//! | `metadata` | `metadata.<namespace>.<key>` |
+//! | `attributes` (`faas.*`, `cloud.*`, `http.*`, `aws.*`, …) | all of them under `metadata.lambda_trace`, and the keys the schema declares for `aws` copied there (below) |
+//! | `links` | `metadata.lambda_trace.links` |
+//! | `unfinished` | `end_time` as recorded + `metadata.lambda_trace.unfinished: true` |
+//! | `batch.dropped_spans` | root `metadata.lambda_trace.dropped_spans` |
+//!
+//! The `aws` block only gets keys the schema declares: on a segment `account_id` (from
+//! `cloud.account.id`) and `tracing.sdk`; on a subsegment `account_id`, `operation`
+//! (`rpc.method` / `aws.operation`), `region` (`aws.region` / `cloud.region`), `request_id`
+//! (`aws.request_id`; on the root `faas.invocation_id`), `queue_url` (`aws.queue_url` /
+//! `aws.sqs.queue_url`), `table_name` (`aws.table_name` / `aws.dynamodb.table_name`). The
+//! function version goes to the segment's `service.version`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::document::{
+    Annotations, Aws, Cause, Document, Http, HttpRequest, HttpResponse, LAMBDA_ORIGIN, Limited,
+    Metadata, SUBSEGMENT_TYPE, Service, Tracing, XrayTraceId,
+};
+use super::name::sanitize_name;
+use crate::context::SpanId;
+use crate::span::{AttributeValue, RemoteNamespace, RootPlacement, SpanBatch, SpanRecord};
+
+/// `aws.tracing.sdk` of the segments this crate writes.
+pub const SDK: &str = concat!("lambda-trace ", env!("CARGO_PKG_VERSION"));
+
+/// Deepest nesting [`segment_tree`] builds; deeper batches are sent as standalone subsegments
+/// (serializing a very deep tree would need a deep stack).
+pub const MAX_NESTING_DEPTH: usize = 64;
+
+/// Who is whose parent inside a batch: `parents[i]` is the index of span `i`'s parent (the
+/// root, `0`, for spans whose parent is missing); `parents[0]` is `0`.
+#[derive(Debug, Clone, Default)]
+pub struct Family {
+    /// Parent index of every span.
+    pub parents: Vec<usize>,
+    /// Depth of the deepest span (the root is at depth 0).
+    pub max_depth: usize,
+}
+
+impl Family {
+    /// Resolves the parent of every span of `batch`.
+    pub fn of(batch: &SpanBatch) -> Self {
+        let spans = &batch.spans;
+        let mut parents = Vec::with_capacity(spans.len());
+        let mut depths: Vec<usize> = Vec::with_capacity(spans.len());
+        // Small batches (the usual case) scan backwards: parents are usually close by.
+        let index: Option<HashMap<SpanId, usize>> = (spans.len() > 32).then(|| {
+            let mut m = HashMap::with_capacity(spans.len());
+            for (i, s) in spans.iter().enumerate() {
+                m.entry(s.span_id).or_insert(i);
+            }
+            m
+        });
+        let mut max_depth = 0;
+        for (i, span) in spans.iter().enumerate() {
+            let parent = if i == 0 {
+                0
+            } else {
+                span.parent_id
+                    .and_then(|p| match &index {
+                        Some(m) => m.get(&p).copied().filter(|&j| j < i),
+                        None => spans[..i].iter().rposition(|s| s.span_id == p),
+                    })
+                    .unwrap_or(0)
+            };
+            let depth = if i == 0 { 0 } else { depths[parent] + 1 };
+            max_depth = max_depth.max(depth);
+            parents.push(parent);
+            depths.push(depth);
+        }
+        Self { parents, max_depth }
+    }
+}
+
+/// The whole batch as one document: the root with every other span nested under its parent.
+/// `None` for an empty batch.
+pub fn segment_tree<'a>(batch: &'a SpanBatch, family: &Family) -> Option<Document<'a>> {
+    let spans = &batch.spans;
+    let mut docs: Vec<Option<Document<'a>>> = Vec::with_capacity(spans.len());
+    docs.push(Some(root_document(batch)?));
+    docs.extend(spans[1..].iter().map(|s| Some(span_document(s))));
+    // Children have larger indices than their parents: attach from the back. A parent's
+    // children are all attached (in reverse) by the time it is moved into its own parent.
+    for i in (1..docs.len()).rev() {
+        let Some(mut doc) = docs[i].take() else {
+            continue;
+        };
+        doc.subsegments.reverse();
+        let parent = family.parents.get(i).copied().unwrap_or(0);
+        if let Some(Some(p)) = docs.get_mut(parent) {
+            p.subsegments.push(doc);
+        }
+    }
+    let mut root = docs.swap_remove(0)?;
+    root.subsegments.reverse();
+    Some(root)
+}
+
+/// The root span as a top-level document, without children. `None` for an empty batch.
+pub fn root_document(batch: &SpanBatch) -> Option<Document<'_>> {
+    let root = batch.root()?;
+    let mut doc = span_document(root);
+    doc.trace_id = Some(XrayTraceId(batch.trace_id));
+    doc.parent_id = root.parent_id;
+    doc.metadata.dropped_spans = batch.dropped_spans;
+    let as_subsegment =
+        batch.placement == RootPlacement::LambdaSubsegment && root.parent_id.is_some();
+    if as_subsegment {
+        doc.kind = Some(SUBSEGMENT_TYPE);
+        doc.aws.request_id = doc
+            .aws
+            .request_id
+            .or_else(|| attr(root, "faas.invocation_id"));
+    } else {
+        doc.origin = Some(LAMBDA_ORIGIN);
+        doc.aws = Aws {
+            account_id: doc.aws.account_id,
+            tracing: Some(Tracing { sdk: SDK }),
+            ..Aws::default()
+        };
+        let version = batch.resource.function_version.as_str();
+        let version = attr(root, "faas.version").unwrap_or(version);
+        if !version.is_empty() {
+            doc.service = Some(Service { version });
+        }
+    }
+    Some(doc)
+}
+
+/// Span `index` (not the root) as a standalone subsegment document: `type: "subsegment"`,
+/// `trace_id`, `parent_id` = its parent in the batch (or the root).
+pub fn standalone_subsegment<'a>(
+    batch: &'a SpanBatch,
+    family: &Family,
+    index: usize,
+) -> Option<Document<'a>> {
+    let span = batch.spans.get(index)?;
+    let parent = family.parents.get(index).copied().unwrap_or(0);
+    let mut doc = span_document(span);
+    doc.kind = Some(SUBSEGMENT_TYPE);
+    doc.trace_id = Some(XrayTraceId(batch.trace_id));
+    doc.parent_id = Some(batch.spans.get(parent)?.span_id);
+    Some(doc)
+}
+
+/// The fields every document of a span has, as a nested subsegment (no `trace_id`,
+/// `parent_id` or `type`).
+pub fn span_document(span: &SpanRecord) -> Document<'_> {
+    let start = seconds(span.start_unix_nanos);
+    let end = seconds(span.end_unix_nanos.max(span.start_unix_nanos));
+    let mut doc = Document::new(sanitize_name(&span.name), span.span_id, start, end);
+    doc.namespace = span.namespace.map(|n| match n {
+        RemoteNamespace::Remote => "remote",
+        RemoteNamespace::Aws => "aws",
+    });
+    doc.error = span.outcome.error || span.outcome.throttle;
+    doc.throttle = span.outcome.throttle;
+    doc.fault = span.outcome.fault;
+    doc.cause = Cause {
+        span_id: Some(span.span_id),
+        exceptions: Cow::Borrowed(&span.exceptions),
+    };
+    if span.http_request.is_some() || span.http_response.is_some() {
+        doc.http = Some(Http {
+            request: span.http_request.as_ref().map(|r| HttpRequest {
+                method: r.method.as_deref().map(Limited),
+                url: r.url.as_deref().map(Limited),
+                user_agent: r.user_agent.as_deref().map(Limited),
+                client_ip: r.client_ip.as_deref().map(Limited),
+                x_forwarded_for: r.x_forwarded_for,
+            }),
+            response: span.http_response.map(|r| HttpResponse {
+                status: r.status,
+                content_length: r.content_length,
+            }),
+        });
+    }
+    doc.aws = Aws {
+        account_id: attr(span, "cloud.account.id"),
+        operation: attr(span, "aws.operation").or_else(|| attr(span, "rpc.method")),
+        region: attr(span, "aws.region").or_else(|| attr(span, "cloud.region")),
+        request_id: attr(span, "aws.request_id"),
+        queue_url: attr(span, "aws.queue_url").or_else(|| attr(span, "aws.sqs.queue_url")),
+        table_name: attr(span, "aws.table_name").or_else(|| attr(span, "aws.dynamodb.table_name")),
+        tracing: None,
+    };
+    doc.annotations = Annotations(Cow::Borrowed(&span.annotations));
+    doc.metadata = Metadata {
+        entries: Cow::Borrowed(&span.metadata),
+        attributes: &span.attributes,
+        links: &span.links,
+        unfinished: span.unfinished,
+        ..Metadata::default()
+    };
+    doc
+}
+
+/// Epoch nanoseconds as X-Ray's epoch seconds, microsecond precision (exact in an `f64` until
+/// the year 2255, so the number prints with at most six decimals).
+pub fn seconds(unix_nanos: u64) -> f64 {
+    (unix_nanos / 1_000) as f64 / 1e6
+}
+
+/// The string attribute `key` of `span`, when set and non-empty.
+fn attr<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a str> {
+    match span.attribute(key)? {
+        AttributeValue::String(s) if !s.is_empty() => Some(s.as_ref()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::context::TraceId;
+    use crate::span::{
+        AnnotationValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo, MetadataEntry,
+        Outcome, Resource, SpanKind,
+    };
+
+    const T0: u64 = 1_700_000_000_123_456_789;
+
+    fn sid(v: u64) -> SpanId {
+        SpanId::from_u64(v).unwrap()
+    }
+
+    fn trace() -> TraceId {
+        "5759e988bd862e3fe1be46a994272793".parse().unwrap()
+    }
+
+    fn span(id: u64, parent: Option<u64>, name: &str) -> SpanRecord {
+        let mut s = SpanRecord::new(
+            sid(id),
+            parent.map(sid),
+            name.into(),
+            SpanKind::Internal,
+            T0,
+        );
+        s.end_unix_nanos = T0 + 2_500_000;
+        s
+    }
+
+    fn batch(placement: RootPlacement, spans: Vec<SpanRecord>) -> SpanBatch {
+        SpanBatch {
+            resource: Arc::new(Resource::new("orders", "orders", "$LATEST")),
+            trace_id: trace(),
+            placement,
+            spans,
+            dropped_spans: 0,
+        }
+    }
+
+    fn tree(b: &SpanBatch) -> Value {
+        serde_json::to_value(segment_tree(b, &Family::of(b)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn segment_root_with_caller_parent() {
+        let b = batch(
+            RootPlacement::Segment,
+            vec![span(1, Some(0xcafe), "orders")],
+        );
+        let v = tree(&b);
+        assert_eq!(v["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(v["id"], "0000000000000001");
+        assert_eq!(v["parent_id"], "000000000000cafe");
+        assert_eq!(v["origin"], "AWS::Lambda::Function");
+        assert_eq!(v["service"]["version"], "$LATEST");
+        assert_eq!(v["aws"]["tracing"]["sdk"], SDK);
+        assert!(v.get("type").is_none());
+        let no_parent = batch(RootPlacement::Segment, vec![span(1, None, "orders")]);
+        assert!(tree(&no_parent).get("parent_id").is_none());
+    }
+
+    #[test]
+    fn lambda_subsegment_root() {
+        let mut root = span(1, Some(0xfeed), "orders");
+        root.attributes.push((
+            "faas.invocation_id".into(),
+            AttributeValue::String("req-1".into()),
+        ));
+        let b = batch(RootPlacement::LambdaSubsegment, vec![root]);
+        let v = tree(&b);
+        assert_eq!(v["type"], "subsegment");
+        assert_eq!(v["parent_id"], "000000000000feed");
+        assert_eq!(v["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(v["aws"]["request_id"], "req-1");
+        assert!(v.get("origin").is_none());
+        // Without Lambda's segment id, the root cannot be a subsegment.
+        let orphan = batch(
+            RootPlacement::LambdaSubsegment,
+            vec![span(1, None, "orders")],
+        );
+        let v = tree(&orphan);
+        assert!(v.get("type").is_none());
+        assert_eq!(v["origin"], "AWS::Lambda::Function");
+    }
+
+    #[test]
+    fn children_nest_by_parent_id_in_order() {
+        let b = batch(
+            RootPlacement::Segment,
+            vec![
+                span(1, None, "root"),
+                span(2, Some(1), "a"),
+                span(3, Some(2), "a1"),
+                span(4, Some(1), "b"),
+                span(5, Some(2), "a2"),
+                span(6, Some(0x999), "orphan"),
+                span(7, None, "no parent"),
+            ],
+        );
+        let v = tree(&b);
+        let names = |v: &Value| -> Vec<String> {
+            v["subsegments"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|d| d["name"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(names(&v), ["a", "b", "orphan", "no parent"]);
+        assert_eq!(names(&v["subsegments"][0]), ["a1", "a2"]);
+        let child = &v["subsegments"][0];
+        for key in ["trace_id", "parent_id", "type"] {
+            assert!(child.get(key).is_none(), "{key}");
+        }
+        assert_eq!(Family::of(&b).max_depth, 2);
+    }
+
+    #[test]
+    fn large_batches_resolve_parents_through_the_index() {
+        let mut spans = vec![span(1, None, "root")];
+        spans.extend((2..100).map(|i| span(i, Some(i - 1), "chain")));
+        let b = batch(RootPlacement::Segment, spans);
+        let f = Family::of(&b);
+        assert_eq!(f.parents[98], 97);
+        assert_eq!(f.max_depth, 98);
+    }
+
+    #[test]
+    fn flags_cause_and_http() {
+        let mut root = span(1, None, "api");
+        root.outcome = Outcome::from_http_status(503);
+        root.exceptions.push(ExceptionRecord {
+            message: "db down".into(),
+            type_name: Some("DbError".into()),
+            remote: false,
+        });
+        let mut req = HttpRequestInfo::new("GET", "https://example.com/orders/1");
+        req.user_agent = Some("curl/8".into());
+        req.client_ip = Some("203.0.113.9".into());
+        req.x_forwarded_for = true;
+        root.http_request = Some(req);
+        root.http_response = Some(HttpResponseInfo {
+            status: Some(503),
+            content_length: Some(12),
+        });
+        let mut throttled = span(2, Some(1), "ddb");
+        throttled.outcome = Outcome::from_http_status(429);
+        throttled.namespace = Some(RemoteNamespace::Aws);
+        throttled.attributes.push((
+            "rpc.method".into(),
+            AttributeValue::String("GetItem".into()),
+        ));
+        throttled
+            .attributes
+            .push(("aws.request_id".into(), AttributeValue::String("R1".into())));
+        let mut not_found = span(3, Some(1), "http");
+        not_found.outcome = Outcome::from_http_status(404);
+        not_found.namespace = Some(RemoteNamespace::Remote);
+        let b = batch(RootPlacement::Segment, vec![root, throttled, not_found]);
+        let v = tree(&b);
+        assert_eq!(v["fault"], true);
+        assert!(v.get("error").is_none() && v.get("throttle").is_none());
+        let ex = &v["cause"]["exceptions"][0];
+        assert_eq!(ex["message"], "db down");
+        assert_eq!(ex["type"], "DbError");
+        assert_eq!(ex["id"].as_str().unwrap().len(), 16);
+        assert_eq!(
+            v["http"],
+            json!({
+                "request": {"method": "GET", "url": "https://example.com/orders/1",
+                            "user_agent": "curl/8", "client_ip": "203.0.113.9",
+                            "x_forwarded_for": true},
+                "response": {"status": 503, "content_length": 12}
+            })
+        );
+        let ddb = &v["subsegments"][0];
+        assert_eq!(
+            (&ddb["error"], &ddb["throttle"]),
+            (&json!(true), &json!(true))
+        );
+        assert_eq!(ddb["namespace"], "aws");
+        assert_eq!(
+            ddb["aws"],
+            json!({"operation": "GetItem", "request_id": "R1"})
+        );
+        let http = &v["subsegments"][1];
+        assert_eq!(http["error"], true);
+        assert!(http.get("throttle").is_none() && http.get("fault").is_none());
+        assert_eq!(http["namespace"], "remote");
+    }
+
+    #[test]
+    fn annotations_metadata_attributes_links_unfinished() {
+        let mut root = span(1, None, "fn");
+        root.annotations
+            .push(("ColdStart".into(), AnnotationValue::Bool(true)));
+        root.annotations
+            .push(("Service".into(), AnnotationValue::String("orders".into())));
+        root.metadata.push(MetadataEntry {
+            namespace: "default".into(),
+            key: "order".into(),
+            value: json!({"id": 7}),
+        });
+        for (k, v) in [
+            ("faas.trigger", "http"),
+            ("cloud.account.id", "123456789012"),
+        ] {
+            root.attributes
+                .push((k.into(), AttributeValue::String(v.into())));
+        }
+        root.attributes
+            .push(("faas.coldstart".into(), AttributeValue::Bool(true)));
+        let other: TraceId = "0000000100000000000000000000abcd".parse().unwrap();
+        root.links.push((other, Some(sid(0xab))));
+        let mut late = span(2, Some(1), "late");
+        late.unfinished = true;
+        let mut b = batch(RootPlacement::Segment, vec![root, late]);
+        b.dropped_spans = 4;
+        let v = tree(&b);
+        assert_eq!(
+            v["annotations"],
+            json!({"ColdStart": true, "Service": "orders"})
+        );
+        assert_eq!(v["metadata"]["default"], json!({"order": {"id": 7}}));
+        assert_eq!(
+            v["metadata"]["lambda_trace"],
+            json!({
+                "faas.trigger": "http",
+                "cloud.account.id": "123456789012",
+                "faas.coldstart": true,
+                "links": [{"trace_id": "1-00000001-00000000000000000000abcd",
+                           "span_id": "00000000000000ab"}],
+                "dropped_spans": 4
+            })
+        );
+        assert_eq!(v["aws"]["account_id"], "123456789012");
+        let late = &v["subsegments"][0];
+        assert_eq!(
+            late["metadata"]["lambda_trace"],
+            json!({"unfinished": true})
+        );
+        assert!(late["end_time"].is_number());
+    }
+
+    #[test]
+    fn names_are_sanitized() {
+        let b = batch(
+            RootPlacement::Segment,
+            vec![span(1, None, ""), span(2, Some(1), "GET /a?b=(c)")],
+        );
+        let v = tree(&b);
+        assert_eq!(v["name"], "unnamed");
+        assert_eq!(v["subsegments"][0]["name"], "GET /a_b=_c_");
+    }
+
+    #[test]
+    fn times_are_epoch_seconds_with_microseconds() {
+        let mut s = span(1, None, "t");
+        s.end_unix_nanos = T0 - 1; // a clock step backwards never gives end < start
+        let b = batch(RootPlacement::Segment, vec![s]);
+        let text = serde_json::to_string(&segment_tree(&b, &Family::of(&b)).unwrap()).unwrap();
+        assert!(text.contains("\"start_time\":1700000000.123456,"), "{text}");
+        assert!(text.contains("\"end_time\":1700000000.123456"), "{text}");
+        assert_eq!(seconds(1_000_000_000), 1.0);
+        assert_eq!(seconds(1_500_000), 0.0015);
+    }
+
+    #[test]
+    fn standalone_subsegments_point_at_their_parent() {
+        let b = batch(
+            RootPlacement::Segment,
+            vec![
+                span(1, None, "r"),
+                span(2, Some(1), "a"),
+                span(3, Some(2), "b"),
+            ],
+        );
+        let f = Family::of(&b);
+        let v = serde_json::to_value(standalone_subsegment(&b, &f, 2).unwrap()).unwrap();
+        assert_eq!(v["type"], "subsegment");
+        assert_eq!(v["parent_id"], "0000000000000002");
+        assert_eq!(v["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        assert!(standalone_subsegment(&b, &f, 9).is_none());
+        let empty = batch(RootPlacement::Segment, Vec::new());
+        assert!(segment_tree(&empty, &Family::of(&empty)).is_none());
+    }
+}
