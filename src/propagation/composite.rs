@@ -91,7 +91,8 @@ impl FromStr for PropagatorKind {
 }
 
 /// Several formats: [`extract`](Propagator::extract) asks each in order and the **first valid
-/// context wins**; then every format adds its baggage. [`inject`](Propagator::inject) writes every
+/// context wins** — a context with a parent span beats one that has a trace id only, whatever
+/// their order; then every format adds its baggage. [`inject`](Propagator::inject) writes every
 /// format.
 ///
 /// The default holds every format, X-Ray first (the header AWS services pass along), then W3C,
@@ -150,7 +151,21 @@ impl fmt::Debug for CompositePropagator {
 
 impl Propagator for CompositePropagator {
     fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext> {
-        let mut cx = self.propagators.iter().find_map(|p| p.extract(headers))?;
+        // First valid context that names a parent span wins; a trace id alone (the `Root=…`
+        // that API Gateway and ALB add to every request) is only the fallback.
+        let mut fallback = None;
+        let mut found = None;
+        for p in &self.propagators {
+            match p.extract(headers) {
+                Some(cx) if cx.span_id.is_some() => {
+                    found = Some(cx);
+                    break;
+                }
+                Some(cx) if fallback.is_none() => fallback = Some(cx),
+                _ => {}
+            }
+        }
+        let mut cx = found.or(fallback)?;
         self.extract_baggage(headers, &mut cx);
         Some(cx)
     }
@@ -201,6 +216,24 @@ mod tests {
 
         let b3_first = CompositePropagator::from_kinds(&[PropagatorKind::B3, PropagatorKind::Xray]);
         assert_eq!(trace_of(&b3_first, &h).as_deref(), Some(B3_TRACE));
+    }
+
+    #[test]
+    fn a_parent_span_beats_a_root_only_header() {
+        // What API Gateway and ALB forward: their own Root-only X-Ray header plus the caller's
+        // traceparent. The caller's span must become our parent.
+        let alb =
+            "Root=1-67891233-abcdef012345678912345678;Self=1-67891233-12456789abcdef012345678";
+        let h = pairs(&[("x-amzn-trace-id", alb), ("traceparent", W3C)]);
+        let cx = CompositePropagator::default().extract(&h).unwrap();
+        assert_eq!(cx.trace_id.to_string(), W3C_TRACE);
+        assert_eq!(cx.span_id.unwrap().to_string(), "00f067aa0ba902b7");
+
+        // Alone, the Root-only header still continues its trace.
+        let h = pairs(&[("x-amzn-trace-id", alb)]);
+        let cx = CompositePropagator::default().extract(&h).unwrap();
+        assert_eq!(cx.trace_id.to_xray(), "1-67891233-abcdef012345678912345678");
+        assert_eq!(cx.span_id, None);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! | OpenTracing / Lightstep | `ot-tracer-traceid`, `ot-tracer-spanid`, `ot-tracer-sampled`, `ot-baggage-*` | [`OtPropagator`] |
 //!
 //! A [`CompositePropagator`] extracts with its propagators **in order, first valid context wins**
+//! — where a context naming a parent span beats one with a trace id only (API Gateway and ALB add
+//! a `Root=…` X-Ray header to every request, which must not hide the caller's `traceparent`)
 //! (unlike OpenTelemetry's composite, where the last one wins), then lets every propagator add the
 //! baggage it carries. It injects every format it holds.
 //!
