@@ -117,7 +117,7 @@ async fn one_trace_across_router_and_downstream() {
             .find(|n| n.parent_id.as_deref() == Some(call.id.as_str()))
             .unwrap_or_else(|| panic!("no downstream call under {}: {trace:#?}", call.id));
         assert_eq!(gateway_segment.http_status, Some(200));
-        assert!(call.error == false && call.fault == false);
+        assert!(!call.error && !call.fault);
     }
     for invocation in &downstream {
         assert!(
