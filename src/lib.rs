@@ -60,6 +60,9 @@ pub mod config;
 pub mod context;
 mod error;
 pub mod export;
+#[cfg(feature = "lambda-http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda-http")))]
+pub mod http_layer;
 pub mod layer;
 pub mod propagation;
 mod run;

@@ -31,7 +31,12 @@ pub(crate) struct Invocation {
     pub(crate) placement: RootPlacement,
     pub(crate) deadline_ms: u64,
     pub(crate) shared: Arc<Shared>,
+    /// Reads the HTTP status of the handler's response, when it has one.
+    pub(crate) status_of: StatusFn,
 }
+
+/// Reads the HTTP status of a response (`None`: not an HTTP response).
+pub(crate) type StatusFn = fn(&dyn Any) -> Option<u16>;
 
 type Output<F> = thread::Result<<F as Future>::Output>;
 
@@ -62,14 +67,14 @@ pin_project! {
 }
 
 impl<F: Future> TraceFuture<F> {
-    pub(super) fn new(inner: TaskLocalFuture<Span, F>, invocation: Invocation) -> Self {
+    pub(crate) fn new(inner: TaskLocalFuture<Span, F>, invocation: Invocation) -> Self {
         Self {
             state: State::Running { inner },
             invocation: Some(invocation),
         }
     }
 
-    pub(super) fn passthrough(inner: F) -> Self {
+    pub(crate) fn passthrough(inner: F) -> Self {
         Self {
             state: State::Passthrough { inner },
             invocation: None,
@@ -83,7 +88,7 @@ where
     R: 'static,
     E: fmt::Debug + 'static,
 {
-    pub(super) fn panicked(payload: Box<dyn Any + Send>, invocation: Invocation) -> Self {
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>, invocation: Invocation) -> Self {
         Self {
             state: finish_result(Some(invocation), Err(payload)),
             invocation: None,
@@ -167,7 +172,7 @@ where
                 },
             ),
             Ok(Ok(response)) => {
-                if let Some(status) = outcome::http_status(response) {
+                if let Some(status) = (inv.status_of)(response) {
                     root.set_http_status(status);
                 }
             }

@@ -33,6 +33,7 @@
 mod builder;
 mod flush;
 mod future;
+mod invocation;
 mod log;
 mod outcome;
 mod parent;
@@ -48,13 +49,14 @@ use crate::export::Exporter;
 use crate::span::recorder::Settings;
 pub use builder::TraceLayerBuilder;
 pub use future::TraceFuture;
+pub(crate) use invocation::start as start_invocation;
 pub use log::log_safe;
 pub use service::TraceService;
 
 /// Traces every invocation of the wrapped handler; see the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct TraceLayer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// State shared by every clone of a layer and its services.

@@ -1,0 +1,99 @@
+//! [`HttpTraceService`]: the invocation span around a `lambda_http` handler.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use lambda_http::{Body, Request, RequestExt, Response, Service};
+
+use super::carrier::HttpCarrier;
+use crate::layer::{Shared, TraceFuture, start_invocation};
+use crate::span;
+
+/// The service an [`HttpTraceLayer`](super::HttpTraceLayer) produces.
+#[derive(Clone)]
+pub struct HttpTraceService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> HttpTraceService<S> {
+    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for HttpTraceService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTraceService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R> Service<Request> for HttpTraceService<S>
+where
+    S: Service<Request, Response = R>,
+    S::Error: fmt::Debug + 'static,
+    R: 'static,
+{
+    type Response = R;
+    type Error = S::Error;
+    type Future = TraceFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if self.shared.disabled {
+            return TraceFuture::passthrough(self.inner.call(request));
+        }
+        let context = request.lambda_context_ref().cloned().unwrap_or_default();
+        let invocation = start_invocation(
+            &self.shared,
+            Some(&HttpCarrier(&request)),
+            &context,
+            response_status,
+        );
+        let root = invocation.root.clone();
+        let called = span::sync_scope(root.clone(), || {
+            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
+        });
+        match called {
+            Ok(future) => TraceFuture::new(span::scope(root, future), invocation),
+            Err(panic) => TraceFuture::panicked(panic, invocation),
+        }
+    }
+}
+
+/// The status of what a `lambda_http` handler returns: an `http::Response` carries its own;
+/// every other `IntoResponse` type (strings, JSON values, bytes) becomes a 200.
+fn response_status(response: &dyn Any) -> Option<u16> {
+    macro_rules! status_of {
+        ($($body:ty),*) => {$(
+            if let Some(r) = response.downcast_ref::<Response<$body>>() {
+                return Some(r.status().as_u16());
+            }
+        )*};
+    }
+    status_of!(Body, String, &'static str, Vec<u8>, ());
+    Some(200)
+}

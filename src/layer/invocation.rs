@@ -1,0 +1,123 @@
+//! The start of an invocation: the parent decision, the invocation span and what is known about
+//! the request before the handler runs. Shared by [`TraceService`](super::TraceService) and the
+//! `lambda_http` service.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use lambda_runtime::Context;
+
+use super::future::{Invocation, StatusFn};
+use super::{Shared, parent};
+use crate::carrier::{EventCarrier, RequestInfo};
+use crate::propagation::Propagator;
+use crate::span::recorder::Recorder;
+use crate::span::{AnnotationValue, AttributeValue, Span, SpanKind};
+
+/// Chooses the parent, opens the invocation span and records what is known before the handler.
+pub(crate) fn start(
+    shared: &Arc<Shared>,
+    carrier: Option<&dyn EventCarrier>,
+    ctx: &Context,
+    status_of: StatusFn,
+) -> Invocation {
+    let settings = &shared.settings;
+    let from_event = carrier.and_then(|c| settings.propagator.extract(c));
+    let parent = parent::decide(ctx.xray_trace_id.as_deref(), from_event, shared.sample_rate);
+    let recording = parent.context.sampling.is_sampled();
+    let cold_start = shared.cold_start.swap(false, Ordering::Relaxed);
+    let recorder = Arc::new(Recorder::new(
+        Arc::clone(settings),
+        parent.context.clone(),
+        recording,
+    ));
+
+    let resource = &settings.resource;
+    let function_name: &str = match ctx.env_config.function_name.as_str() {
+        "" => &resource.function_name,
+        name => name,
+    };
+    let info = if recording {
+        carrier.map(|c| c.request_info()).unwrap_or_default()
+    } else {
+        RequestInfo::default()
+    };
+    let route = info.http.as_ref().and_then(|h| h.route.clone());
+    let name = match (&route, shared.route_as_name) {
+        (Some(route), true) => route.clone(),
+        _ if function_name.is_empty() => resource.service_name.clone(),
+        _ => function_name.to_string(),
+    };
+    let root = Span::start_in(
+        Arc::clone(&recorder),
+        parent.context.span_id,
+        name,
+        SpanKind::Server,
+    );
+
+    if recording {
+        root.annotate("ColdStart", cold_start);
+        root.annotate(
+            "Service",
+            AnnotationValue::String(resource.service_name.clone()),
+        );
+        let s = |v: &str| AttributeValue::String(Cow::Owned(v.to_string()));
+        root.set_attribute(("faas.invocation_id".into(), s(&ctx.request_id)));
+        root.set_attribute(("faas.coldstart".into(), AttributeValue::Bool(cold_start)));
+        root.set_attribute((
+            "faas.trigger".into(),
+            AttributeValue::String(info.trigger.as_str().into()),
+        ));
+        root.set_attribute((
+            "cloud.provider".into(),
+            AttributeValue::String("aws".into()),
+        ));
+        if !function_name.is_empty() {
+            root.set_attribute(("faas.name".into(), s(function_name)));
+        }
+        let version = match ctx.env_config.version.as_str() {
+            "" => &resource.function_version,
+            v => v,
+        };
+        root.set_attribute(("faas.version".into(), s(version)));
+        if let Some(region) = &resource.region {
+            root.set_attribute(("cloud.region".into(), s(region)));
+        }
+        if ctx.invoked_function_arn.starts_with("arn:") {
+            root.set_attribute((
+                "aws.lambda.invoked_arn".into(),
+                s(&ctx.invoked_function_arn),
+            ));
+            if let Some(account) = ctx
+                .invoked_function_arn
+                .split(':')
+                .nth(4)
+                .filter(|a| !a.is_empty())
+            {
+                root.set_attribute(("cloud.account.id".into(), s(account)));
+            }
+        }
+        if let Some(http) = info.http {
+            if let Some(method) = &http.method {
+                root.set_attribute(("http.request.method".into(), s(method)));
+            }
+            if let Some(route) = &route {
+                root.set_attribute(("http.route".into(), s(route)));
+            }
+            root.set_http_request(http);
+        }
+        if let Some(link) = &parent.link {
+            root.add_link(link);
+        }
+    }
+
+    Invocation {
+        root,
+        recorder,
+        placement: parent.placement,
+        deadline_ms: ctx.deadline,
+        shared: Arc::clone(shared),
+        status_of,
+    }
+}
