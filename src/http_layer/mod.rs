@@ -1,7 +1,7 @@
 //! `lambda_http` support: [`HttpTraceLayer`] traces a `Service<lambda_http::Request>`, the handler
 //! shape most Rust API functions are written in.
 //!
-//! It does what [`TraceLayer`](crate::TraceLayer) does, reading what it needs from the
+//! It does what [`TraceLayer`] does, reading what it needs from the
 //! `http::Request` that `lambda_http` builds: the trace headers, the Lambda `Context` and the API
 //! Gateway / ALB request context from its extensions; and the status from the `http::Response`.
 //!
