@@ -10,6 +10,7 @@
 //! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded |
 //! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |
 //! | `LAMBDA_TRACE_FLUSH_MARGIN_MS` | `50` | time kept before the invocation deadline |
+//! | `LAMBDA_TRACE_FLUSH_MODE` | `before-response` | `after-response` awaits network exports after the response is posted |
 //! | `LAMBDA_TRACE_MAX_SPANS` | `1000` | spans recorded per invocation (the rest are counted) |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `true` | record the handler's error message in `cause` |
 //! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | set by Lambda | resource attributes |
@@ -58,6 +59,46 @@ impl FromStr for ExporterKind {
     }
 }
 
+/// When network exports are awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FlushMode {
+    /// Before the response leaves: the wrapped handler's future resolves after the export
+    /// (bounded by the flush deadline). The default.
+    #[default]
+    BeforeResponse,
+    /// After the response was posted, before the next invocation is fetched; needs the
+    /// runtime layer from `TraceLayer::after_response_layer` (`lambda_trace::run` installs it).
+    AfterResponse,
+}
+
+impl FlushMode {
+    /// The configuration value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BeforeResponse => "before-response",
+            Self::AfterResponse => "after-response",
+        }
+    }
+}
+
+impl fmt::Display for FlushMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FlushMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "before-response" | "before" => Ok(Self::BeforeResponse),
+            "after-response" | "after" => Ok(Self::AfterResponse),
+            other => Err(format!("unknown flush mode {other:?}")),
+        }
+    }
+}
+
 /// The crate's configuration. [`Config::from_env`] reads it; tests build it with
 /// [`Config::from_lookup`] and never touch the process environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +120,8 @@ pub struct Config {
     pub flush_timeout: Duration,
     /// Time kept free before the invocation deadline.
     pub flush_margin: Duration,
+    /// When network exports are awaited.
+    pub flush_mode: FlushMode,
     /// Spans recorded per invocation.
     pub max_spans: usize,
     /// Record the handler's error message.
@@ -173,6 +216,9 @@ impl Config {
                 .clamp(0.0, 1.0),
             flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
             flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
+            flush_mode: get("LAMBDA_TRACE_FLUSH_MODE").map_or(FlushMode::default(), |v| {
+                parse_or_default("LAMBDA_TRACE_FLUSH_MODE", &v)
+            }),
             max_spans: get("LAMBDA_TRACE_MAX_SPANS")
                 .map_or(1000, |v| {
                     parse_or_default_with("LAMBDA_TRACE_MAX_SPANS", &v, 1000usize)

@@ -3,14 +3,17 @@
 use std::fmt;
 
 use futures_core::Stream;
-use lambda_runtime::{Diagnostic, Error, IntoFunctionResponse, LambdaEvent, Service};
+use lambda_runtime::{Diagnostic, Error, IntoFunctionResponse, LambdaEvent, Runtime, Service};
 use serde::{Deserialize, Serialize};
 use tower::Layer;
 
 use crate::TraceLayer;
+use crate::config::FlushMode;
 
 /// Starts the Lambda runtime with `handler` wrapped in [`TraceLayer::from_env`]: what
-/// `lambda_runtime::run` does, with every invocation traced.
+/// `lambda_runtime::run` does, with every invocation traced. With
+/// `LAMBDA_TRACE_FLUSH_MODE=after-response` it also installs the
+/// [`AfterResponseLayer`](crate::layer::AfterResponseLayer).
 ///
 /// ```no_run
 /// use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -36,5 +39,16 @@ where
     D: Into<bytes::Bytes> + Send,
     E: Into<Error> + Send + fmt::Debug,
 {
-    lambda_runtime::run(TraceLayer::from_env().layer(handler)).await
+    let tracing = TraceLayer::from_env();
+    match tracing.flush_mode() {
+        FlushMode::AfterResponse => {
+            let flush = tracing.after_response_layer();
+            Runtime::new(tracing.layer(handler))
+                .layer(lambda_runtime::layers::TracingLayer::new())
+                .layer(flush)
+                .run()
+                .await
+        }
+        _ => lambda_runtime::run(tracing.layer(handler)).await,
+    }
 }

@@ -58,7 +58,8 @@ fn header_value() -> impl Strategy<Value = String> {
         "Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-fA-F]{0,17};Sampled=[01?x]",
         "00-[0-9a-fA-F]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.{0,10})?",
         // Long values, past every cap.
-        (8_000usize..20_000, any::<char>()).prop_map(|(n, c)| format!("Root=1-{}", c.to_string().repeat(n))),
+        (8_000usize..20_000, any::<char>())
+            .prop_map(|(n, c)| format!("Root=1-{}", c.to_string().repeat(n))),
     ]
 }
 

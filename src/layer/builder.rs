@@ -78,6 +78,12 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// When network exports are awaited: before the response (default) or after it.
+    pub fn flush_mode(mut self, mode: crate::config::FlushMode) -> Self {
+        self.config.flush_mode = mode;
+        self
+    }
+
     /// Most spans recorded per invocation.
     pub fn max_spans(mut self, max: usize) -> Self {
         self.config.max_spans = max.max(1);
@@ -128,6 +134,9 @@ impl TraceLayerBuilder {
                 capture_error: c.capture_error,
                 route_as_name: self.route_as_name,
                 failures: FailureLog::default(),
+                flush_mode: c.flush_mode,
+                after_response_installed: AtomicBool::new(false),
+                deferred: Default::default(),
             }),
         }
     }

@@ -201,6 +201,12 @@ where
                 output: Some(output),
             }
         }
+        Export::Pending(export) if super::TraceLayer::defers(&inv.shared) => {
+            inv.shared.deferred.push(export);
+            State::Ready {
+                output: Some(output),
+            }
+        }
         Export::Pending(export) => {
             let budget = flush::budget(
                 inv.shared.flush_timeout,
@@ -259,7 +265,7 @@ fn poll_flush(
 
 /// A timer for the flush; `None` when the runtime has no time driver (the export is then
 /// abandoned rather than awaited without a bound).
-fn start_timer(budget: Duration) -> Option<Pin<Box<Sleep>>> {
+pub(crate) fn start_timer(budget: Duration) -> Option<Pin<Box<Sleep>>> {
     catch_unwind(|| Box::pin(tokio::time::sleep(budget))).ok()
 }
 

@@ -30,6 +30,7 @@
 //! `ColdStart` is `true` for the first invocation a layer serves and `false` afterwards. Build one
 //! layer per process (as [`run`](crate::run) does) and that is the process's first invocation.
 
+mod after_response;
 mod builder;
 mod flush;
 mod future;
@@ -40,15 +41,18 @@ mod parent;
 mod service;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tower::Layer;
 
+pub use crate::config::FlushMode;
 use crate::export::Exporter;
 use crate::span::recorder::Settings;
+pub use after_response::{AfterResponseFuture, AfterResponseLayer, AfterResponseService};
 pub use builder::TraceLayerBuilder;
 pub use future::TraceFuture;
+#[cfg(feature = "lambda-http")]
 pub(crate) use invocation::start as start_invocation;
 pub use log::log_safe;
 pub use service::TraceService;
@@ -72,6 +76,10 @@ pub(crate) struct Shared {
     pub(crate) capture_error: bool,
     pub(crate) route_as_name: bool,
     pub(crate) failures: flush::FailureLog,
+    pub(crate) flush_mode: FlushMode,
+    /// Set once an [`AfterResponseLayer`] exists; before that, exports are never deferred.
+    pub(crate) after_response_installed: AtomicBool,
+    pub(crate) deferred: after_response::Deferred,
 }
 
 impl TraceLayer {
@@ -83,6 +91,24 @@ impl TraceLayer {
     /// A builder, starting from the environment's configuration.
     pub fn builder() -> TraceLayerBuilder {
         TraceLayerBuilder::new()
+    }
+
+    /// The configured flush mode.
+    pub fn flush_mode(&self) -> FlushMode {
+        self.shared.flush_mode
+    }
+
+    /// The runtime layer (`lambda_runtime::Runtime::layer`) that awaits network exports after
+    /// the response is posted, for [`FlushMode::AfterResponse`]. Until it is created, exports are
+    /// awaited before the response whatever the mode, so no export is ever left behind.
+    pub fn after_response_layer(&self) -> AfterResponseLayer {
+        AfterResponseLayer::new(Arc::clone(&self.shared))
+    }
+
+    /// `true` when pending exports are handed to an [`AfterResponseLayer`].
+    pub(crate) fn defers(shared: &Shared) -> bool {
+        shared.flush_mode == FlushMode::AfterResponse
+            && shared.after_response_installed.load(Ordering::Acquire)
     }
 }
 

@@ -506,3 +506,96 @@ fn response(status_code: i64) -> ApiGatewayProxyResponse {
     r.status_code = status_code;
     r
 }
+
+/// Completes each export after `delay`, noting when.
+#[derive(Debug, Default)]
+struct Slow {
+    done: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Exporter for Slow {
+    fn export(&self, _batch: SpanBatch) -> Export {
+        let done = Arc::clone(&self.done);
+        Export::Pending(Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            done.lock().unwrap().push(Instant::now());
+            Ok(())
+        }))
+    }
+}
+
+/// A stand-in for the runtime's own service: runs the traced handler and "posts" its response,
+/// noting when.
+async fn runtime_like(mode: crate::layer::FlushMode, install: bool) -> (Instant, Instant, Instant) {
+    use lambda_runtime::LambdaInvocation;
+    let slow = Slow::default();
+    let done = Arc::clone(&slow.done);
+    let tracing = TraceLayer::builder()
+        .config(Config::from_lookup(|_| None))
+        .flush_mode(mode)
+        .exporter(slow)
+        .build();
+    let handler = tracing.layer(service_fn(echo));
+    let posted = Arc::new(Mutex::new(None));
+    let posted2 = Arc::clone(&posted);
+    let runtime_service = service_fn(move |invocation: LambdaInvocation| {
+        let mut handler = handler.clone();
+        let posted = Arc::clone(&posted2);
+        async move {
+            let event = LambdaEvent::new(json!({}), invocation.context);
+            handler.ready().await?.call(event).await?;
+            *posted.lock().unwrap() = Some(Instant::now());
+            Ok::<(), Error>(())
+        }
+    });
+    let (parts, _) = http::Response::new(()).into_parts();
+    let invocation = LambdaInvocation {
+        parts,
+        body: Default::default(),
+        context: context(None),
+    };
+    if install {
+        let mut svc = tracing.after_response_layer().layer(runtime_service);
+        svc.ready().await.unwrap().call(invocation).await.unwrap();
+    } else {
+        let mut svc = runtime_service;
+        svc.ready().await.unwrap().call(invocation).await.unwrap();
+    }
+    let finished = Instant::now();
+    let posted = posted.lock().unwrap().unwrap();
+    let exported = *done
+        .lock()
+        .unwrap()
+        .first()
+        .expect("the export ran to completion");
+    (posted, exported, finished)
+}
+
+#[tokio::test]
+async fn before_response_mode_exports_before_the_response_is_posted() {
+    let (posted, exported, _) = runtime_like(crate::layer::FlushMode::BeforeResponse, true).await;
+    assert!(exported <= posted);
+}
+
+#[tokio::test]
+async fn after_response_mode_posts_first_and_exports_before_the_next_invocation() {
+    let (posted, exported, finished) =
+        runtime_like(crate::layer::FlushMode::AfterResponse, true).await;
+    assert!(
+        posted < exported,
+        "the response did not wait for the export"
+    );
+    assert!(
+        exported <= finished,
+        "the invocation (and so the next /next) waited for the export"
+    );
+}
+
+#[tokio::test]
+async fn after_response_mode_without_its_runtime_layer_falls_back_to_before() {
+    let (posted, exported, _) = runtime_like(crate::layer::FlushMode::AfterResponse, false).await;
+    assert!(
+        exported <= posted,
+        "no export is left behind when the runtime layer is missing"
+    );
+}

@@ -1,0 +1,219 @@
+//! The *after-response* flush mode: exports that need the network are awaited after the response
+//! was posted to the Runtime API and before the runtime asks for the next invocation.
+//!
+//! [`TraceLayer`](super::TraceLayer) wraps the handler, so by default its future flushes before
+//! the response leaves (the response waits for the export, bounded by the flush deadline). For a
+//! slow network exporter (X-Ray API, OTLP to a far collector) that delay is on the caller's path.
+//! [`AfterResponseLayer`] sits around the whole runtime service instead (`Runtime::layer`), where
+//! the response has already been posted when its inner future completes: the caller gets the
+//! response at once, and the export still finishes before the next `/next` poll — so Lambda does
+//! not freeze the process with spans in flight.
+//!
+//! The trade-off: the function's *billed duration* still includes the export (Lambda bills
+//! until `/next`), and an invocation that hits its timeout loses its spans. UDP exports (the
+//! daemon) never wait, so the mode changes nothing for them.
+//!
+//! ```no_run
+//! use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+//! use lambda_trace::TraceLayer;
+//! use lambda_trace::layer::FlushMode;
+//! use serde_json::Value;
+//! use tower::Layer;
+//!
+//! # async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> { Ok(event.payload) }
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     let tracing = TraceLayer::builder().flush_mode(FlushMode::AfterResponse).build();
+//!     let flush = tracing.after_response_layer();
+//!     Runtime::new(tracing.layer(service_fn(handler))).layer(flush).run().await
+//! }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use lambda_runtime::{Error, LambdaInvocation};
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tower::{Layer, Service};
+
+use super::{Shared, flush};
+use crate::error::ExportError;
+use crate::export::ExportFuture;
+
+/// Exports handed over by the handler layer, waiting for the end of the invocation.
+#[derive(Default)]
+pub(crate) struct Deferred(Mutex<Vec<ExportFuture>>);
+
+impl Deferred {
+    pub(crate) fn push(&self, export: ExportFuture) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(export);
+    }
+
+    fn take(&self) -> Vec<ExportFuture> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.lock().map_or(0, |v| v.len());
+        f.debug_struct("Deferred").field("pending", &n).finish()
+    }
+}
+
+/// Runtime layer that awaits deferred exports after each response; see the [module docs](self).
+/// Get it from [`TraceLayer::after_response_layer`](super::TraceLayer::after_response_layer).
+#[derive(Debug, Clone)]
+pub struct AfterResponseLayer {
+    shared: Arc<Shared>,
+}
+
+impl AfterResponseLayer {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        shared
+            .after_response_installed
+            .store(true, Ordering::Release);
+        Self { shared }
+    }
+}
+
+impl<S> Layer<S> for AfterResponseLayer {
+    type Service = AfterResponseService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AfterResponseService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service of an [`AfterResponseLayer`].
+#[derive(Clone)]
+pub struct AfterResponseService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for AfterResponseService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterResponseService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Service<LambdaInvocation> for AfterResponseService<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = Error>,
+{
+    type Response = ();
+    type Error = Error;
+    type Future = AfterResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let deadline_ms = invocation.context.deadline;
+        AfterResponseFuture {
+            inner: self.inner.call(invocation),
+            shared: Arc::clone(&self.shared),
+            deadline_ms,
+            flushing: None,
+        }
+    }
+}
+
+pin_project! {
+    /// Runs the runtime service (handler + posting the response), then the deferred exports.
+    pub struct AfterResponseFuture<F> {
+        #[pin]
+        inner: F,
+        shared: Arc<Shared>,
+        deadline_ms: u64,
+        flushing: Option<Flushing>,
+    }
+}
+
+struct Flushing {
+    result: Option<Result<(), Error>>,
+    exports: Vec<ExportFuture>,
+    timer: Option<Pin<Box<Sleep>>>,
+    budget: Duration,
+}
+
+impl<F> fmt::Debug for AfterResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterResponseFuture")
+            .field("flushing", &self.flushing.is_some())
+            .finish()
+    }
+}
+
+impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.flushing.is_none() {
+            let result = std::task::ready!(this.inner.poll(cx));
+            let budget = flush::budget(
+                this.shared.flush_timeout,
+                *this.deadline_ms,
+                this.shared.flush_margin,
+            );
+            let exports = this.shared.deferred.take();
+            let timer = if exports.is_empty() {
+                None
+            } else {
+                super::future::start_timer(budget)
+            };
+            *this.flushing = Some(Flushing {
+                result: Some(result),
+                exports,
+                timer,
+                budget,
+            });
+        }
+        let Some(flushing) = this.flushing.as_mut() else {
+            return Poll::Pending;
+        };
+        let shared = &this.shared;
+        flushing
+            .exports
+            .retain_mut(|export| match export.as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => false,
+                Poll::Ready(Err(e)) => {
+                    shared.failures.report(&e);
+                    false
+                }
+                Poll::Pending => true,
+            });
+        if !flushing.exports.is_empty() {
+            let expired = match flushing.timer.as_mut() {
+                Some(timer) => timer.as_mut().poll(cx).is_ready(),
+                None => true,
+            };
+            if !expired {
+                return Poll::Pending;
+            }
+            for _ in flushing.exports.drain(..) {
+                shared
+                    .failures
+                    .report(&ExportError::Timeout(flushing.budget));
+            }
+        }
+        Poll::Ready(flushing.result.take().unwrap_or(Ok(())))
+    }
+}
