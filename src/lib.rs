@@ -45,6 +45,12 @@
 //!    response go back to the runtime. No background thread, no timer.
 //!
 //! Tracing never changes the handler's response and never fails an invocation.
+//!
+//! # Features
+//! | feature | adds |
+//! |---|---|
+//! | `tracing` | `bridge::TracingBridge`: code instrumented with the `tracing` crate (`#[instrument]`, `info!`) is traced without a second set of calls |
+//! | `testing` | `export::InMemoryExporter` outside this crate's own tests |
 
 #![warn(
     missing_docs,
@@ -55,6 +61,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod bridge;
 pub mod carrier;
 pub mod config;
 pub mod context;

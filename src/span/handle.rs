@@ -5,8 +5,12 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
+#[cfg(feature = "tracing")]
+use super::MAX_SPAN_EVENTS;
 use super::current;
 use super::limits::{sanitize_annotation_key, truncate_chars};
+#[cfg(feature = "tracing")]
+use super::record::SpanEvent;
 use super::record::{
     AnnotationValue, Attribute, ExceptionRecord, HttpRequestInfo, HttpResponseInfo, MetadataEntry,
     Outcome, RemoteNamespace, SpanKind, SpanRecord, now_unix_nanos,
@@ -265,6 +269,62 @@ impl Span {
             next = e.source();
         }
         self.record_exceptions(chain, outcome);
+    }
+
+    /// Records an event (a log line) that happened inside this span. A span keeps at most
+    /// [`MAX_SPAN_EVENTS`]; later events are counted in [`SpanRecord::dropped_events`].
+    #[cfg(feature = "tracing")]
+    pub(crate) fn add_event(&self, event: SpanEvent) {
+        self.with_state(|s| {
+            if s.record.events.len() < MAX_SPAN_EVENTS {
+                s.record.events.push(event);
+            } else {
+                s.record.dropped_events = s.record.dropped_events.saturating_add(1);
+            }
+        });
+    }
+
+    /// Renames the span (while it is open).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_name(&self, name: impl Into<String>) {
+        let name = name.into();
+        self.with_state(|s| s.record.name = name);
+    }
+
+    /// Adds metadata under `namespace`, replacing an earlier value of the same key there (where
+    /// [`Span::metadata_in`] appends).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn set_metadata_in(&self, namespace: &str, key: &str, value: serde_json::Value) {
+        self.with_state(|s| {
+            let entries = &mut s.record.metadata;
+            match entries
+                .iter_mut()
+                .find(|e| e.namespace == namespace && e.key == key)
+            {
+                Some(entry) => entry.value = value,
+                None => entries.push(MetadataEntry {
+                    namespace: namespace.to_string(),
+                    key: key.to_string(),
+                    value,
+                }),
+            }
+        });
+    }
+
+    /// `true` when this span belongs to an invocation that has not been flushed yet (sampled or
+    /// not): children opened from it still belong to that invocation.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn is_live(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| !i.recorder.is_closed())
+    }
+
+    /// `true` when both spans belong to the same invocation.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn same_invocation(&self, other: &Span) -> bool {
+        match (&self.inner, &other.inner) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.recorder, &b.recorder),
+            _ => false,
+        }
     }
 
     /// Records exceptions with the given outcome flags.

@@ -19,12 +19,16 @@ pub use handle::Span;
 pub(crate) use record::now_unix_nanos;
 pub use record::{
     AnnotationValue, Attribute, AttributeValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo,
-    MetadataEntry, Outcome, RemoteNamespace, Resource, RootPlacement, SpanBatch, SpanKind,
-    SpanRecord,
+    MetadataEntry, Outcome, RemoteNamespace, Resource, RootPlacement, SpanBatch, SpanEvent,
+    SpanKind, SpanRecord,
 };
 
 /// Longest annotation string value, in characters.
 pub const MAX_ANNOTATION_STRING: usize = 1000;
+
+/// Most events recorded on one span; later ones are counted in
+/// [`SpanRecord::dropped_events`].
+pub const MAX_SPAN_EVENTS: usize = 128;
 
 /// Most exceptions recorded on one span (an error chain is cut there).
 pub const MAX_EXCEPTIONS: usize = 16;

@@ -179,6 +179,45 @@ pub struct MetadataEntry {
     pub value: serde_json::Value,
 }
 
+/// Something that happened at one instant inside a span: a log line of the `tracing` crate
+/// (`info!`, `warn!`, …) recorded by the `tracing` bridge (feature `tracing`).
+///
+/// X-Ray has no events of its own: the translation writes them as the metadata array
+/// `tracing.events`. A span keeps at most [`MAX_SPAN_EVENTS`](crate::span::MAX_SPAN_EVENTS)
+/// events; later ones are counted in [`SpanRecord::dropped_events`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SpanEvent {
+    /// What happened: the event's message (its `message` field), or the event's name when it
+    /// has no message.
+    pub name: String,
+    /// When, nanoseconds since the Unix epoch.
+    pub unix_nanos: u64,
+    /// Severity, as `tracing` spells it: `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`.
+    pub level: String,
+    /// Where it came from: the event's target (by default the emitting module's path).
+    pub target: String,
+    /// The event's other fields, in the order they were recorded.
+    pub fields: Vec<(String, serde_json::Value)>,
+}
+
+impl SpanEvent {
+    /// An event named `name` that happened now, with no fields.
+    pub fn new(
+        name: impl Into<String>,
+        level: impl Into<String>,
+        target: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            unix_nanos: now_unix_nanos(),
+            level: level.into(),
+            target: target.into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
 /// Where an X-Ray subsegment points: a remote HTTP service or an AWS service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -241,6 +280,11 @@ pub struct SpanRecord {
     pub attributes: Vec<Attribute>,
     /// Other traces this span is linked to (a caller's context that Lambda's trace replaced).
     pub links: Vec<(TraceId, Option<SpanId>)>,
+    /// Events (log lines) that happened inside the span, oldest first.
+    pub events: Vec<SpanEvent>,
+    /// Events not recorded because the span already held
+    /// [`MAX_SPAN_EVENTS`](crate::span::MAX_SPAN_EVENTS).
+    pub dropped_events: usize,
 }
 
 impl SpanRecord {
@@ -269,6 +313,8 @@ impl SpanRecord {
             namespace: None,
             attributes: Vec::new(),
             links: Vec::new(),
+            events: Vec::new(),
+            dropped_events: 0,
         }
     }
 

@@ -55,6 +55,12 @@ impl Recorder {
         self.context.trace_id
     }
 
+    /// `true` once the invocation was flushed ([`Recorder::finish`]).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Registers a new span; `false` when it must not record (not sampled, over the limit, or the
     /// invocation already flushed).
     pub(crate) fn register(&self, span: &Arc<SpanInner>) -> bool {

@@ -407,6 +407,7 @@ impl Serialize for AnnotationKey<'_> {
 /// | `links` | `[{"trace_id", "span_id"}]`, other traces this span is linked to |
 /// | `unfinished` | `true`: the span was still open at flush time (timeout, forgotten end) |
 /// | `dropped_spans` | spans of the invocation not recorded (span limit), on the root |
+/// | `dropped_events` | events of the span not recorded (per-span event limit) |
 /// | `truncated` | `true`: values were shortened to fit the 64 kB document limit |
 /// | `omitted` | what a last-resort truncation left out, as counts |
 ///
@@ -424,6 +425,8 @@ pub struct Metadata<'a> {
     pub unfinished: bool,
     /// Writes `lambda_trace.dropped_spans` when non-zero.
     pub dropped_spans: usize,
+    /// Writes `lambda_trace.dropped_events` when non-zero.
+    pub dropped_events: usize,
     /// Writes `lambda_trace.truncated: true`.
     pub truncated: bool,
     /// Writes `lambda_trace.omitted`: what was left out to fit the size limit.
@@ -456,6 +459,7 @@ impl Metadata<'_> {
             || !self.links.is_empty()
             || self.unfinished
             || self.dropped_spans > 0
+            || self.dropped_events > 0
             || self.truncated
             || self.omitted.is_some()
     }
@@ -526,6 +530,9 @@ impl Serialize for Namespace<'_> {
             }
             if m.dropped_spans > 0 {
                 map.serialize_entry("dropped_spans", &m.dropped_spans)?;
+            }
+            if m.dropped_events > 0 {
+                map.serialize_entry("dropped_events", &m.dropped_events)?;
             }
             if m.truncated {
                 map.serialize_entry("truncated", &true)?;
@@ -688,6 +695,7 @@ mod tests {
             links: &links,
             unfinished: true,
             dropped_spans: 3,
+            dropped_events: 0,
             truncated: false,
             omitted: None,
         };

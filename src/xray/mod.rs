@@ -48,6 +48,6 @@ pub use document::{
 pub use encode::{DAEMON_HEADER, MAX_DOCUMENT_BYTES, encode_batch, encode_with};
 pub use name::{MAX_NAME_CHARS, UNNAMED, sanitize_name};
 pub use translate::{
-    Family, MAX_NESTING_DEPTH, SDK, root_document, seconds, segment_tree, span_document,
-    standalone_subsegment,
+    EVENTS_KEY, EVENTS_NAMESPACE, Family, MAX_NESTING_DEPTH, SDK, root_document, seconds,
+    segment_tree, span_document, standalone_subsegment,
 };

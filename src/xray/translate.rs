@@ -23,6 +23,8 @@
 //! | `metadata` | `metadata.<namespace>.<key>` |
 //! | `attributes` (`faas.*`, `cloud.*`, `http.*`, `aws.*`, …) | all of them under `metadata.lambda_trace`, and the keys the schema declares for `aws` copied there (below) |
 //! | `links` | `metadata.lambda_trace.links` |
+//! | `events` | `metadata.tracing.events`: `[{"time", "level", "target", "message", "fields": {..}}]`, `time` in epoch seconds |
+//! | `dropped_events` | `metadata.lambda_trace.dropped_events` |
 //! | `unfinished` | `end_time` as recorded + `metadata.lambda_trace.unfinished: true` |
 //! | `batch.dropped_spans` | root `metadata.lambda_trace.dropped_spans` |
 //!
@@ -42,10 +44,19 @@ use super::document::{
 };
 use super::name::sanitize_name;
 use crate::context::SpanId;
-use crate::span::{AttributeValue, RemoteNamespace, RootPlacement, SpanBatch, SpanRecord};
+use crate::span::{
+    AttributeValue, MetadataEntry, RemoteNamespace, RootPlacement, SpanBatch, SpanEvent, SpanRecord,
+};
 
 /// `aws.tracing.sdk` of the segments this crate writes.
 pub const SDK: &str = concat!("lambda-trace ", env!("CARGO_PKG_VERSION"));
+
+/// Metadata namespace of a span's events (key [`EVENTS_KEY`]); the `tracing` bridge writes span
+/// fields there too.
+pub const EVENTS_NAMESPACE: &str = "tracing";
+
+/// Metadata key of a span's events, in [`EVENTS_NAMESPACE`].
+pub const EVENTS_KEY: &str = "events";
 
 /// Deepest nesting [`segment_tree`] builds; deeper batches are sent as standalone subsegments
 /// (serializing a very deep tree would need a deep stack).
@@ -210,13 +221,54 @@ pub fn span_document(span: &SpanRecord) -> Document<'_> {
     };
     doc.annotations = Annotations(Cow::Borrowed(&span.annotations));
     doc.metadata = Metadata {
-        entries: Cow::Borrowed(&span.metadata),
+        entries: metadata_entries(span),
         attributes: &span.attributes,
         links: &span.links,
         unfinished: span.unfinished,
+        dropped_events: span.dropped_events,
         ..Metadata::default()
     };
     doc
+}
+
+/// The span's metadata entries, plus its events as `tracing.events` when it has any. (Borrowed
+/// in the usual case; a span with events pays one copy of its entries.) An entry of the span's
+/// own that is already named `tracing.events` is kept as `tracing.events (metadata)`, so the
+/// namespace object never holds a key twice.
+fn metadata_entries(span: &SpanRecord) -> Cow<'_, [MetadataEntry]> {
+    if span.events.is_empty() {
+        return Cow::Borrowed(&span.metadata);
+    }
+    let mut entries = Vec::with_capacity(span.metadata.len() + 1);
+    entries.extend(span.metadata.iter().map(|e| {
+        let mut e = e.clone();
+        if e.namespace == EVENTS_NAMESPACE && e.key == EVENTS_KEY {
+            e.key = format!("{EVENTS_KEY} (metadata)");
+        }
+        e
+    }));
+    entries.push(MetadataEntry {
+        namespace: EVENTS_NAMESPACE.to_string(),
+        key: EVENTS_KEY.to_string(),
+        value: events_json(&span.events),
+    });
+    Cow::Owned(entries)
+}
+
+/// Events as a JSON array of `{"time", "level", "target", "message", "fields"}`.
+fn events_json(events: &[SpanEvent]) -> serde_json::Value {
+    events
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "time": seconds(e.unix_nanos),
+                "level": e.level,
+                "target": e.target,
+                "message": e.name,
+                "fields": e.fields.iter().cloned().collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect()
 }
 
 /// Epoch nanoseconds as X-Ray's epoch seconds, microsecond precision (exact in an `f64` until
@@ -242,8 +294,8 @@ mod tests {
     use super::*;
     use crate::context::TraceId;
     use crate::span::{
-        AnnotationValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo, MetadataEntry,
-        Outcome, Resource, SpanKind,
+        AnnotationValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo, Outcome, Resource,
+        SpanKind,
     };
 
     const T0: u64 = 1_700_000_000_123_456_789;
@@ -483,6 +535,39 @@ mod tests {
             json!({"unfinished": true})
         );
         assert!(late["end_time"].is_number());
+    }
+
+    #[test]
+    fn events_become_tracing_events_metadata() {
+        let mut root = span(1, None, "fn");
+        root.metadata.push(MetadataEntry {
+            namespace: EVENTS_NAMESPACE.into(),
+            key: EVENTS_KEY.into(),
+            value: json!("a field named events"),
+        });
+        let mut event = SpanEvent::new("hello", "INFO", "orders::db");
+        event.unix_nanos = T0 + 1_000_000;
+        event.fields.push(("user".into(), json!(7)));
+        root.events.push(event);
+        root.dropped_events = 2;
+        let quiet = span(2, Some(1), "quiet");
+        let b = batch(RootPlacement::Segment, vec![root, quiet]);
+        let v = tree(&b);
+        assert_eq!(
+            v["metadata"]["tracing"],
+            json!({
+                "events (metadata)": "a field named events",
+                "events": [{"time": 1700000000.124456, "level": "INFO", "target": "orders::db",
+                            "message": "hello", "fields": {"user": 7}}]
+            })
+        );
+        assert_eq!(v["metadata"]["lambda_trace"]["dropped_events"], 2);
+        assert!(v["subsegments"][0].get("metadata").is_none());
+        // A span without events borrows its entries: no copy on the hot path.
+        assert!(matches!(
+            span_document(&b.spans[1]).metadata.entries,
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
