@@ -61,6 +61,7 @@ pub mod context;
 mod error;
 pub mod export;
 pub mod layer;
+pub mod outgoing;
 pub mod propagation;
 mod run;
 pub mod span;
