@@ -73,6 +73,7 @@ pub mod export;
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda-http")))]
 pub mod http_layer;
 pub mod layer;
+pub mod outgoing;
 pub mod propagation;
 mod run;
 pub mod span;

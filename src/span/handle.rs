@@ -359,6 +359,16 @@ impl Span {
         });
     }
 
+    /// Records the HTTP response's `Content-Length`.
+    pub fn set_http_content_length(&self, length: u64) {
+        self.with_state(|s| {
+            s.record
+                .http_response
+                .get_or_insert_with(HttpResponseInfo::default)
+                .content_length = Some(length);
+        });
+    }
+
     /// Marks the span as a call to a remote service (`remote` for HTTP, `aws` for AWS SDK).
     pub fn set_namespace(&self, namespace: RemoteNamespace) {
         self.with_state(|s| s.record.namespace = Some(namespace));

@@ -20,9 +20,9 @@ use aws_lambda_events::apigw::{
     ApiGatewayProxyRequest, ApiGatewayProxyRequestContext, ApiGatewayProxyResponse,
 };
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use lambda_trace::Span;
-use lambda_trace::span::{HttpRequestInfo, RemoteNamespace, SpanKind};
+use lambda_trace::outgoing::TracingMiddleware;
 use lambda_trace_functions::{json_response, text_response, trace_id};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::json;
 use tokio::task::JoinSet;
 
@@ -33,8 +33,9 @@ const MAX_COUNT: u32 = 50;
 #[derive(Debug)]
 struct Downstream {
     /// One client for the process: it keeps connections (and TLS sessions) alive across calls
-    /// and invocations.
-    client: reqwest::Client,
+    /// and invocations. Its middleware traces every call as a `service-egress` client span
+    /// (namespace `remote`, method, URL, status) and injects the trace context into the request.
+    client: ClientWithMiddleware,
     /// `DOWNSTREAM_URL`; `None` means "the `/downstream` route of the calling API".
     url: Option<Arc<str>>,
 }
@@ -45,6 +46,9 @@ impl Downstream {
             // Below the function's timeout, so a hung downstream fails one call, not the invocation.
             .timeout(Duration::from_secs(5))
             .build()?;
+        let client = ClientBuilder::new(client)
+            .with(TracingMiddleware::new().with_name("service-egress"))
+            .build();
         Ok(Self {
             client,
             url: url.map(Arc::from),
@@ -84,15 +88,13 @@ async fn handler(
     router.annotate("count", count);
 
     // The calls run concurrently, each in its own task. A spawned task does not inherit the
-    // current span (a tokio task-local), so each call's span is opened here, as an explicit
-    // child of `router`, and moved into the task.
+    // current span (a tokio task-local), so each task runs in the scope of `router`: the
+    // middleware opens its `service-egress` span as a child of the current span.
     let mut calls = JoinSet::new();
     for _ in 0..count {
-        let span = router.child_of_kind("service-egress", SpanKind::Client);
-        calls.spawn(call_downstream(
-            downstream.client.clone(),
-            url.clone(),
-            span,
+        calls.spawn(lambda_trace::scope(
+            router.clone(),
+            call_downstream(downstream.client.clone(), url.clone()),
         ));
     }
     let mut succeeded = 0;
@@ -132,42 +134,16 @@ fn same_api_url(context: &ApiGatewayProxyRequestContext) -> Option<Arc<str>> {
 }
 
 /// One traced POST to the downstream function; `true` when it answered 2xx.
-async fn call_downstream(client: reqwest::Client, url: Arc<str>, span: Span) -> bool {
-    let url = &*url;
-    span.set_namespace(RemoteNamespace::Remote);
-    // Metadata rather than an annotation: X-Ray keeps at most 50 annotations per trace, and
-    // 50 calls would use them all up.
-    span.metadata("destination", url);
-    let mut request = HttpRequestInfo::default();
-    request.method = Some("POST".into());
-    request.url = Some(url.into());
-    span.set_http_request(request);
-
-    let result = post(&client, url, &span).await;
-    if let Err(e) = &result {
-        // A connection error, a timeout, or a 4xx/5xx answer. `record_error` keeps the message
-        // as the span's cause (and flags it a fault).
-        span.record_error(e);
-    }
-    span.end();
-    result.is_ok()
-}
-
-async fn post(client: &reqwest::Client, url: &str, span: &Span) -> Result<(), reqwest::Error> {
-    // The trace context goes in the request headers: the downstream function's layer reads it
-    // and continues this trace, with this span as its parent.
-    let mut headers = http::HeaderMap::new();
-    span.inject(&mut headers);
+///
+/// The middleware records the call: `error` for a 4xx, `throttle` too for a 429, `fault` for a
+/// 5xx, and for a connection error or a timeout a `fault` with the error as its cause.
+async fn call_downstream(client: ClientWithMiddleware, url: Arc<str>) -> bool {
     let response = client
-        .post(url)
-        .headers(headers)
+        .post(&*url)
         .json(&json!({"example": "request"}))
         .send()
-        .await?;
-    // Sets `error` for a 4xx, `throttle` too for a 429, `fault` for a 5xx.
-    span.set_http_status(response.status().as_u16());
-    response.error_for_status()?;
-    Ok(())
+        .await;
+    response.is_ok_and(|r| r.status().is_success())
 }
 
 #[cfg(test)]
@@ -177,6 +153,7 @@ mod tests {
     use lambda_runtime::Context;
     use lambda_trace::TraceLayer;
     use lambda_trace::export::InMemoryExporter;
+    use lambda_trace::span::{RemoteNamespace, SpanKind};
     use lambda_trace_functions::body_text;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -328,7 +305,7 @@ mod tests {
 
         let batches = exporter.take();
         assert_eq!(batches.len(), 2);
-        for (batch, fault) in batches.iter().zip([false, true]) {
+        for ((batch, fault), downstream) in batches.iter().zip([false, true]).zip([&ok, &failing]) {
             // `spans[0]` is the invocation span (named after the service, here also "router").
             let router = &batch.spans[1];
             assert_eq!(router.name, "router");
@@ -339,14 +316,20 @@ mod tests {
                 .find(|s| s.name == "service-egress")
                 .unwrap();
             assert_eq!(call.parent_id, Some(router.span_id));
+            assert_eq!(call.kind, SpanKind::Client);
             assert_eq!(call.namespace, Some(RemoteNamespace::Remote));
             assert_eq!(
                 call.http_request.as_ref().unwrap().method.as_deref(),
                 Some("POST")
             );
-            assert!(call.metadata.iter().any(|m| m.key == "destination"));
+            // The destination: the URL, as called (it has no query string to drop).
+            assert_eq!(
+                call.http_request.as_ref().unwrap().url.as_deref(),
+                downstream.url.as_deref()
+            );
             assert_eq!(call.outcome.fault, fault);
-            assert_eq!(call.exceptions.is_empty(), !fault);
+            let status = call.http_response.and_then(|r| r.status);
+            assert_eq!(status, Some(if fault { 503 } else { 200 }));
         }
     }
 }
