@@ -11,10 +11,10 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy test demo invoke deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke deploy clean
 
 help:
-	@echo "targets: build venv lint-template fmt-check clippy test demo invoke deploy clean"
+	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke deploy clean"
 	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
 
 build:
@@ -40,11 +40,17 @@ lint-template: venv
 fmt-check:
 	cargo fmt --all -- --check
 
+# Both with every feature and with the defaults: cfg'd code must be clean either way.
 clippy:
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo clippy -p lambda-trace --all-targets -- -D warnings
 
-test: fmt-check clippy
-	cargo test --workspace
+doc:
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features
+
+test: fmt-check clippy doc
+	cargo test --workspace --all-features
+	cargo test -p lambda-trace
 	$(MAKE) lint-template
 
 # Runs the functions as real processes against the local stand-ins; writes the trace as HTML.

@@ -86,6 +86,12 @@ pub use layer::{TraceLayer, TraceService};
 pub use run::run;
 pub use span::{Span, current, scope};
 
+/// The README's examples, compiled as doctests (some use the optional features).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(
+    doctest,
+    feature = "lambda-http",
+    feature = "tracing",
+    feature = "reqwest"
+))]
 pub struct ReadmeDoctests;

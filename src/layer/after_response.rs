@@ -70,7 +70,7 @@ impl fmt::Debug for Deferred {
     }
 }
 
-/// Runtime layer that awaits deferred exports after each response; see the [module docs](self).
+/// Runtime layer that awaits deferred exports after each response (the after-response flush mode).
 /// Get it from [`TraceLayer::after_response_layer`](super::TraceLayer::after_response_layer).
 #[derive(Debug, Clone)]
 pub struct AfterResponseLayer {

@@ -60,9 +60,11 @@
 //! # }
 //! ```
 //!
-//! # reqwest: [`TracingMiddleware`] (feature `reqwest`)
+//! # reqwest: `TracingMiddleware` (feature `reqwest`)
 //!
-//! ```ignore
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use lambda_trace::outgoing::TracingMiddleware;
 //! use reqwest_middleware::ClientBuilder;
 //!
@@ -70,6 +72,9 @@
 //!     .with(TracingMiddleware::default())
 //!     .build();
 //! let response = client.get("https://api.example.com/stock/42").send().await?;
+//! # let _ = response;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The library enables no TLS feature of `reqwest`: choose yours (`rustls-tls`, `native-tls`) in
