@@ -32,3 +32,6 @@ pub const MAX_SPAN_EVENTS: usize = 128;
 
 /// Most exceptions recorded on one span (an error chain is cut there).
 pub const MAX_EXCEPTIONS: usize = 16;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,157 @@
+//! The span API inside a recording invocation: annotation rules and limits, metadata namespaces,
+//! error causes, spans after the flush.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::recorder::{Recorder, Settings};
+use super::{AnnotationValue, Outcome, Resource, RootPlacement, Span, SpanKind};
+use crate::context::{Sampling, TraceContext};
+use crate::propagation::CompositePropagator;
+
+fn recorder(max_annotations: usize) -> Arc<Recorder> {
+    let mut resource = Resource::default();
+    resource.service_name = "orders".into();
+    let settings = Settings {
+        propagator: Arc::new(CompositePropagator::default()),
+        resource: Arc::new(resource),
+        max_spans: 100,
+        max_annotations,
+    };
+    Arc::new(Recorder::new(
+        Arc::new(settings),
+        TraceContext::new_root(Sampling::Sampled),
+        true,
+    ))
+}
+
+fn root(recorder: &Arc<Recorder>) -> Span {
+    Span::start_in(Arc::clone(recorder), None, "root".into(), SpanKind::Server)
+}
+
+#[test]
+fn annotations_are_sanitized_cut_and_limited_per_trace() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    let child = span.child("child");
+    span.annotate("order-id", "o-1");
+    span.annotate("long", "x".repeat(5000));
+    span.annotate("nan", f64::NAN);
+    span.annotate("order-id", "o-2"); // replaces, takes no new slot
+    for i in 0..60 {
+        child.annotate(&format!("k{i}"), i);
+    }
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+    let (root, child) = (&batch.spans[0], &batch.spans[1]);
+    assert_eq!(
+        root.annotations[0],
+        (
+            "order_id".to_string(),
+            AnnotationValue::String("o-2".into())
+        )
+    );
+    match &root.annotations[1].1 {
+        AnnotationValue::String(s) => assert_eq!(s.chars().count(), 1000),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(root.annotations[2].1, AnnotationValue::String("NaN".into()));
+    assert_eq!(
+        root.annotations.len() + child.annotations.len(),
+        50,
+        "at most 50 per trace, across spans"
+    );
+}
+
+#[test]
+fn metadata_defaults_to_the_service_namespace_and_refuses_aws_ones() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    span.metadata("order", json!({"items": 2}));
+    span.metadata_in("billing", "total", 9.5);
+    span.metadata_in("AWS.internal", "x", 1);
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+    let entries: Vec<(&str, &str)> = batch.spans[0]
+        .metadata
+        .iter()
+        .map(|m| (m.namespace.as_str(), m.key.as_str()))
+        .collect();
+    assert_eq!(entries, [("orders", "order"), ("billing", "total")]);
+}
+
+#[derive(Debug)]
+struct Outer(Inner);
+#[derive(Debug)]
+struct Inner;
+impl fmt::Display for Outer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("order failed")
+    }
+}
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stock service unavailable")
+    }
+}
+impl Error for Outer {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.0)
+    }
+}
+impl Error for Inner {}
+
+#[test]
+fn errors_record_their_chain_as_the_cause() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    let call = span.child("call");
+    span.record_error(&Outer(Inner));
+    call.record_error_as(
+        &Inner,
+        Outcome {
+            error: true,
+            ..Outcome::default()
+        },
+    );
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+    let messages: Vec<&str> = batch.spans[0]
+        .exceptions
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(messages, ["order failed", "stock service unavailable"]);
+    assert!(batch.spans[0].outcome.fault);
+    assert!(batch.spans[1].outcome.error && !batch.spans[1].outcome.fault);
+}
+
+#[test]
+fn changes_after_the_flush_are_ignored_and_new_spans_not_recorded() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+    assert_eq!(batch.spans.len(), 1);
+    span.annotate("late", true);
+    let late_child = span.child("late");
+    assert!(!span.is_recording() && !late_child.is_recording());
+    assert!(
+        rec.finish(RootPlacement::Segment, super::now_unix_nanos())
+            .spans
+            .is_empty()
+    );
+    // Still usable for propagation: the context is there.
+    assert_eq!(late_child.trace_id(), Some(rec.trace_id()));
+}
+
+#[test]
+fn the_span_limit_counts_what_it_drops() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    for i in 0..150 {
+        span.child(format!("c{i}")).end();
+    }
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+    assert_eq!(batch.spans.len(), 100);
+    assert_eq!(batch.dropped_spans, 51);
+}
