@@ -13,8 +13,10 @@ use crate::context::{Sampling, TraceContext};
 use crate::propagation::CompositePropagator;
 
 fn recorder(max_annotations: usize) -> Arc<Recorder> {
-    let mut resource = Resource::default();
-    resource.service_name = "orders".into();
+    let resource = Resource {
+        service_name: "orders".into(),
+        ..Resource::default()
+    };
     let settings = Settings {
         propagator: Arc::new(CompositePropagator::default()),
         resource: Arc::new(resource),
