@@ -4,8 +4,11 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME`, then `POWERTOOLS_SERVICE_NAME` | the function name | `Service` annotation, `service.name` |
 //! | `OTEL_PROPAGATORS` | `xray,tracecontext,baggage,b3,b3multi,jaeger,ottrace` | extraction order (first valid wins) and injected formats; `none` for none |
-//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `none` |
+//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `otlp` (OTLP/HTTP protobuf, feature `otlp`), `stdout` or `console` (one OTLP/JSON line per invocation), `none` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `127.0.0.1:2000` | `host:port` or `udp:host:port tcp:host:port` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | unset | the OTLP traces URL, used as is |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP base URL; `/v1/traces` is appended (plain HTTP only) |
+//! | `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | none | extra OTLP request headers, `key=value,key2=value2`, values URL-decoded; the traces-specific list wins per key |
 //! | `LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED` | `false` | `true` turns tracing off (the handler runs bare) |
 //! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded |
 //! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |
@@ -28,6 +31,11 @@ pub enum ExporterKind {
     /// The X-Ray daemon over UDP.
     #[default]
     XrayDaemon,
+    /// An OpenTelemetry collector over OTLP/HTTP protobuf (feature `otlp`; without it the
+    /// layer logs once and uses the X-Ray daemon).
+    Otlp,
+    /// One OTLP/JSON line per invocation on standard output.
+    Stdout,
     /// Nowhere; propagation only.
     None,
 }
@@ -37,6 +45,8 @@ impl ExporterKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::XrayDaemon => "xray",
+            Self::Otlp => "otlp",
+            Self::Stdout => "stdout",
             Self::None => "none",
         }
     }
@@ -53,6 +63,8 @@ impl FromStr for ExporterKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "xray" | "xray-daemon" | "awsxray" => Ok(Self::XrayDaemon),
+            "otlp" => Ok(Self::Otlp),
+            "stdout" | "console" => Ok(Self::Stdout),
             "none" => Ok(Self::None),
             other => Err(format!("unknown exporter {other:?}")),
         }
@@ -112,6 +124,12 @@ pub struct Config {
     pub exporter: ExporterKind,
     /// The X-Ray daemon address, as configured.
     pub daemon_address: String,
+    /// The OTLP traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else [`DEFAULT_OTLP_ENDPOINT`]).
+    pub otlp_endpoint: String,
+    /// Extra OTLP request headers (`OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS`).
+    pub otlp_headers: OtlpHeaders,
     /// `true` turns tracing off.
     pub disabled: bool,
     /// Share of new or undecided traces recorded, `0.0..=1.0`.
@@ -142,6 +160,121 @@ pub struct Config {
 
 /// The default X-Ray daemon address.
 pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
+
+/// The default OTLP traces URL: a collector (the ADOT Lambda extension) next to the function.
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
+
+/// OTLP request headers, in the `OTEL_EXPORTER_OTLP_HEADERS` format: `key=value,key2=value2`,
+/// keys trimmed and lowercased, values trimmed and URL-decoded. Its `Debug` shows the keys only:
+/// the values are usually access tokens.
+///
+/// ```
+/// use lambda_trace::config::OtlpHeaders;
+///
+/// let headers = OtlpHeaders::parse("lightstep-access-token=abc%3D%3D, x-tenant = orders");
+/// let pairs: Vec<_> = headers.iter().collect();
+/// assert_eq!(pairs, [("lightstep-access-token", "abc=="), ("x-tenant", "orders")]);
+/// assert!(!format!("{headers:?}").contains("abc"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OtlpHeaders(Vec<(String, String)>);
+
+impl OtlpHeaders {
+    /// Parses `key=value,key2=value2`. Entries without `=`, with an empty key or a value that
+    /// does not URL-decode are skipped with one log line (naming the key, never the value).
+    pub fn parse(list: &str) -> Self {
+        let mut headers = Self::default();
+        headers.extend_from(list);
+        headers
+    }
+
+    /// The headers, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// `true` when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Sets `key` to `value`, replacing an earlier value of `key`.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into().trim().to_ascii_lowercase();
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    fn extend_from(&mut self, list: &str) {
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let parsed = entry
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .and_then(|(k, v)| Some((k, percent_decode(v.trim())?)));
+            match parsed {
+                Some((key, value)) => self.insert(key, value),
+                None => tracing::warn!(
+                    target: "lambda_trace",
+                    "OTEL_EXPORTER_OTLP_HEADERS: malformed entry for key {:?}; ignored",
+                    crate::layer::log_safe(entry.split('=').next().unwrap_or_default().trim())
+                ),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for OtlpHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| format!("{k}=…")))
+            .finish()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for OtlpHeaders {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut headers = Self::default();
+        for (k, v) in iter {
+            headers.insert(k, v);
+        }
+        headers
+    }
+}
+
+/// Decodes `%XX` escapes (UTF-8); `None` for a bad escape or bytes that are not UTF-8. A `+`
+/// stays a `+` (the W3C baggage format this follows is not form encoding).
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The OTLP traces URL: the traces-specific variable as is, else the base URL + `/v1/traces`.
+fn otlp_endpoint(traces: Option<String>, base: Option<String>) -> String {
+    if let Some(url) = traces {
+        return url;
+    }
+    match base {
+        Some(base) => format!("{}/v1/traces", base.trim_end_matches('/')),
+        None => DEFAULT_OTLP_ENDPOINT.to_string(),
+    }
+}
 
 impl Default for Config {
     fn default() -> Self {
@@ -208,6 +341,22 @@ impl Config {
             exporter,
             daemon_address: get("AWS_XRAY_DAEMON_ADDRESS")
                 .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_string()),
+            otlp_endpoint: otlp_endpoint(
+                get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+                get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            ),
+            otlp_headers: {
+                let mut headers = OtlpHeaders::default();
+                for k in [
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                ] {
+                    if let Some(list) = get(k) {
+                        headers.extend_from(&list);
+                    }
+                }
+                headers
+            },
             disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
             sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE")
                 .map_or(1.0, |v| {
@@ -309,5 +458,67 @@ mod tests {
         ]);
         assert_eq!(c.flush_timeout, Duration::from_millis(1000));
         assert_eq!(c.max_spans, 1);
+    }
+
+    #[test]
+    fn exporter_names() {
+        for (v, kind) in [
+            ("xray", ExporterKind::XrayDaemon),
+            ("OTLP", ExporterKind::Otlp),
+            ("stdout", ExporterKind::Stdout),
+            ("console", ExporterKind::Stdout),
+            ("none", ExporterKind::None),
+        ] {
+            assert_eq!(v.parse::<ExporterKind>(), Ok(kind), "{v}");
+            assert_eq!(kind.as_str().parse::<ExporterKind>(), Ok(kind));
+        }
+        assert_eq!(
+            config(&[("OTEL_TRACES_EXPORTER", "otlp")]).exporter,
+            ExporterKind::Otlp
+        );
+        assert_eq!(
+            config(&[("OTEL_TRACES_EXPORTER", "zipkin")]).exporter,
+            ExporterKind::XrayDaemon
+        );
+    }
+
+    #[test]
+    fn otlp_endpoint_and_headers() {
+        assert_eq!(config(&[]).otlp_endpoint, "http://localhost:4318/v1/traces");
+        assert!(config(&[]).otlp_headers.is_empty());
+        assert_eq!(
+            config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).otlp_endpoint,
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            config(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                (
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                    "http://other:4318/custom"
+                ),
+            ])
+            .otlp_endpoint,
+            "http://other:4318/custom"
+        );
+        let c = config(&[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "Lightstep-Access-Token=a%2Fb%3D, novalue, =x, bad=%zz, x-team=one",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-team=two,plus=a+b"),
+        ]);
+        let headers: Vec<_> = c.otlp_headers.iter().collect();
+        assert_eq!(
+            headers,
+            [
+                ("lightstep-access-token", "a/b="),
+                ("x-team", "two"),
+                ("plus", "a+b")
+            ]
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("a/b="), "{shown}");
+        assert!(shown.contains("lightstep-access-token=…"), "{shown}");
     }
 }

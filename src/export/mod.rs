@@ -3,8 +3,13 @@
 //! | exporter | backend | feature |
 //! |---|---|---|
 //! | [`DaemonExporter`] | X-Ray daemon over UDP (what Lambda runs under Active tracing) | default |
+//! | `OtlpExporter` | an OpenTelemetry collector over OTLP/HTTP protobuf (e.g. the ADOT extension on `localhost:4318`) | `otlp` |
+//! | [`StdoutExporter`] | one OTLP/JSON line per invocation on standard output (CloudWatch Logs) | default |
 //! | [`NoopExporter`] | nowhere (tracing off, propagation only) | default |
 //! | `InMemoryExporter` | a `Vec`, for tests | `testing` |
+//!
+//! The OTLP exporters share one mapping from span records to OpenTelemetry spans (kind, status,
+//! attributes, events, links, resource); the `otlp` module's docs list it.
 //!
 //! The layer calls [`Exporter::export`] once per invocation, after the handler's future finished
 //! and before the wrapped future resolves. An exporter that can send at once (UDP) returns
@@ -15,6 +20,12 @@
 mod daemon;
 #[cfg(any(feature = "testing", test))]
 mod memory;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub mod otlp;
+mod otlp_json;
+mod otlp_model;
+mod stdout;
 
 use std::fmt;
 use std::future::Future;
@@ -26,6 +37,10 @@ pub use daemon::DaemonExporter;
 #[cfg(any(feature = "testing", test))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use memory::InMemoryExporter;
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub use otlp::OtlpExporter;
+pub use stdout::StdoutExporter;
 
 /// A boxed export in flight.
 pub type ExportFuture = Pin<Box<dyn Future<Output = Result<(), ExportError>> + Send + 'static>>;

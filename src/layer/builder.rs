@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Shared, TraceLayer, flush::FailureLog};
 use crate::config::{Config, ExporterKind};
-use crate::export::{DaemonExporter, Exporter, NoopExporter};
+use crate::export::{DaemonExporter, Exporter, NoopExporter, StdoutExporter};
 use crate::propagation::{CompositePropagator, PropagatorKind};
 use crate::span::Resource;
 use crate::span::recorder::Settings;
@@ -144,17 +144,84 @@ impl TraceLayerBuilder {
 
 fn exporter_for(c: &Config) -> Arc<dyn Exporter> {
     match c.exporter {
-        ExporterKind::XrayDaemon => match DaemonExporter::new(&c.daemon_address) {
-            Ok(e) => Arc::new(e),
-            Err(e) => {
-                tracing::warn!(
-                    target: "lambda_trace",
-                    "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
-                    super::log_safe(&c.daemon_address)
-                );
-                Arc::new(NoopExporter)
-            }
-        },
+        ExporterKind::XrayDaemon => daemon_exporter(c),
+        ExporterKind::Otlp => otlp_exporter(c),
+        ExporterKind::Stdout => Arc::new(StdoutExporter::new()),
         ExporterKind::None => Arc::new(NoopExporter),
+    }
+}
+
+/// The OTLP exporter, or (with one log line) the daemon's when it cannot start.
+#[cfg(feature = "otlp")]
+fn otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
+    match crate::export::OtlpExporter::from_config(c) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            tracing::warn!(
+                target: "lambda_trace",
+                "OTLP exporter unavailable ({e}); using the X-Ray daemon exporter"
+            );
+            daemon_exporter(c)
+        }
+    }
+}
+
+/// Without the `otlp` feature: one log line, then the daemon's exporter.
+#[cfg(not(feature = "otlp"))]
+fn otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
+    tracing::warn!(
+        target: "lambda_trace",
+        "the otlp exporter needs lambda-trace's `otlp` feature; using the X-Ray daemon exporter"
+    );
+    daemon_exporter(c)
+}
+
+fn daemon_exporter(c: &Config) -> Arc<dyn Exporter> {
+    match DaemonExporter::new(&c.daemon_address) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            tracing::warn!(
+                target: "lambda_trace",
+                "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
+                super::log_safe(&c.daemon_address)
+            );
+            Arc::new(NoopExporter)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exporter(vars: &[(&str, &str)]) -> String {
+        let c = Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
+        format!("{:?}", exporter_for(&c))
+    }
+
+    #[test]
+    fn configured_exporters() {
+        let kind = |v| exporter(&[("LAMBDA_TRACE_EXPORTER", v)]);
+        assert!(kind("xray").starts_with("DaemonExporter"));
+        assert!(kind("stdout").starts_with("StdoutExporter"));
+        assert!(kind("console").starts_with("StdoutExporter"));
+        assert!(kind("none").starts_with("NoopExporter"));
+        let otlp = kind("otlp");
+        if cfg!(feature = "otlp") {
+            assert!(otlp.starts_with("OtlpExporter"), "{otlp}");
+            assert!(otlp.contains("http://localhost:4318/v1/traces"), "{otlp}");
+        } else {
+            assert!(otlp.starts_with("DaemonExporter"), "{otlp}");
+        }
+        // An endpoint the OTLP exporter cannot use: the daemon, with a log line.
+        let https = exporter(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.honeycomb.io"),
+        ]);
+        assert!(https.starts_with("DaemonExporter"), "{https}");
     }
 }
