@@ -84,6 +84,8 @@ pub use context::{Sampling, SpanId, TraceContext, TraceId};
 pub use error::{ExportError, ParseError};
 pub use layer::{TraceLayer, TraceService};
 pub use run::run;
+#[cfg(feature = "concurrency-tokio")]
+pub use run::run_concurrent;
 pub use span::{Span, current, scope};
 
 /// The README's examples, compiled as doctests (some use the optional features).

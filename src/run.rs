@@ -52,3 +52,47 @@ where
         _ => lambda_runtime::run(tracing.layer(handler)).await,
     }
 }
+
+/// [`run`] for `lambda_runtime`'s concurrent mode: with `AWS_LAMBDA_MAX_CONCURRENCY` above 1
+/// (Lambda Managed Instances), several invocations run at once in this process, each with its own
+/// invocation span, current span and flush. Without it, the same as [`run`].
+///
+/// ```no_run
+/// use lambda_runtime::{service_fn, Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     lambda_trace::run_concurrent(service_fn(|event: LambdaEvent<Value>| async move {
+///         Ok::<_, Error>(event.payload)
+///     }))
+///     .await
+/// }
+/// ```
+#[cfg(feature = "concurrency-tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "concurrency-tokio")))]
+pub async fn run_concurrent<A, F, R, B, S, D, E>(handler: F) -> Result<(), Error>
+where
+    F: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+    F::Future: Future<Output = Result<R, F::Error>> + Send + 'static,
+    F::Error: Into<Diagnostic> + fmt::Debug + Send + 'static,
+    A: for<'de> Deserialize<'de> + Send + 'static,
+    R: IntoFunctionResponse<B, S> + Send + 'static,
+    B: Serialize + Send + 'static,
+    S: Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send + 'static,
+    E: Into<Error> + Send + fmt::Debug + 'static,
+{
+    let tracing = TraceLayer::from_env();
+    match tracing.flush_mode() {
+        FlushMode::AfterResponse => {
+            let flush = tracing.after_response_layer();
+            Runtime::new(tracing.layer(handler))
+                .layer(lambda_runtime::layers::TracingLayer::new())
+                .layer(flush)
+                .run_concurrent()
+                .await
+        }
+        _ => lambda_runtime::run_concurrent(tracing.layer(handler)).await,
+    }
+}
