@@ -1,7 +1,7 @@
 //! `lambda-trace-bench`: the driver of `make bench` (issue 6).
 //!
 //! ```text
-//! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 5]
+//! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 20]
 //!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
 //!                    [--json out/bench.json]
 //! ```
@@ -54,7 +54,7 @@ impl Args {
         let mut args = Args {
             bin_dir: "target/release".into(),
             invocations: 2000,
-            rounds: 5,
+            rounds: 20,
             warmup: 200,
             init_samples: 10,
             event: "events/apigw-v1-xray.json".into(),
@@ -91,7 +91,7 @@ impl Args {
 }
 
 const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
-     [--rounds 5] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
+     [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
      [--json out/bench.json]";
 
 /// One of A, A', B.
