@@ -11,10 +11,10 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-micro deploy clean
 
 help:
-	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke deploy clean"
+	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-micro deploy clean"
 	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
 
 build:
@@ -59,6 +59,18 @@ demo: build
 
 invoke: build
 	target/debug/lambda-trace-local invoke --bin target/debug/$(FN) --event $(EVENT) --name $(FN)
+
+# End-to-end overhead (issue 6): the same handler bare (twice: the A/A row) and traced, as real
+# release processes behind a local Runtime API, rounds interleaved. Prints a table, writes JSON.
+# Override the defaults with e.g. `make bench BENCH_ARGS="--rounds 10"`. Not part of `make test`.
+BENCH_ARGS ?=
+bench:
+	cargo build --release -p lambda-trace-bench --bins
+	target/release/lambda-trace-bench --bin-dir target/release --json out/bench.json $(BENCH_ARGS)
+
+# Criterion micro benchmarks of the hot paths (benches/hot_paths.rs). Not part of `make test`.
+bench-micro:
+	cargo bench -p lambda-trace --bench hot_paths
 
 # Needs AWS credentials; asks for the stack name and region on the first run and saves the
 # answers in samconfig.toml. Never run by tests.

@@ -1,0 +1,18 @@
+//! `make bench`: the end-to-end overhead of `lambda-trace` (issue 6).
+//!
+//! The same API Gateway handler ([`handler`]) is built twice: `bench-bare` runs it under plain
+//! `lambda_runtime::run`, `bench-traced` under `lambda_trace::run` (default features, X-Ray
+//! daemon exporter, one invocation span + 3 child spans). The driver `lambda-trace-bench` runs
+//! each as a real process behind its own local Lambda Runtime API
+//! ([`lambda_trace_local::RuntimeApi`]), the traced one sending to a real UDP socket
+//! ([`lambda_trace_local::XrayDaemon`]), in interleaved rounds, and reports latency, CPU, init
+//! time, peak RSS and binary size as ratios to the bare handler, with an A/A row (bare vs. bare)
+//! for the noise. See `bench/README.md`.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod handler;
+pub mod procfs;
+pub mod report;
+pub mod stats;

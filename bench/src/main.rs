@@ -1,0 +1,530 @@
+//! `lambda-trace-bench`: the driver of `make bench` (issue 6).
+//!
+//! ```text
+//! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 20]
+//!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
+//!                    [--json out/bench.json]
+//! ```
+//!
+//! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
+//! the noise), B = `bench-traced` sending to a real UDP socket. Each runs as a real process
+//! behind its own local Runtime API. It builds nothing: build first with
+//! `cargo build --release -p lambda-trace-bench --bins` (`make bench` does).
+//!
+//! 1. Init: `--init-samples` times, in rotating variant order, a fresh process is spawned and
+//!    the time from spawn to its first `/next` poll is taken; then it is killed.
+//! 2. One long-lived process per variant, each warmed up with `--warmup` invocations.
+//! 3. `--rounds` rounds, the variant order rotating each round (A A' B, then B A A', …); a round
+//!    of a variant is `--invocations` sequential invocations. Latency = `/next` answered →
+//!    `/response` received; CPU = the process's on-CPU time (schedstat) over the round.
+//! 4. Peak RSS (`VmHWM`) of each long-lived process; binary sizes; the report.
+//!
+//! It fails (exit code 1) when a response differs from the first one, when bare and traced
+//! answer differently, or when the X-Ray daemon did not receive exactly one well-formed document
+//! of the event's trace per traced invocation.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lambda_trace_bench::procfs::{self, CpuSnapshot, Machine};
+use lambda_trace_bench::report::{Report, Round, VariantResult};
+use lambda_trace_bench::stats::percentile;
+use lambda_trace_local::{FunctionProcess, Invocation, Outcome, RuntimeApi, XrayDaemon};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long a function may take to reach its first `/next` poll.
+const INIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+struct Args {
+    bin_dir: PathBuf,
+    invocations: usize,
+    rounds: usize,
+    warmup: usize,
+    init_samples: usize,
+    event: PathBuf,
+    json: Option<PathBuf>,
+}
+
+impl Args {
+    fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Error> {
+        let mut args = Args {
+            bin_dir: "target/release".into(),
+            invocations: 2000,
+            rounds: 20,
+            warmup: 200,
+            init_samples: 10,
+            event: "events/apigw-v1-xray.json".into(),
+            json: None,
+        };
+        while let Some(flag) = it.next() {
+            if flag == "-h" || flag == "--help" {
+                return Err(USAGE.into());
+            }
+            let value = it
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            let number = || {
+                value
+                    .parse::<usize>()
+                    .map_err(|e| format!("{flag} {value:?}: {e}"))
+            };
+            match flag.as_str() {
+                "--bin-dir" => args.bin_dir = value.clone().into(),
+                "--invocations" => args.invocations = number()?,
+                "--rounds" => args.rounds = number()?,
+                "--warmup" => args.warmup = number()?,
+                "--init-samples" => args.init_samples = number()?,
+                "--event" => args.event = value.clone().into(),
+                "--json" => args.json = Some(value.clone().into()),
+                _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
+            }
+        }
+        if args.invocations == 0 || args.rounds == 0 {
+            return Err("--invocations and --rounds must be at least 1".into());
+        }
+        Ok(args)
+    }
+}
+
+const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
+     [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
+     [--json out/bench.json]";
+
+/// One of A, A', B.
+#[derive(Debug, Clone)]
+struct Variant {
+    key: &'static str,
+    label: &'static str,
+    binary: PathBuf,
+    traced: bool,
+}
+
+/// A function process with its Runtime API (and X-Ray daemon, when traced).
+struct Running {
+    api: RuntimeApi,
+    process: FunctionProcess,
+    pid: u32,
+    daemon: Option<XrayDaemon>,
+    init: Duration,
+}
+
+impl Running {
+    async fn start(variant: &Variant) -> Result<Running, Error> {
+        let api = RuntimeApi::start().await?;
+        let daemon = if variant.traced {
+            Some(XrayDaemon::bind().map_err(|e| format!("cannot bind the X-Ray daemon: {e}"))?)
+        } else {
+            None
+        };
+        let address = daemon.as_ref().map(|d| d.address().to_string());
+        let name = variant.binary.file_name().and_then(|n| n.to_str());
+        let mut env = vec![("AWS_LAMBDA_FUNCTION_NAME", name.unwrap_or("bench"))];
+        if let Some(address) = &address {
+            env.push(("AWS_XRAY_DAEMON_ADDRESS", address));
+        }
+        let started = Instant::now();
+        let mut process = FunctionProcess::spawn(&variant.binary, api.address(), &env)?;
+        let ready = api.wait_for_next_poll(INIT_TIMEOUT).await;
+        let init = started.elapsed();
+        if !ready {
+            let exited = process.try_wait().ok().flatten();
+            let _ = process.kill().await;
+            return Err(format!(
+                "{} did not poll /next within {INIT_TIMEOUT:?} (exit status {exited:?})\n{}",
+                variant.binary.display(),
+                process.output()
+            )
+            .into());
+        }
+        let pid = process
+            .id()
+            .ok_or_else(|| format!("{} exited at start", variant.binary.display()))?;
+        Ok(Running {
+            api,
+            process,
+            pid,
+            daemon,
+            init,
+        })
+    }
+
+    async fn stop(mut self) -> Result<FunctionProcess, Error> {
+        self.process
+            .kill()
+            .await
+            .map_err(|e| format!("cannot kill pid {}: {e}", self.pid))?;
+        Ok(self.process)
+    }
+}
+
+/// What the driver checks about every invocation and every datagram.
+struct Checker {
+    payload: Bytes,
+    trace_id: Option<String>,
+    expected_body: Option<Vec<u8>>,
+}
+
+impl Checker {
+    async fn invoke(&mut self, running: &Running, datagrams: &mut Datagrams) -> Result<u64, Error> {
+        let result = running
+            .api
+            .invoke(Invocation::new(self.payload.clone()))
+            .await;
+        let latency = result
+            .completed_at
+            .saturating_duration_since(result.next_answered_at);
+        let body = match &result.outcome {
+            Outcome::Response(body) => body,
+            other => return Err(format!("invocation {} ended {other:?}", result.request_id).into()),
+        };
+        match &self.expected_body {
+            Some(expected) if expected.as_slice() != body.as_ref() => {
+                return Err(format!(
+                    "response differs: {:?} vs. the first {:?}",
+                    String::from_utf8_lossy(body),
+                    String::from_utf8_lossy(expected)
+                )
+                .into());
+            }
+            Some(_) => {}
+            None => {
+                let text = String::from_utf8_lossy(body);
+                if !text.contains("\"statusCode\":200") {
+                    return Err(format!("unexpected response {text}").into());
+                }
+                self.expected_body = Some(body.to_vec());
+            }
+        }
+        if let Some(daemon) = &running.daemon {
+            datagrams.take(daemon, self.trace_id.as_deref());
+        }
+        Ok(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// Counts what the X-Ray daemon received.
+#[derive(Debug, Default)]
+struct Datagrams {
+    good: usize,
+    bad: Vec<String>,
+}
+
+impl Datagrams {
+    fn take(&mut self, daemon: &XrayDaemon, trace_id: Option<&str>) {
+        for d in daemon.drain() {
+            if let Some(error) = &d.error {
+                self.bad.push(format!("{error}: {}", d.raw));
+            } else if trace_id.is_some_and(|t| d.trace_id() != Some(t)) {
+                self.bad.push(format!(
+                    "trace_id {:?}, expected {trace_id:?}",
+                    d.trace_id()
+                ));
+            } else {
+                self.good += 1;
+            }
+        }
+    }
+}
+
+/// The event with a body for the handler (the sample events have none), and the X-Ray trace id
+/// of its `X-Amzn-Trace-Id` header (the traced function continues that trace).
+fn load_event(path: &Path) -> Result<(Vec<u8>, Option<String>), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read event {} (run from the repository root): {e}",
+            path.display()
+        )
+    })?;
+    let mut event: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if event.get("body").is_none_or(serde_json::Value::is_null) {
+        event["body"] = lambda_trace_bench::handler::SAMPLE_BODY.into();
+    }
+    let trace_id = event["headers"]
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-trace-id"))
+        })
+        .and_then(|(_, v)| v.as_str())
+        .and_then(|v| {
+            v.split(';')
+                .find_map(|kv| kv.trim().strip_prefix("Root="))
+                .map(str::to_owned)
+        });
+    Ok((serde_json::to_vec(&event)?, trace_id))
+}
+
+/// `items` rotated right by `by`: round 0 A A' B, round 1 B A A', round 2 A' B A, …
+fn rotated<T: Clone>(items: &[T], by: usize) -> Vec<T> {
+    let mut v = items.to_vec();
+    if !v.is_empty() {
+        let n = v.len();
+        v.rotate_right(by % n);
+    }
+    v
+}
+
+fn round_result(round: usize, position: usize, latencies: &mut [u64], cpu_ns: u64) -> Round {
+    latencies.sort_unstable();
+    let us = |p| percentile(latencies, p).map_or(0.0, |ns| ns as f64 / 1000.0);
+    Round {
+        round,
+        position,
+        p50_us: us(50.0),
+        p99_us: us(99.0),
+        cpu_us_per_invocation: cpu_ns as f64 / 1000.0 / latencies.len().max(1) as f64,
+    }
+}
+
+async fn run(args: Args) -> Result<Report, Error> {
+    let date = procfs::utc_now();
+    let machine = Machine::detect();
+    let wall = Instant::now();
+    let (payload, trace_id) = load_event(&args.event)?;
+    let variants = [
+        ("A", "bare", "bench-bare", false),
+        ("A'", "bare again (A/A)", "bench-bare", false),
+        ("B", "traced", "bench-traced", true),
+    ]
+    .map(|(key, label, bin, traced)| Variant {
+        key,
+        label,
+        binary: args.bin_dir.join(bin),
+        traced,
+    });
+    for v in &variants {
+        if !v.binary.is_file() {
+            return Err(format!(
+                "{} not found: build first (cargo build --release -p lambda-trace-bench --bins)",
+                v.binary.display()
+            )
+            .into());
+        }
+    }
+    let mut results: Vec<VariantResult> = Vec::new();
+    for v in &variants {
+        let size = std::fs::metadata(&v.binary)
+            .map_err(|e| format!("{}: {e}", v.binary.display()))?
+            .len();
+        results.push(VariantResult {
+            key: v.key.into(),
+            label: v.label.into(),
+            binary: v.binary.display().to_string(),
+            binary_bytes: size,
+            init_ms: Vec::new(),
+            peak_rss_kib: 0,
+            rounds: Vec::new(),
+            latencies_ns: Vec::with_capacity(args.invocations * args.rounds),
+            datagrams: None,
+        });
+    }
+
+    // 1. Init time, fresh processes, rotating order.
+    eprintln!("init: {} samples per variant", args.init_samples);
+    let indices: Vec<usize> = (0..variants.len()).collect();
+    for sample in 0..args.init_samples {
+        for i in rotated(&indices, sample) {
+            let running = Running::start(&variants[i]).await?;
+            results[i].init_ms.push(running.init.as_secs_f64() * 1000.0);
+            running.stop().await?;
+        }
+    }
+
+    // 2. Long-lived processes, warmed up.
+    let mut checkers = Vec::new();
+    let mut running = Vec::new();
+    let mut datagrams: Vec<Datagrams> = Vec::new();
+    for (i, v) in variants.iter().enumerate() {
+        let r = Running::start(v).await?;
+        results[i].init_ms.push(r.init.as_secs_f64() * 1000.0);
+        running.push(r);
+        datagrams.push(Datagrams::default());
+        checkers.push(Checker {
+            payload: Bytes::from(payload.clone()),
+            trace_id: trace_id.clone(),
+            expected_body: None,
+        });
+    }
+    eprintln!("warm-up: {} invocations per variant", args.warmup);
+    for i in 0..variants.len() {
+        for _ in 0..args.warmup.max(1) {
+            checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+        }
+    }
+    if checkers[0].expected_body != checkers[2].expected_body {
+        return Err(format!(
+            "bare and traced answer differently: {:?} vs. {:?}",
+            checkers[0]
+                .expected_body
+                .as_deref()
+                .map(String::from_utf8_lossy),
+            checkers[2]
+                .expected_body
+                .as_deref()
+                .map(String::from_utf8_lossy)
+        )
+        .into());
+    }
+
+    // 3. Interleaved rounds.
+    let mut latencies = vec![0u64; args.invocations];
+    for round in 0..args.rounds {
+        let order = rotated(&indices, round);
+        eprintln!(
+            "round {}/{}: {}",
+            round + 1,
+            args.rounds,
+            order
+                .iter()
+                .map(|&i| variants[i].key)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        for (position, &i) in order.iter().enumerate() {
+            let pid = running[i].pid;
+            let before = CpuSnapshot::read(pid)?;
+            for slot in latencies.iter_mut() {
+                *slot = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+            }
+            let after = CpuSnapshot::read(pid)?;
+            results[i].latencies_ns.extend_from_slice(&latencies);
+            results[i].rounds.push(round_result(
+                round + 1,
+                position,
+                &mut latencies,
+                after.since(&before),
+            ));
+        }
+    }
+
+    // 4. Peak RSS, sanity checks, stop.
+    let expected_datagrams = args.warmup.max(1) + args.invocations * args.rounds;
+    let mut problems = Vec::new();
+    for (i, r) in running.into_iter().enumerate() {
+        results[i].peak_rss_kib = procfs::peak_rss_kib(r.pid)?;
+        if let Some(daemon) = &r.daemon {
+            // Datagrams still in flight after the last response.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            datagrams[i].take(daemon, trace_id.as_deref());
+            results[i].datagrams = Some(datagrams[i].good);
+            if datagrams[i].good != expected_datagrams || !datagrams[i].bad.is_empty() {
+                problems.push(format!(
+                    "{}: the X-Ray daemon got {} good datagrams for {expected_datagrams} \
+                     invocations, and {} bad ones (first: {:?})",
+                    variants[i].key,
+                    datagrams[i].good,
+                    datagrams[i].bad.len(),
+                    datagrams[i].bad.first()
+                ));
+            }
+        }
+        let process = r.stop().await?;
+        let stderr = process.stderr();
+        if !stderr.trim().is_empty() {
+            problems.push(format!(
+                "{} wrote to stderr: {}",
+                variants[i].key,
+                stderr.chars().take(2000).collect::<String>()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("\n").into());
+    }
+
+    let config = serde_json::json!({
+        "invocations": args.invocations,
+        "rounds": args.rounds,
+        "warmup": args.warmup,
+        "init_samples": args.init_samples,
+        "event": args.event.display().to_string(),
+        "bin_dir": args.bin_dir.display().to_string(),
+        "latency": "Runtime API /next answered -> /response received, pooled over rounds",
+        "cpu": "on-CPU ns of all the function's threads (schedstat) per round / invocations, median over rounds",
+        "init": "spawn -> first /next poll, median over init samples and the long-lived process",
+        "rss": "VmHWM of the long-lived process at the end",
+        "binary": "file size; release profile, strip = true",
+    });
+    Ok(Report::new(
+        date,
+        machine,
+        config,
+        results,
+        wall.elapsed().as_secs_f64(),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = args.json.clone();
+    let report = match run(args).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("lambda-trace-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", report.markdown());
+    if let Some(path) = json {
+        let written = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+                std::fs::write(&path, text + "\n")
+            });
+        if let Err(e) = written {
+            eprintln!("lambda-trace-bench: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_and_args() {
+        assert_eq!(rotated(&[0, 1, 2], 0), [0, 1, 2]);
+        assert_eq!(rotated(&[0, 1, 2], 1), [2, 0, 1]);
+        assert_eq!(rotated(&[0, 1, 2], 4), [2, 0, 1]);
+        let a = Args::parse(
+            ["--rounds", "3", "--json", "x.json"]
+                .into_iter()
+                .map(String::from),
+        )
+        .unwrap();
+        assert_eq!((a.rounds, a.invocations), (3, 2000));
+        assert_eq!(a.json, Some(PathBuf::from("x.json")));
+        assert!(Args::parse(["--nope", "1"].into_iter().map(String::from)).is_err());
+        assert!(Args::parse(["--rounds"].into_iter().map(String::from)).is_err());
+    }
+
+    #[test]
+    fn the_sample_event_gets_a_body_and_a_trace_id() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/apigw-v1-xray.json");
+        let (payload, trace_id) = load_event(&path).unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(event["body"], lambda_trace_bench::handler::SAMPLE_BODY);
+        assert_eq!(
+            trace_id.as_deref(),
+            Some("1-5759e988-bd862e3fe1be46a994272793")
+        );
+    }
+}

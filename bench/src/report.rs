@@ -1,0 +1,392 @@
+//! The results of a run: per-variant figures, their ratios to the bare handler, the targets of
+//! issue 6, and the Markdown table.
+
+use serde::Serialize;
+
+use crate::procfs::Machine;
+use crate::stats::{median, min_max, percentile, ratio};
+
+/// What one variant measured in one round.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Round {
+    /// 1-based round number.
+    pub round: usize,
+    /// 0-based position of the variant in this round's order.
+    pub position: usize,
+    /// Median latency of the round, µs.
+    pub p50_us: f64,
+    /// 99th percentile latency of the round, µs.
+    pub p99_us: f64,
+    /// CPU time of the function process per invocation, µs.
+    pub cpu_us_per_invocation: f64,
+}
+
+/// Everything measured for one variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantResult {
+    /// `A`, `A'`, `B`.
+    pub key: String,
+    /// What it is.
+    pub label: String,
+    /// The binary that ran.
+    pub binary: String,
+    /// Its size, bytes.
+    pub binary_bytes: u64,
+    /// Spawn → first `/next` poll of every process started, ms.
+    pub init_ms: Vec<f64>,
+    /// Peak RSS (`VmHWM`) of the process that served the rounds, KiB.
+    pub peak_rss_kib: u64,
+    /// Every round.
+    pub rounds: Vec<Round>,
+    /// Latencies of every measured invocation, pooled over the rounds (ns; not serialized).
+    #[serde(skip)]
+    pub latencies_ns: Vec<u64>,
+    /// Datagrams the X-Ray daemon received from this variant (warm-up included), if traced.
+    pub datagrams: Option<usize>,
+}
+
+/// The summary figures of a variant.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Summary {
+    /// Median latency over all rounds pooled, µs.
+    pub p50_us: f64,
+    /// 99th percentile latency over all rounds pooled, µs.
+    pub p99_us: f64,
+    /// Median over rounds of the CPU µs per invocation.
+    pub cpu_us_per_invocation: f64,
+    /// Median init time, ms.
+    pub init_ms: f64,
+    /// Peak RSS, KiB.
+    pub peak_rss_kib: f64,
+    /// Binary size, KiB.
+    pub binary_kib: f64,
+}
+
+impl VariantResult {
+    /// Summarizes the variant (sorts the pooled latencies).
+    pub fn summary(&mut self) -> Summary {
+        self.latencies_ns.sort_unstable();
+        let us = |p| percentile(&self.latencies_ns, p).map_or(0.0, |ns| ns as f64 / 1000.0);
+        let cpu: Vec<f64> = self
+            .rounds
+            .iter()
+            .map(|r| r.cpu_us_per_invocation)
+            .collect();
+        Summary {
+            p50_us: us(50.0),
+            p99_us: us(99.0),
+            cpu_us_per_invocation: median(&cpu).unwrap_or(0.0),
+            init_ms: median(&self.init_ms).unwrap_or(0.0),
+            peak_rss_kib: self.peak_rss_kib as f64,
+            binary_kib: self.binary_bytes as f64 / 1024.0,
+        }
+    }
+}
+
+/// Each figure of a variant divided by the bare handler's (A) of the same run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Ratios {
+    /// p50 latency ratio.
+    pub p50: Option<f64>,
+    /// p99 latency ratio.
+    pub p99: Option<f64>,
+    /// CPU per invocation ratio.
+    pub cpu: Option<f64>,
+    /// Init time ratio.
+    pub init: Option<f64>,
+    /// Peak RSS ratio.
+    pub rss: Option<f64>,
+    /// Binary size ratio.
+    pub binary: Option<f64>,
+}
+
+impl Ratios {
+    /// `s / base`, figure by figure.
+    pub fn of(s: &Summary, base: &Summary) -> Ratios {
+        Ratios {
+            p50: ratio(s.p50_us, base.p50_us),
+            p99: ratio(s.p99_us, base.p99_us),
+            cpu: ratio(s.cpu_us_per_invocation, base.cpu_us_per_invocation),
+            init: ratio(s.init_ms, base.init_ms),
+            rss: ratio(s.peak_rss_kib, base.peak_rss_kib),
+            binary: ratio(s.binary_kib, base.binary_kib),
+        }
+    }
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// `A`, `A'`, `B`.
+    pub key: String,
+    /// What it is.
+    pub label: String,
+    /// Its figures.
+    pub summary: Summary,
+    /// Its figures over A's.
+    pub ratio_to_bare: Ratios,
+    /// Per round: this variant's p50 over A's p50 of the same round.
+    pub round_p50_ratios: Vec<f64>,
+    /// Per round: this variant's CPU per invocation over A's of the same round.
+    pub round_cpu_ratios: Vec<f64>,
+}
+
+/// One target of issue 6, checked for variant B.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    /// What is checked.
+    pub name: String,
+    /// The measured value (a ratio, or a difference in ms / KiB).
+    pub value: f64,
+    /// The limit it must stay at or under.
+    pub limit: f64,
+    /// `value <= limit`.
+    pub pass: bool,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// When the run started (UTC).
+    pub date: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// How it ran.
+    pub config: serde_json::Value,
+    /// A, A', B.
+    pub rows: Vec<Row>,
+    /// The raw per-variant measurements.
+    pub variants: Vec<VariantResult>,
+    /// Issue 6's targets for B.
+    pub targets: Vec<Target>,
+    /// How long the whole run took, s.
+    pub wall_seconds: f64,
+}
+
+impl Report {
+    /// Builds rows and targets from the variants; `variants[0]` is the bare baseline A,
+    /// `variants[1]` the A/A control, `variants[2]` the traced handler.
+    pub fn new(
+        date: String,
+        machine: Machine,
+        config: serde_json::Value,
+        mut variants: Vec<VariantResult>,
+        wall_seconds: f64,
+    ) -> Report {
+        let summaries: Vec<Summary> = variants.iter_mut().map(VariantResult::summary).collect();
+        let base = summaries[0];
+        let rows = variants
+            .iter()
+            .zip(&summaries)
+            .map(|(v, s)| Row {
+                key: v.key.clone(),
+                label: v.label.clone(),
+                summary: *s,
+                ratio_to_bare: Ratios::of(s, &base),
+                round_p50_ratios: per_round(v, &variants[0], |r| r.p50_us),
+                round_cpu_ratios: per_round(v, &variants[0], |r| r.cpu_us_per_invocation),
+            })
+            .collect::<Vec<_>>();
+        let targets = if rows.len() >= 3 {
+            targets(&base, &rows[1], &rows[2])
+        } else {
+            Vec::new()
+        };
+        Report {
+            date,
+            machine,
+            config,
+            rows,
+            variants,
+            targets,
+            wall_seconds,
+        }
+    }
+
+    /// The report as Markdown: machine notes, the table, the per-round spread and the targets.
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let mut out = format!(
+            "Run {date} on {nproc} × {cpu}, {mem} MiB, Linux {kernel} (load average {load:.2} at start); \
+             {inv} invocations × {rounds} rounds per variant, rounds interleaved, after {warmup} warm-up invocations; {wall:.0} s.\n\n",
+            date = self.date,
+            nproc = m.nproc,
+            cpu = m.cpu_model,
+            mem = m.mem_total_mib,
+            kernel = m.kernel,
+            load = m.load_average_1m,
+            inv = self.config["invocations"],
+            rounds = self.config["rounds"],
+            warmup = self.config["warmup"],
+            wall = self.wall_seconds,
+        );
+        out.push_str(
+            "| variant | p50 µs | p99 µs | CPU µs/inv | init ms | peak RSS KiB | binary KiB |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (i, row) in self.rows.iter().enumerate() {
+            let s = &row.summary;
+            let r = &row.ratio_to_bare;
+            let base = &self.rows[0].summary;
+            if i == 0 {
+                out.push_str(&format!(
+                    "| {} {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} | {:.0} |\n",
+                    row.key,
+                    row.label,
+                    s.p50_us,
+                    s.p99_us,
+                    s.cpu_us_per_invocation,
+                    s.init_ms,
+                    s.peak_rss_kib,
+                    s.binary_kib
+                ));
+            } else {
+                out.push_str(&format!(
+                    "| {} {} | {:.1} ({}) | {:.1} ({}) | {:.1} ({}) | {:.2} ({:+.2} ms) | {:.0} ({:+.0}) | {:.0} ({}) |\n",
+                    row.key,
+                    row.label,
+                    s.p50_us,
+                    times(r.p50),
+                    s.p99_us,
+                    times(r.p99),
+                    s.cpu_us_per_invocation,
+                    times(r.cpu),
+                    s.init_ms,
+                    s.init_ms - base.init_ms,
+                    s.peak_rss_kib,
+                    s.peak_rss_kib - base.peak_rss_kib,
+                    s.binary_kib,
+                    times(r.binary),
+                ));
+            }
+        }
+        out.push_str(
+            "\nRatios (×) are to A, measured in the same run; init and RSS show the difference to A.\n",
+        );
+        for row in self.rows.iter().skip(1) {
+            let range = |v: &[f64]| {
+                min_max(v).map_or("n/a".to_owned(), |(lo, hi)| format!("{lo:.3}–{hi:.3}"))
+            };
+            out.push_str(&format!(
+                "Per round, {} over A: p50 {}, CPU {}.\n",
+                row.key,
+                range(&row.round_p50_ratios),
+                range(&row.round_cpu_ratios)
+            ));
+        }
+        if !self.targets.is_empty() {
+            out.push_str("\nIssue 6 targets for B:\n\n");
+            for t in &self.targets {
+                out.push_str(&format!(
+                    "- {}: {:.3} (limit {:.3}) {}\n",
+                    t.name,
+                    t.value,
+                    t.limit,
+                    if t.pass { "pass" } else { "FAIL" }
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn times(r: Option<f64>) -> String {
+    r.map_or("n/a".to_owned(), |r| format!("{r:.3}×"))
+}
+
+/// Per round, `f(v) / f(base)` of the same round.
+fn per_round(v: &VariantResult, base: &VariantResult, f: impl Fn(&Round) -> f64) -> Vec<f64> {
+    v.rounds
+        .iter()
+        .filter_map(|r| {
+            let b = base.rounds.iter().find(|b| b.round == r.round)?;
+            ratio(f(r), f(b))
+        })
+        .collect()
+}
+
+/// Issue 6's targets: latency within the A/A noise (at least ±5 %), CPU ≤ 1.10×, init ≤ +0.5 ms,
+/// RSS ≤ +512 KiB, binary ≤ 1.15×.
+fn targets(base: &Summary, aa: &Row, b: &Row) -> Vec<Target> {
+    let noise = |r: Option<f64>| 1.0 + r.map_or(0.0, |r| (r - 1.0).abs()).max(0.05);
+    let t = |name: &str, value: Option<f64>, limit: f64| Target {
+        name: name.to_owned(),
+        value: value.unwrap_or(f64::NAN),
+        limit,
+        pass: value.is_some_and(|v| v <= limit),
+    };
+    vec![
+        t(
+            "p50 latency ratio (within A/A noise, at least 1.05)",
+            b.ratio_to_bare.p50,
+            noise(aa.ratio_to_bare.p50),
+        ),
+        t(
+            "p99 latency ratio (within A/A noise, at least 1.05)",
+            b.ratio_to_bare.p99,
+            noise(aa.ratio_to_bare.p99),
+        ),
+        t("CPU per invocation ratio", b.ratio_to_bare.cpu, 1.10),
+        t(
+            "init time over bare, ms",
+            Some(b.summary.init_ms - base.init_ms),
+            0.5,
+        ),
+        t(
+            "peak RSS over bare, KiB",
+            Some(b.summary.peak_rss_kib - base.peak_rss_kib),
+            512.0,
+        ),
+        t("binary size ratio", b.ratio_to_bare.binary, 1.15),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant(key: &str, lat_us: u64, cpu: f64, init: f64, rss: u64, bin: u64) -> VariantResult {
+        VariantResult {
+            key: key.into(),
+            label: key.into(),
+            binary: String::new(),
+            binary_bytes: bin,
+            init_ms: vec![init],
+            peak_rss_kib: rss,
+            rounds: vec![Round {
+                round: 1,
+                position: 0,
+                p50_us: lat_us as f64,
+                p99_us: lat_us as f64,
+                cpu_us_per_invocation: cpu,
+            }],
+            latencies_ns: vec![lat_us * 1000; 10],
+            datagrams: None,
+        }
+    }
+
+    #[test]
+    fn ratios_and_targets() {
+        let report = Report::new(
+            "2024-01-01T00:00:00Z".into(),
+            Machine::detect(),
+            serde_json::json!({"invocations": 10, "rounds": 1, "warmup": 0}),
+            vec![
+                variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+                variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+                variant("B", 104, 60.0, 2.6, 4600, 1024 * 1100),
+            ],
+            1.0,
+        );
+        let b = &report.rows[2];
+        assert!((b.ratio_to_bare.p50.unwrap() - 1.04).abs() < 1e-9);
+        assert!((b.ratio_to_bare.cpu.unwrap() - 1.2).abs() < 1e-9);
+        assert_eq!(b.round_p50_ratios.len(), 1);
+        let pass: Vec<bool> = report.targets.iter().map(|t| t.pass).collect();
+        // p50, p99 pass (1.04 ≤ 1.05); CPU 1.2 fails; init +0.6 fails; RSS +600 fails; binary 1.1 passes.
+        assert_eq!(pass, [true, true, false, false, false, true]);
+        let md = report.markdown();
+        assert!(md.contains("| B B | 104.0 (1.040×)"), "{md}");
+        assert!(md.contains("FAIL"));
+    }
+}
