@@ -42,9 +42,12 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-test: fmt-check clippy
+# The feature tests (xray-api, aws-sdk) run moto_server from the venv.
+test: fmt-check clippy venv
 	cargo test --workspace
+	cargo test --workspace --all-features
 	$(MAKE) lint-template
 
 # Runs the functions as real processes against the local stand-ins; writes the trace as HTML.

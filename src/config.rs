@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME`, then `POWERTOOLS_SERVICE_NAME` | the function name | `Service` annotation, `service.name` |
 //! | `OTEL_PROPAGATORS` | `xray,tracecontext,baggage,b3,b3multi,jaeger,ottrace` | extraction order (first valid wins) and injected formats; `none` for none |
-//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `none` |
+//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `xray-api` (`PutTraceSegments` over HTTPS; feature `xray-api`), `none` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `127.0.0.1:2000` | `host:port` or `udp:host:port tcp:host:port` |
 //! | `LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED` | `false` | `true` turns tracing off (the handler runs bare) |
 //! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded |
@@ -27,6 +27,9 @@ pub enum ExporterKind {
     /// The X-Ray daemon over UDP.
     #[default]
     XrayDaemon,
+    /// The X-Ray `PutTraceSegments` API over HTTPS (`xray-api`). Needs the crate feature
+    /// `xray-api`; without it the layer logs one line and uses the daemon.
+    XrayApi,
     /// Nowhere; propagation only.
     None,
 }
@@ -36,6 +39,7 @@ impl ExporterKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::XrayDaemon => "xray",
+            Self::XrayApi => "xray-api",
             Self::None => "none",
         }
     }
@@ -52,6 +56,7 @@ impl FromStr for ExporterKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "xray" | "xray-daemon" | "awsxray" => Ok(Self::XrayDaemon),
+            "xray-api" => Ok(Self::XrayApi),
             "none" => Ok(Self::None),
             other => Err(format!("unknown exporter {other:?}")),
         }
@@ -252,6 +257,25 @@ mod tests {
             config(&[("OTEL_PROPAGATORS", "none")])
                 .propagators
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn exporter_names_round_trip() {
+        for kind in [
+            ExporterKind::XrayDaemon,
+            ExporterKind::XrayApi,
+            ExporterKind::None,
+        ] {
+            assert_eq!(kind.to_string().parse::<ExporterKind>(), Ok(kind));
+        }
+        assert_eq!(
+            config(&[("LAMBDA_TRACE_EXPORTER", " XRAY-API ")]).exporter,
+            ExporterKind::XrayApi
+        );
+        assert_eq!(
+            config(&[("OTEL_TRACES_EXPORTER", "xray-api")]).exporter,
+            ExporterKind::XrayApi
         );
     }
 

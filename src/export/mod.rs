@@ -3,6 +3,7 @@
 //! | exporter | backend | feature |
 //! |---|---|---|
 //! | [`DaemonExporter`] | X-Ray daemon over UDP (what Lambda runs under Active tracing) | default |
+//! | `XrayApiExporter` | the X-Ray `PutTraceSegments` API over HTTPS | `xray-api` |
 //! | [`NoopExporter`] | nowhere (tracing off, propagation only) | default |
 //! | `InMemoryExporter` | a `Vec`, for tests | `testing` |
 //!
@@ -12,6 +13,8 @@
 //! the flush deadline. There is no background thread and no timer: Lambda freezes the process
 //! between invocations, so anything not sent before the response is lost.
 
+#[cfg(feature = "xray-api")]
+mod api;
 mod daemon;
 #[cfg(any(feature = "testing", test))]
 mod memory;
@@ -22,6 +25,9 @@ use std::pin::Pin;
 
 pub use crate::error::ExportError;
 use crate::span::SpanBatch;
+#[cfg(feature = "xray-api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xray-api")))]
+pub use api::{MAX_DOCUMENTS_PER_CALL, XrayApiExporter};
 pub use daemon::DaemonExporter;
 #[cfg(any(feature = "testing", test))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -135,17 +135,41 @@ impl TraceLayerBuilder {
 
 fn exporter_for(c: &Config) -> Arc<dyn Exporter> {
     match c.exporter {
-        ExporterKind::XrayDaemon => match DaemonExporter::new(&c.daemon_address) {
-            Ok(e) => Arc::new(e),
-            Err(e) => {
-                tracing::warn!(
-                    target: "lambda_trace",
-                    "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
-                    super::log_safe(&c.daemon_address)
-                );
-                Arc::new(NoopExporter)
-            }
-        },
+        ExporterKind::XrayDaemon => daemon_exporter(c),
+        ExporterKind::XrayApi => api_exporter(c),
         ExporterKind::None => Arc::new(NoopExporter),
     }
+}
+
+fn daemon_exporter(c: &Config) -> Arc<dyn Exporter> {
+    match DaemonExporter::new(&c.daemon_address) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            tracing::warn!(
+                target: "lambda_trace",
+                "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
+                super::log_safe(&c.daemon_address)
+            );
+            Arc::new(NoopExporter)
+        }
+    }
+}
+
+/// `xray-api`: the client's AWS configuration is loaded on the first export (see
+/// [`XrayApiExporter::from_env`](crate::export::XrayApiExporter::from_env)).
+#[cfg(feature = "xray-api")]
+fn api_exporter(_c: &Config) -> Arc<dyn Exporter> {
+    Arc::new(crate::export::XrayApiExporter::from_env())
+}
+
+/// Without the feature the value still parses, so a misbuilt function says so once, at start,
+/// and keeps tracing through the daemon instead of going dark.
+#[cfg(not(feature = "xray-api"))]
+fn api_exporter(c: &Config) -> Arc<dyn Exporter> {
+    tracing::warn!(
+        target: "lambda_trace",
+        "LAMBDA_TRACE_EXPORTER=xray-api, but lambda-trace was built without feature xray-api; \
+         using the X-Ray daemon exporter"
+    );
+    daemon_exporter(c)
 }

@@ -299,6 +299,12 @@ impl Span {
         });
     }
 
+    /// Renames the span (the AWS SDK interceptor learns the service's name after opening it).
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn set_name(&self, name: impl Into<String>) {
+        self.with_state(|s| s.record.name = name.into());
+    }
+
     /// Marks the span as a call to a remote service (`remote` for HTTP, `aws` for AWS SDK).
     pub fn set_namespace(&self, namespace: RemoteNamespace) {
         self.with_state(|s| s.record.namespace = Some(namespace));
