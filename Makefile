@@ -48,7 +48,8 @@ clippy:
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features
 
-test: fmt-check clippy doc
+# The feature tests (xray-api, aws-sdk) run moto_server from the venv.
+test: fmt-check clippy doc venv
 	cargo test --workspace --all-features
 	cargo test -p lambda-trace
 	$(MAKE) lint-template

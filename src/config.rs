@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME`, then `POWERTOOLS_SERVICE_NAME` | the function name | `Service` annotation, `service.name` |
 //! | `OTEL_PROPAGATORS` | `xray,tracecontext,baggage,b3,b3multi,jaeger,ottrace` | extraction order (first valid wins) and injected formats; `none` for none |
-//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `otlp` (OTLP/HTTP protobuf, feature `otlp`), `stdout` or `console` (one OTLP/JSON line per invocation), `none` |
+//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `otlp` (OTLP/HTTP protobuf, feature `otlp`), `stdout` or `console` (one OTLP/JSON line per invocation), `xray-api` (`PutTraceSegments` over HTTPS; feature `xray-api`), `none` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `127.0.0.1:2000` | `host:port` or `udp:host:port tcp:host:port` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | unset | the OTLP traces URL, used as is |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP base URL; `/v1/traces` is appended (plain HTTP only) |
@@ -36,6 +36,9 @@ pub enum ExporterKind {
     Otlp,
     /// One OTLP/JSON line per invocation on standard output.
     Stdout,
+    /// The X-Ray `PutTraceSegments` API over HTTPS (`xray-api`). Needs the crate feature
+    /// `xray-api`; without it the layer logs one line and uses the daemon.
+    XrayApi,
     /// Nowhere; propagation only.
     None,
 }
@@ -47,6 +50,7 @@ impl ExporterKind {
             Self::XrayDaemon => "xray",
             Self::Otlp => "otlp",
             Self::Stdout => "stdout",
+            Self::XrayApi => "xray-api",
             Self::None => "none",
         }
     }
@@ -65,6 +69,7 @@ impl FromStr for ExporterKind {
             "xray" | "xray-daemon" | "awsxray" => Ok(Self::XrayDaemon),
             "otlp" => Ok(Self::Otlp),
             "stdout" | "console" => Ok(Self::Stdout),
+            "xray-api" => Ok(Self::XrayApi),
             "none" => Ok(Self::None),
             other => Err(format!("unknown exporter {other:?}")),
         }
@@ -447,6 +452,25 @@ mod tests {
             config(&[("OTEL_PROPAGATORS", "none")])
                 .propagators
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn exporter_names_round_trip() {
+        for kind in [
+            ExporterKind::XrayDaemon,
+            ExporterKind::XrayApi,
+            ExporterKind::None,
+        ] {
+            assert_eq!(kind.to_string().parse::<ExporterKind>(), Ok(kind));
+        }
+        assert_eq!(
+            config(&[("LAMBDA_TRACE_EXPORTER", " XRAY-API ")]).exporter,
+            ExporterKind::XrayApi
+        );
+        assert_eq!(
+            config(&[("OTEL_TRACES_EXPORTER", "xray-api")]).exporter,
+            ExporterKind::XrayApi
         );
     }
 

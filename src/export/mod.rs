@@ -5,6 +5,7 @@
 //! | [`DaemonExporter`] | X-Ray daemon over UDP (what Lambda runs under Active tracing) | default |
 //! | `OtlpExporter` | an OpenTelemetry collector over OTLP/HTTP protobuf (e.g. the ADOT extension on `localhost:4318`) | `otlp` |
 //! | [`StdoutExporter`] | one OTLP/JSON line per invocation on standard output (CloudWatch Logs) | default |
+//! | `XrayApiExporter` | the X-Ray `PutTraceSegments` API over HTTPS | `xray-api` |
 //! | [`NoopExporter`] | nowhere (tracing off, propagation only) | default |
 //! | `InMemoryExporter` | a `Vec`, for tests | `testing` |
 //!
@@ -17,6 +18,8 @@
 //! the flush deadline. There is no background thread and no timer: Lambda freezes the process
 //! between invocations, so anything not sent before the response is lost.
 
+#[cfg(feature = "xray-api")]
+mod api;
 mod daemon;
 #[cfg(any(feature = "testing", test))]
 mod memory;
@@ -33,6 +36,9 @@ use std::pin::Pin;
 
 pub use crate::error::ExportError;
 use crate::span::SpanBatch;
+#[cfg(feature = "xray-api")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xray-api")))]
+pub use api::{MAX_DOCUMENTS_PER_CALL, XrayApiExporter};
 pub use daemon::DaemonExporter;
 #[cfg(any(feature = "testing", test))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -147,6 +147,7 @@ fn exporter_for(c: &Config) -> Arc<dyn Exporter> {
         ExporterKind::XrayDaemon => daemon_exporter(c),
         ExporterKind::Otlp => otlp_exporter(c),
         ExporterKind::Stdout => Arc::new(StdoutExporter::new()),
+        ExporterKind::XrayApi => api_exporter(c),
         ExporterKind::None => Arc::new(NoopExporter),
     }
 }
@@ -188,6 +189,25 @@ fn daemon_exporter(c: &Config) -> Arc<dyn Exporter> {
             Arc::new(NoopExporter)
         }
     }
+}
+
+/// `xray-api`: the client's AWS configuration is loaded on the first export (see
+/// [`XrayApiExporter::from_env`](crate::export::XrayApiExporter::from_env)).
+#[cfg(feature = "xray-api")]
+fn api_exporter(_c: &Config) -> Arc<dyn Exporter> {
+    Arc::new(crate::export::XrayApiExporter::from_env())
+}
+
+/// Without the feature the value still parses, so a misbuilt function says so once, at start,
+/// and keeps tracing through the daemon instead of going dark.
+#[cfg(not(feature = "xray-api"))]
+fn api_exporter(c: &Config) -> Arc<dyn Exporter> {
+    tracing::warn!(
+        target: "lambda_trace",
+        "LAMBDA_TRACE_EXPORTER=xray-api, but lambda-trace was built without feature xray-api; \
+         using the X-Ray daemon exporter"
+    );
+    daemon_exporter(c)
 }
 
 #[cfg(test)]

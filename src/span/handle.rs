@@ -284,8 +284,9 @@ impl Span {
         });
     }
 
-    /// Renames the span (while it is open).
-    #[cfg(feature = "tracing")]
+    /// Renames the span (while it is open): `otel.name` in the `tracing` bridge; the AWS SDK
+    /// interceptor, which learns the service's name after opening the span.
+    #[cfg(any(feature = "tracing", feature = "aws-sdk"))]
     pub(crate) fn set_name(&self, name: impl Into<String>) {
         let name = name.into();
         self.with_state(|s| s.record.name = name);

@@ -285,7 +285,8 @@ pub struct HttpResponse {
 
 /// The `aws` block: only keys the schema declares (`account_id` for segments; `operation`,
 /// `account_id`, `region`, `request_id`, `queue_url`, `table_name` for subsegments) plus
-/// `tracing.sdk` on segments.
+/// `tracing.sdk` on segments and `retries` on subsegments (what X-Ray's SDKs write for AWS
+/// calls; the schema's subsegment `aws` block allows extra keys).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Aws<'a> {
     /// The AWS account.
@@ -306,6 +307,9 @@ pub struct Aws<'a> {
     /// DynamoDB table (subsegments).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table_name: Option<&'a str>,
+    /// How many times the AWS SDK retried the call (subsegments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i64>,
     /// `tracing.sdk`: who wrote the document (segments).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Tracing>,
@@ -320,6 +324,7 @@ impl Aws<'_> {
             && self.request_id.is_none()
             && self.queue_url.is_none()
             && self.table_name.is_none()
+            && self.retries.is_none()
             && self.tracing.is_none()
     }
 }

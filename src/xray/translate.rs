@@ -32,8 +32,9 @@
 //! `cloud.account.id`) and `tracing.sdk`; on a subsegment `account_id`, `operation`
 //! (`rpc.method` / `aws.operation`), `region` (`aws.region` / `cloud.region`), `request_id`
 //! (`aws.request_id`; on the root `faas.invocation_id`), `queue_url` (`aws.queue_url` /
-//! `aws.sqs.queue_url`), `table_name` (`aws.table_name` / `aws.dynamodb.table_name`). The
-//! function version goes to the segment's `service.version`.
+//! `aws.sqs.queue_url`), `table_name` (`aws.table_name` / `aws.dynamodb.table_name`), and
+//! `retries` (the integer `aws.retries`, which X-Ray's SDKs write and the schema's subsegment
+//! `aws` block allows). The function version goes to the segment's `service.version`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -217,6 +218,10 @@ pub fn span_document(span: &SpanRecord) -> Document<'_> {
         request_id: attr(span, "aws.request_id"),
         queue_url: attr(span, "aws.queue_url").or_else(|| attr(span, "aws.sqs.queue_url")),
         table_name: attr(span, "aws.table_name").or_else(|| attr(span, "aws.dynamodb.table_name")),
+        retries: match span.attribute("aws.retries") {
+            Some(AttributeValue::Int(n)) if *n >= 0 => Some(*n),
+            _ => None,
+        },
         tracing: None,
     };
     doc.annotations = Annotations(Cow::Borrowed(&span.annotations));
@@ -448,6 +453,9 @@ mod tests {
         throttled
             .attributes
             .push(("aws.request_id".into(), AttributeValue::String("R1".into())));
+        throttled
+            .attributes
+            .push(("aws.retries".into(), AttributeValue::Int(2)));
         let mut not_found = span(3, Some(1), "http");
         not_found.outcome = Outcome::from_http_status(404);
         not_found.namespace = Some(RemoteNamespace::Remote);
@@ -476,7 +484,7 @@ mod tests {
         assert_eq!(ddb["namespace"], "aws");
         assert_eq!(
             ddb["aws"],
-            json!({"operation": "GetItem", "request_id": "R1"})
+            json!({"operation": "GetItem", "request_id": "R1", "retries": 2})
         );
         let http = &v["subsegments"][1];
         assert_eq!(http["error"], true);
