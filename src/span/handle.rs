@@ -139,6 +139,11 @@ impl Span {
         self.child_of_kind(name, SpanKind::Internal)
     }
 
+    /// Opens a child span that ends when the returned guard is dropped.
+    pub fn child_guard(&self, name: impl Into<String>) -> super::SpanGuard {
+        super::SpanGuard::new(self.child(name))
+    }
+
     /// Opens a child span of the given kind.
     pub fn child_of_kind(&self, name: impl Into<String>, kind: SpanKind) -> Span {
         match &self.inner {

@@ -9,12 +9,14 @@
 //! fit is dropped with one log line.
 
 mod current;
+mod guard;
 mod handle;
 mod limits;
 mod record;
 pub(crate) mod recorder;
 
 pub use current::{current, scope, sync_scope};
+pub use guard::SpanGuard;
 pub use handle::Span;
 pub(crate) use record::now_unix_nanos;
 pub use record::{

@@ -157,3 +157,22 @@ fn the_span_limit_counts_what_it_drops() {
     assert_eq!(batch.spans.len(), 100);
     assert_eq!(batch.dropped_spans, 51);
 }
+
+#[test]
+fn a_guard_ends_its_span_when_dropped() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    let result: Result<(), &str> = (|| {
+        let step = span.child_guard("step");
+        step.annotate("phase", 1);
+        Err("early return")?;
+        Ok(())
+    })();
+    assert!(result.is_err());
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+    assert_eq!(batch.spans[1].name, "step");
+    assert!(
+        !batch.spans[1].unfinished,
+        "ended by the guard, not by the flush"
+    );
+}
