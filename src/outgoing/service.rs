@@ -30,20 +30,7 @@ impl<S> OutgoingService<S> {
         Self { inner, name }
     }
 
-    /// The wrapped client.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped client, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the client.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::inner_service_accessors!();
 }
 
 impl<S, B, R> Service<Request<B>> for OutgoingService<S>
