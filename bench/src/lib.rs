@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod handler;
+pub mod otlp;
 pub mod procfs;
 pub mod report;
 pub mod stats;
