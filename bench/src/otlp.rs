@@ -71,6 +71,11 @@ impl OtlpReceiver {
         })
     }
 
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
     /// The traces URL to put in `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}/v1/traces", self.address)
@@ -165,5 +170,49 @@ mod tests {
         assert_eq!(id[15], 0x93);
         assert!(xray_trace_id_bytes("2-5759e988-bd862e3fe1be46a994272793").is_none());
         assert!(xray_trace_id_bytes("1-5759e988-bd86").is_none());
+    }
+
+    #[tokio::test]
+    async fn answers_200_empty_and_counts_well_formed_requests() {
+        use lambda_trace_local::client::send;
+        let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
+        let receiver = OtlpReceiver::start(Duration::from_millis(5), Some(id))
+            .await
+            .unwrap();
+        assert!(receiver.endpoint().ends_with("/v1/traces"));
+        let proto = [("content-type", "application/x-protobuf")];
+        let mut body = vec![0x0a, 0x12];
+        body.extend_from_slice(&id);
+        let started = std::time::Instant::now();
+        let ok = send(receiver.address(), Method::POST, "/v1/traces", &proto, body)
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(5));
+        assert_eq!((ok.status, ok.body.len()), (StatusCode::OK, 0));
+        // Wrong trace id, wrong content type, wrong path: answered, but counted as bad.
+        send(
+            receiver.address(),
+            Method::POST,
+            "/v1/traces",
+            &proto,
+            vec![1u8; 20],
+        )
+        .await
+        .unwrap();
+        send(
+            receiver.address(),
+            Method::POST,
+            "/v1/traces",
+            &[],
+            id.to_vec(),
+        )
+        .await
+        .unwrap();
+        let wrong = send(receiver.address(), Method::GET, "/v1/logs", &[], Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+        assert_eq!(receiver.good(), 1);
+        assert_eq!(receiver.bad().len(), 3, "{:?}", receiver.bad());
     }
 }
