@@ -63,11 +63,15 @@ invoke: build
 
 # End-to-end overhead (issue 6): the same handler bare (twice: the A/A row) and traced, as real
 # release processes behind a local Runtime API, rounds interleaved. Prints a table, writes JSON.
-# Override the defaults with e.g. `make bench BENCH_ARGS="--rounds 10"`. Not part of `make test`.
+# Override the defaults with e.g. `make bench BENCH_ARGS="--rounds 10"` (`--network false` skips
+# the OTLP variants C and D, `--otlp-delay-ms 5` makes the receiver slow). Not part of `make test`.
 BENCH_ARGS ?=
+# Two separate builds: `bench-traced-otlp` needs lambda-trace's `otlp` feature, which must not
+# leak into `bench-traced` (its size is a tracked metric) through feature unification.
 bench:
 	cargo build --release -p lambda-trace-bench --bins
-	target/release/lambda-trace-bench --bin-dir target/release --json out/bench.json $(BENCH_ARGS)
+	cargo build --release -p lambda-trace-bench-net --bins
+	target/release/lambda-trace-bench --bin-dir target/release --json out/bench.json --network true $(BENCH_ARGS)
 
 # Criterion micro benchmarks of the hot paths (benches/hot_paths.rs). Not part of `make test`.
 bench-micro:

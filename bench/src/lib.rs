@@ -7,12 +7,15 @@
 //! ([`lambda_trace_local::RuntimeApi`]), the traced one sending to a real UDP socket
 //! ([`lambda_trace_local::XrayDaemon`]), in interleaved rounds, and reports latency, CPU, init
 //! time, peak RSS and binary size as ratios to the bare handler, with an A/A row (bare vs. bare)
-//! for the noise. See `bench/README.md`.
+//! for the noise. With `--network true`, two more variants run `bench-traced-otlp` (package
+//! `lambda-trace-bench-net`, lambda-trace's `otlp` feature) against an OTLP/HTTP receiver in the
+//! driver ([`otlp`]), flushing before and after the response. See `bench/README.md`.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod handler;
+pub mod otlp;
 pub mod procfs;
 pub mod report;
 pub mod stats;

@@ -3,31 +3,39 @@
 //! ```text
 //! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 20]
 //!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
-//!                    [--json out/bench.json]
+//!                    [--json out/bench.json] [--network false] [--otlp-delay-ms 0]
 //! ```
 //!
 //! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
-//! the noise), B = `bench-traced` sending to a real UDP socket. Each runs as a real process
-//! behind its own local Runtime API. It builds nothing: build first with
-//! `cargo build --release -p lambda-trace-bench --bins` (`make bench` does).
+//! the noise), B = `bench-traced` sending to a real UDP socket; with `--network true` also
+//! C = `bench-traced-otlp` exporting over OTLP/HTTP to a receiver inside the driver (default
+//! before-response flush) and D = the same with `LAMBDA_TRACE_FLUSH_MODE=after-response`; the
+//! receiver answers after `--otlp-delay-ms`. Each runs as a real process behind its own local
+//! Runtime API. It builds nothing: build first with
+//! `cargo build --release -p lambda-trace-bench --bins` and, for C and D, separately
+//! `cargo build --release -p lambda-trace-bench-net --bins` (`make bench` does).
 //!
 //! 1. Init: `--init-samples` times, in rotating variant order, a fresh process is spawned and
 //!    the time from spawn to its first `/next` poll is taken; then it is killed.
 //! 2. One long-lived process per variant, each warmed up with `--warmup` invocations.
 //! 3. `--rounds` rounds, the variant order rotating each round (A A' B, then B A A', …); a round
 //!    of a variant is `--invocations` sequential invocations. Latency = `/next` answered →
-//!    `/response` received; CPU = the process's on-CPU time (schedstat) over the round.
+//!    `/response` received; cycle = `/next` answered → the function's next `/next` poll (what
+//!    Lambda bills; includes an after-response export); CPU = the process's on-CPU time
+//!    (schedstat) over the round.
 //! 4. Peak RSS (`VmHWM`) of each long-lived process; binary sizes; the report.
 //!
 //! It fails (exit code 1) when a response differs from the first one, when bare and traced
 //! answer differently, or when the X-Ray daemon did not receive exactly one well-formed document
-//! of the event's trace per traced invocation.
+//! of the event's trace per traced invocation, or the OTLP receiver exactly one well-formed
+//! request with the event's trace id per invocation of C and D.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use lambda_trace_bench::otlp::{OtlpReceiver, xray_trace_id_bytes};
 use lambda_trace_bench::procfs::{self, CpuSnapshot, Machine};
 use lambda_trace_bench::report::{Report, Round, VariantResult};
 use lambda_trace_bench::stats::percentile;
@@ -47,6 +55,8 @@ struct Args {
     init_samples: usize,
     event: PathBuf,
     json: Option<PathBuf>,
+    network: bool,
+    otlp_delay: Duration,
 }
 
 impl Args {
@@ -59,6 +69,8 @@ impl Args {
             init_samples: 10,
             event: "events/apigw-v1-xray.json".into(),
             json: None,
+            network: false,
+            otlp_delay: Duration::ZERO,
         };
         while let Some(flag) = it.next() {
             if flag == "-h" || flag == "--help" {
@@ -80,6 +92,12 @@ impl Args {
                 "--init-samples" => args.init_samples = number()?,
                 "--event" => args.event = value.clone().into(),
                 "--json" => args.json = Some(value.clone().into()),
+                "--network" => {
+                    args.network = value
+                        .parse()
+                        .map_err(|e| format!("{flag} {value:?} (true or false): {e}"))?;
+                }
+                "--otlp-delay-ms" => args.otlp_delay = Duration::from_millis(number()? as u64),
                 _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
             }
         }
@@ -92,39 +110,72 @@ impl Args {
 
 const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
      [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
-     [--json out/bench.json]";
+     [--json out/bench.json] [--network false] [--otlp-delay-ms 0]";
 
-/// One of A, A', B.
+/// Where a variant's spans go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    /// Bare: no tracing.
+    None,
+    /// The X-Ray daemon (UDP).
+    Daemon,
+    /// OTLP/HTTP to the driver's receiver, flushed before or after the response.
+    Otlp { after_response: bool },
+}
+
+/// One of A, A', B, C, D.
 #[derive(Debug, Clone)]
 struct Variant {
     key: &'static str,
     label: &'static str,
     binary: PathBuf,
-    traced: bool,
+    export: Export,
 }
 
-/// A function process with its Runtime API (and X-Ray daemon, when traced).
+/// A function process with its Runtime API (and X-Ray daemon or OTLP receiver, when traced).
 struct Running {
     api: RuntimeApi,
     process: FunctionProcess,
     pid: u32,
     daemon: Option<XrayDaemon>,
+    receiver: Option<OtlpReceiver>,
     init: Duration,
 }
 
 impl Running {
-    async fn start(variant: &Variant) -> Result<Running, Error> {
+    async fn start(variant: &Variant, otlp: &OtlpSettings) -> Result<Running, Error> {
         let api = RuntimeApi::start().await?;
-        let daemon = if variant.traced {
+        let daemon = if variant.export == Export::Daemon {
             Some(XrayDaemon::bind().map_err(|e| format!("cannot bind the X-Ray daemon: {e}"))?)
         } else {
             None
         };
+        let receiver = if let Export::Otlp { .. } = variant.export {
+            Some(
+                OtlpReceiver::start(otlp.delay, otlp.trace_id)
+                    .await
+                    .map_err(|e| format!("cannot bind the OTLP receiver: {e}"))?,
+            )
+        } else {
+            None
+        };
         let address = daemon.as_ref().map(|d| d.address().to_string());
+        let endpoint = receiver.as_ref().map(OtlpReceiver::endpoint);
         let name = variant.binary.file_name().and_then(|n| n.to_str());
         let mut env = vec![("AWS_LAMBDA_FUNCTION_NAME", name.unwrap_or("bench"))];
         if let Some(address) = &address {
             env.push(("AWS_XRAY_DAEMON_ADDRESS", address));
+        }
+        if let Some(endpoint) = &endpoint {
+            env.push(("OTEL_TRACES_EXPORTER", "otlp"));
+            env.push(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint));
+        }
+        if variant.export
+            == (Export::Otlp {
+                after_response: true,
+            })
+        {
+            env.push(("LAMBDA_TRACE_FLUSH_MODE", "after-response"));
         }
         let started = Instant::now();
         let mut process = FunctionProcess::spawn(&variant.binary, api.address(), &env)?;
@@ -148,6 +199,7 @@ impl Running {
             process,
             pid,
             daemon,
+            receiver,
             init,
         })
     }
@@ -161,6 +213,18 @@ impl Running {
     }
 }
 
+/// How the OTLP receivers answer and what they check.
+struct OtlpSettings {
+    delay: Duration,
+    trace_id: Option<[u8; 16]>,
+}
+
+/// One invocation's figures, ns.
+struct Timing {
+    latency: u64,
+    cycle: u64,
+}
+
 /// What the driver checks about every invocation and every datagram.
 struct Checker {
     payload: Bytes,
@@ -169,7 +233,11 @@ struct Checker {
 }
 
 impl Checker {
-    async fn invoke(&mut self, running: &Running, datagrams: &mut Datagrams) -> Result<u64, Error> {
+    async fn invoke(
+        &mut self,
+        running: &Running,
+        datagrams: &mut Datagrams,
+    ) -> Result<Timing, Error> {
         let result = running
             .api
             .invoke(Invocation::new(self.payload.clone()))
@@ -177,6 +245,15 @@ impl Checker {
         let latency = result
             .completed_at
             .saturating_duration_since(result.next_answered_at);
+        // The cycle ends when the function polls `/next` again (after an after-response export).
+        if !running.api.wait_for_next_poll(INIT_TIMEOUT).await {
+            return Err(format!(
+                "invocation {}: no /next poll within {INIT_TIMEOUT:?} after the response",
+                result.request_id
+            )
+            .into());
+        }
+        let cycle = result.next_answered_at.elapsed();
         let body = match &result.outcome {
             Outcome::Response(body) => body,
             other => return Err(format!("invocation {} ended {other:?}", result.request_id).into()),
@@ -202,7 +279,11 @@ impl Checker {
         if let Some(daemon) = &running.daemon {
             datagrams.take(daemon, self.trace_id.as_deref());
         }
-        Ok(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX))
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Ok(Timing {
+            latency: ns(latency),
+            cycle: ns(cycle),
+        })
     }
 }
 
@@ -269,14 +350,22 @@ fn rotated<T: Clone>(items: &[T], by: usize) -> Vec<T> {
     v
 }
 
-fn round_result(round: usize, position: usize, latencies: &mut [u64], cpu_ns: u64) -> Round {
+fn round_result(
+    round: usize,
+    position: usize,
+    latencies: &mut [u64],
+    cycles: &mut [u64],
+    cpu_ns: u64,
+) -> Round {
     latencies.sort_unstable();
-    let us = |p| percentile(latencies, p).map_or(0.0, |ns| ns as f64 / 1000.0);
+    cycles.sort_unstable();
+    let us = |v: &[u64], p| percentile(v, p).map_or(0.0, |ns| ns as f64 / 1000.0);
     Round {
         round,
         position,
-        p50_us: us(50.0),
-        p99_us: us(99.0),
+        p50_us: us(latencies, 50.0),
+        p99_us: us(latencies, 99.0),
+        cycle_p50_us: us(cycles, 50.0),
         cpu_us_per_invocation: cpu_ns as f64 / 1000.0 / latencies.len().max(1) as f64,
     }
 }
@@ -286,21 +375,51 @@ async fn run(args: Args) -> Result<Report, Error> {
     let machine = Machine::detect();
     let wall = Instant::now();
     let (payload, trace_id) = load_event(&args.event)?;
-    let variants = [
-        ("A", "bare", "bench-bare", false),
-        ("A'", "bare again (A/A)", "bench-bare", false),
-        ("B", "traced", "bench-traced", true),
-    ]
-    .map(|(key, label, bin, traced)| Variant {
-        key,
-        label,
-        binary: args.bin_dir.join(bin),
-        traced,
-    });
+    let otlp = OtlpSettings {
+        delay: args.otlp_delay,
+        trace_id: trace_id.as_deref().and_then(xray_trace_id_bytes),
+    };
+    let mut list = vec![
+        ("A", "bare", "bench-bare", Export::None),
+        ("A'", "bare again (A/A)", "bench-bare", Export::None),
+        ("B", "traced", "bench-traced", Export::Daemon),
+    ];
+    if args.network {
+        list.push((
+            "C",
+            "OTLP, before-response",
+            "bench-traced-otlp",
+            Export::Otlp {
+                after_response: false,
+            },
+        ));
+        list.push((
+            "D",
+            "OTLP, after-response",
+            "bench-traced-otlp",
+            Export::Otlp {
+                after_response: true,
+            },
+        ));
+    }
+    let variants: Vec<Variant> = list
+        .into_iter()
+        .map(|(key, label, bin, export)| Variant {
+            key,
+            label,
+            binary: args.bin_dir.join(bin),
+            export,
+        })
+        .collect();
     for v in &variants {
         if !v.binary.is_file() {
+            let package = if let Export::Otlp { .. } = v.export {
+                "lambda-trace-bench-net"
+            } else {
+                "lambda-trace-bench"
+            };
             return Err(format!(
-                "{} not found: build first (cargo build --release -p lambda-trace-bench --bins)",
+                "{} not found: build first (cargo build --release -p {package} --bins)",
                 v.binary.display()
             )
             .into());
@@ -320,7 +439,9 @@ async fn run(args: Args) -> Result<Report, Error> {
             peak_rss_kib: 0,
             rounds: Vec::new(),
             latencies_ns: Vec::with_capacity(args.invocations * args.rounds),
+            cycles_ns: Vec::with_capacity(args.invocations * args.rounds),
             datagrams: None,
+            otlp_requests: None,
         });
     }
 
@@ -329,7 +450,7 @@ async fn run(args: Args) -> Result<Report, Error> {
     let indices: Vec<usize> = (0..variants.len()).collect();
     for sample in 0..args.init_samples {
         for i in rotated(&indices, sample) {
-            let running = Running::start(&variants[i]).await?;
+            let running = Running::start(&variants[i], &otlp).await?;
             results[i].init_ms.push(running.init.as_secs_f64() * 1000.0);
             running.stop().await?;
         }
@@ -340,7 +461,7 @@ async fn run(args: Args) -> Result<Report, Error> {
     let mut running = Vec::new();
     let mut datagrams: Vec<Datagrams> = Vec::new();
     for (i, v) in variants.iter().enumerate() {
-        let r = Running::start(v).await?;
+        let r = Running::start(v, &otlp).await?;
         results[i].init_ms.push(r.init.as_secs_f64() * 1000.0);
         running.push(r);
         datagrams.push(Datagrams::default());
@@ -356,23 +477,24 @@ async fn run(args: Args) -> Result<Report, Error> {
             checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
         }
     }
-    if checkers[0].expected_body != checkers[2].expected_body {
-        return Err(format!(
-            "bare and traced answer differently: {:?} vs. {:?}",
-            checkers[0]
-                .expected_body
-                .as_deref()
-                .map(String::from_utf8_lossy),
-            checkers[2]
-                .expected_body
-                .as_deref()
-                .map(String::from_utf8_lossy)
-        )
-        .into());
+    for (i, c) in checkers.iter().enumerate().skip(1) {
+        if checkers[0].expected_body != c.expected_body {
+            return Err(format!(
+                "bare and {} answer differently: {:?} vs. {:?}",
+                variants[i].key,
+                checkers[0]
+                    .expected_body
+                    .as_deref()
+                    .map(String::from_utf8_lossy),
+                c.expected_body.as_deref().map(String::from_utf8_lossy)
+            )
+            .into());
+        }
     }
 
     // 3. Interleaved rounds.
     let mut latencies = vec![0u64; args.invocations];
+    let mut cycles = vec![0u64; args.invocations];
     for round in 0..args.rounds {
         let order = rotated(&indices, round);
         eprintln!(
@@ -388,15 +510,18 @@ async fn run(args: Args) -> Result<Report, Error> {
         for (position, &i) in order.iter().enumerate() {
             let pid = running[i].pid;
             let before = CpuSnapshot::read(pid)?;
-            for slot in latencies.iter_mut() {
-                *slot = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+            for (latency, cycle) in latencies.iter_mut().zip(cycles.iter_mut()) {
+                let timing = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+                (*latency, *cycle) = (timing.latency, timing.cycle);
             }
             let after = CpuSnapshot::read(pid)?;
             results[i].latencies_ns.extend_from_slice(&latencies);
+            results[i].cycles_ns.extend_from_slice(&cycles);
             results[i].rounds.push(round_result(
                 round + 1,
                 position,
                 &mut latencies,
+                &mut cycles,
                 after.since(&before),
             ));
         }
@@ -423,6 +548,22 @@ async fn run(args: Args) -> Result<Report, Error> {
                 ));
             }
         }
+        if let Some(receiver) = &r.receiver {
+            // Every export finished before the function polled `/next` again, so nothing is
+            // in flight here.
+            let bad = receiver.bad();
+            results[i].otlp_requests = Some(receiver.good());
+            if receiver.good() != expected_datagrams || !bad.is_empty() {
+                problems.push(format!(
+                    "{}: the OTLP receiver got {} good requests for {expected_datagrams} \
+                     invocations, and {} bad ones (first: {:?})",
+                    variants[i].key,
+                    receiver.good(),
+                    bad.len(),
+                    bad.first()
+                ));
+            }
+        }
         let process = r.stop().await?;
         let stderr = process.stderr();
         if !stderr.trim().is_empty() {
@@ -444,7 +585,10 @@ async fn run(args: Args) -> Result<Report, Error> {
         "init_samples": args.init_samples,
         "event": args.event.display().to_string(),
         "bin_dir": args.bin_dir.display().to_string(),
+        "network": args.network,
+        "otlp_delay_ms": args.otlp_delay.as_secs_f64() * 1000.0,
         "latency": "Runtime API /next answered -> /response received, pooled over rounds",
+        "cycle": "Runtime API /next answered -> the function's next /next poll seen by the driver, pooled over rounds",
         "cpu": "on-CPU ns of all the function's threads (schedstat) per round / invocations, median over rounds",
         "init": "spawn -> first /next poll, median over init samples and the long-lived process",
         "rss": "VmHWM of the long-lived process at the end",
@@ -512,6 +656,16 @@ mod tests {
         .unwrap();
         assert_eq!((a.rounds, a.invocations), (3, 2000));
         assert_eq!(a.json, Some(PathBuf::from("x.json")));
+        assert!(!a.network);
+        let n = Args::parse(
+            ["--network", "true", "--otlp-delay-ms", "5"]
+                .into_iter()
+                .map(String::from),
+        )
+        .unwrap();
+        assert!(n.network);
+        assert_eq!(n.otlp_delay, Duration::from_millis(5));
+        assert!(Args::parse(["--network", "yes"].into_iter().map(String::from)).is_err());
         assert!(Args::parse(["--nope", "1"].into_iter().map(String::from)).is_err());
         assert!(Args::parse(["--rounds"].into_iter().map(String::from)).is_err());
     }

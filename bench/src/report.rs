@@ -17,6 +17,8 @@ pub struct Round {
     pub p50_us: f64,
     /// 99th percentile latency of the round, µs.
     pub p99_us: f64,
+    /// Median cycle (`/next` answered → next `/next` poll) of the round, µs.
+    pub cycle_p50_us: f64,
     /// CPU time of the function process per invocation, µs.
     pub cpu_us_per_invocation: f64,
 }
@@ -24,7 +26,7 @@ pub struct Round {
 /// Everything measured for one variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantResult {
-    /// `A`, `A'`, `B`.
+    /// `A`, `A'`, `B`, `C`, `D`.
     pub key: String,
     /// What it is.
     pub label: String,
@@ -41,8 +43,14 @@ pub struct VariantResult {
     /// Latencies of every measured invocation, pooled over the rounds (ns; not serialized).
     #[serde(skip)]
     pub latencies_ns: Vec<u64>,
-    /// Datagrams the X-Ray daemon received from this variant (warm-up included), if traced.
+    /// Cycles (`/next` answered → next `/next` poll) of every measured invocation, pooled over
+    /// the rounds (ns; not serialized).
+    #[serde(skip)]
+    pub cycles_ns: Vec<u64>,
+    /// Datagrams the X-Ray daemon received from this variant (warm-up included), if it used it.
     pub datagrams: Option<usize>,
+    /// Requests the OTLP receiver accepted from this variant (warm-up included), if it used it.
+    pub otlp_requests: Option<usize>,
 }
 
 /// The summary figures of a variant.
@@ -52,6 +60,10 @@ pub struct Summary {
     pub p50_us: f64,
     /// 99th percentile latency over all rounds pooled, µs.
     pub p99_us: f64,
+    /// Median cycle (`/next` answered → next `/next` poll) over all rounds pooled, µs.
+    pub cycle_p50_us: f64,
+    /// 99th percentile cycle over all rounds pooled, µs.
+    pub cycle_p99_us: f64,
     /// Median over rounds of the CPU µs per invocation.
     pub cpu_us_per_invocation: f64,
     /// Median init time, ms.
@@ -63,10 +75,12 @@ pub struct Summary {
 }
 
 impl VariantResult {
-    /// Summarizes the variant (sorts the pooled latencies).
+    /// Summarizes the variant (sorts the pooled latencies and cycles).
     pub fn summary(&mut self) -> Summary {
         self.latencies_ns.sort_unstable();
-        let us = |p| percentile(&self.latencies_ns, p).map_or(0.0, |ns| ns as f64 / 1000.0);
+        self.cycles_ns.sort_unstable();
+        let pct = |v: &[u64], p| percentile(v, p).map_or(0.0, |ns| ns as f64 / 1000.0);
+        let us = |p| pct(&self.latencies_ns, p);
         let cpu: Vec<f64> = self
             .rounds
             .iter()
@@ -75,6 +89,8 @@ impl VariantResult {
         Summary {
             p50_us: us(50.0),
             p99_us: us(99.0),
+            cycle_p50_us: pct(&self.cycles_ns, 50.0),
+            cycle_p99_us: pct(&self.cycles_ns, 99.0),
             cpu_us_per_invocation: median(&cpu).unwrap_or(0.0),
             init_ms: median(&self.init_ms).unwrap_or(0.0),
             peak_rss_kib: self.peak_rss_kib as f64,
@@ -90,6 +106,10 @@ pub struct Ratios {
     pub p50: Option<f64>,
     /// p99 latency ratio.
     pub p99: Option<f64>,
+    /// p50 cycle ratio.
+    pub cycle_p50: Option<f64>,
+    /// p99 cycle ratio.
+    pub cycle_p99: Option<f64>,
     /// CPU per invocation ratio.
     pub cpu: Option<f64>,
     /// Init time ratio.
@@ -106,6 +126,8 @@ impl Ratios {
         Ratios {
             p50: ratio(s.p50_us, base.p50_us),
             p99: ratio(s.p99_us, base.p99_us),
+            cycle_p50: ratio(s.cycle_p50_us, base.cycle_p50_us),
+            cycle_p99: ratio(s.cycle_p99_us, base.cycle_p99_us),
             cpu: ratio(s.cpu_us_per_invocation, base.cpu_us_per_invocation),
             init: ratio(s.init_ms, base.init_ms),
             rss: ratio(s.peak_rss_kib, base.peak_rss_kib),
@@ -117,7 +139,7 @@ impl Ratios {
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
-    /// `A`, `A'`, `B`.
+    /// `A`, `A'`, `B`, `C`, `D`.
     pub key: String,
     /// What it is.
     pub label: String,
@@ -127,6 +149,8 @@ pub struct Row {
     pub ratio_to_bare: Ratios,
     /// Per round: this variant's p50 over A's p50 of the same round.
     pub round_p50_ratios: Vec<f64>,
+    /// Per round: this variant's p50 cycle over A's of the same round.
+    pub round_cycle_ratios: Vec<f64>,
     /// Per round: this variant's CPU per invocation over A's of the same round.
     pub round_cpu_ratios: Vec<f64>,
 }
@@ -153,7 +177,7 @@ pub struct Report {
     pub machine: Machine,
     /// How it ran.
     pub config: serde_json::Value,
-    /// A, A', B.
+    /// A, A', B (and C, D with `--network true`).
     pub rows: Vec<Row>,
     /// The raw per-variant measurements.
     pub variants: Vec<VariantResult>,
@@ -184,6 +208,7 @@ impl Report {
                 summary: *s,
                 ratio_to_bare: Ratios::of(s, &base),
                 round_p50_ratios: per_round(v, &variants[0], |r| r.p50_us),
+                round_cycle_ratios: per_round(v, &variants[0], |r| r.cycle_p50_us),
                 round_cpu_ratios: per_round(v, &variants[0], |r| r.cpu_us_per_invocation),
             })
             .collect::<Vec<_>>();
@@ -221,8 +246,8 @@ impl Report {
             wall = self.wall_seconds,
         );
         out.push_str(
-            "| variant | p50 µs | p99 µs | CPU µs/inv | init ms | peak RSS KiB | binary KiB |\n\
-             |---|---:|---:|---:|---:|---:|---:|\n",
+            "| variant | p50 µs | p99 µs | cycle p50 µs | cycle p99 µs | CPU µs/inv | init ms | peak RSS KiB | binary KiB |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (i, row) in self.rows.iter().enumerate() {
             let s = &row.summary;
@@ -230,11 +255,13 @@ impl Report {
             let base = &self.rows[0].summary;
             if i == 0 {
                 out.push_str(&format!(
-                    "| {} {} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} | {:.0} |\n",
+                    "| {} {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} | {:.0} |\n",
                     row.key,
                     row.label,
                     s.p50_us,
                     s.p99_us,
+                    s.cycle_p50_us,
+                    s.cycle_p99_us,
                     s.cpu_us_per_invocation,
                     s.init_ms,
                     s.peak_rss_kib,
@@ -242,13 +269,17 @@ impl Report {
                 ));
             } else {
                 out.push_str(&format!(
-                    "| {} {} | {:.1} ({}) | {:.1} ({}) | {:.1} ({}) | {:.2} ({:+.2} ms) | {:.0} ({:+.0}) | {:.0} ({}) |\n",
+                    "| {} {} | {:.1} ({}) | {:.1} ({}) | {:.1} ({}) | {:.1} ({}) | {:.1} ({}) | {:.2} ({:+.2} ms) | {:.0} ({:+.0}) | {:.0} ({}) |\n",
                     row.key,
                     row.label,
                     s.p50_us,
                     times(r.p50),
                     s.p99_us,
                     times(r.p99),
+                    s.cycle_p50_us,
+                    times(r.cycle_p50),
+                    s.cycle_p99_us,
+                    times(r.cycle_p99),
                     s.cpu_us_per_invocation,
                     times(r.cpu),
                     s.init_ms,
@@ -268,9 +299,10 @@ impl Report {
                 min_max(v).map_or("n/a".to_owned(), |(lo, hi)| format!("{lo:.3}–{hi:.3}"))
             };
             out.push_str(&format!(
-                "Per round, {} over A: p50 {}, CPU {}.\n",
+                "Per round, {} over A: p50 {}, cycle p50 {}, CPU {}.\n",
                 row.key,
                 range(&row.round_p50_ratios),
+                range(&row.round_cycle_ratios),
                 range(&row.round_cpu_ratios)
             ));
         }
@@ -358,10 +390,13 @@ mod tests {
                 position: 0,
                 p50_us: lat_us as f64,
                 p99_us: lat_us as f64,
+                cycle_p50_us: lat_us as f64 + 20.0,
                 cpu_us_per_invocation: cpu,
             }],
             latencies_ns: vec![lat_us * 1000; 10],
+            cycles_ns: vec![(lat_us + 20) * 1000; 10],
             datagrams: None,
+            otlp_requests: None,
         }
     }
 
@@ -386,7 +421,10 @@ mod tests {
         // p50, p99 pass (1.04 ≤ 1.05); CPU 1.2 fails; init +0.6 fails; RSS +600 fails; binary 1.1 passes.
         assert_eq!(pass, [true, true, false, false, false, true]);
         let md = report.markdown();
-        assert!(md.contains("| B B | 104.0 (1.040×)"), "{md}");
+        assert!(
+            md.contains("| B B | 104.0 (1.040×) | 104.0 (1.040×) | 124.0 (1.033×)"),
+            "{md}"
+        );
         assert!(md.contains("FAIL"));
     }
 }
