@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -10,7 +9,6 @@ use lambda_http::{Body, Request, RequestExt, Response, Service};
 
 use super::carrier::HttpCarrier;
 use crate::layer::{Shared, TraceFuture, start_invocation};
-use crate::span;
 
 /// The service an [`HttpTraceLayer`](super::HttpTraceLayer) produces.
 #[derive(Clone)]
@@ -53,21 +51,23 @@ where
         if self.shared.disabled {
             return TraceFuture::passthrough(self.inner.call(request));
         }
-        let context = request.lambda_context_ref().cloned().unwrap_or_default();
-        let invocation = start_invocation(
-            &self.shared,
-            Some(&HttpCarrier(&request)),
-            &context,
-            response_status,
-        );
-        let root = invocation.root.clone();
-        let called = span::sync_scope(root.clone(), || {
-            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
-        });
-        match called {
-            Ok(future) => TraceFuture::new(span::scope(root, future), invocation),
-            Err(panic) => TraceFuture::panicked(panic, invocation),
-        }
+        let invocation = {
+            let fallback;
+            let context = match request.lambda_context_ref() {
+                Some(context) => context,
+                None => {
+                    fallback = lambda_runtime::Context::default();
+                    &fallback
+                }
+            };
+            start_invocation(
+                &self.shared,
+                Some(&HttpCarrier(&request)),
+                context,
+                response_status,
+            )
+        };
+        invocation.run(|| self.inner.call(request))
     }
 }
 

@@ -35,6 +35,23 @@ pub(crate) struct Invocation {
     pub(crate) status_of: StatusFn,
 }
 
+impl Invocation {
+    /// Calls the handler (`call`) with the invocation span current, catching a panic in `call`
+    /// itself, and returns the future that records the outcome and flushes.
+    pub(crate) fn run<F, R, E>(self, call: impl FnOnce() -> F) -> TraceFuture<F>
+    where
+        F: Future<Output = Result<R, E>>,
+        R: 'static,
+        E: fmt::Debug + 'static,
+    {
+        let root = self.root.clone();
+        match crate::span::sync_scope(root.clone(), || catch_unwind(AssertUnwindSafe(call))) {
+            Ok(future) => TraceFuture::new(crate::span::scope(root, future), self),
+            Err(panic) => TraceFuture::panicked(panic, self),
+        }
+    }
+}
+
 /// Reads the HTTP status of a response (`None`: not an HTTP response).
 pub(crate) type StatusFn = fn(&dyn Any) -> Option<u16>;
 

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -13,7 +12,6 @@ use super::future::TraceFuture;
 use super::invocation::start;
 use super::{Shared, outcome};
 use crate::carrier;
-use crate::span;
 
 /// The service a [`TraceLayer`](super::TraceLayer) produces.
 #[derive(Clone)]
@@ -59,13 +57,6 @@ where
         }
         let carrier = carrier::from_event(&event.payload as &dyn Any);
         let invocation = start(&self.shared, carrier, &event.context, outcome::http_status);
-        let root = invocation.root.clone();
-        let called = span::sync_scope(root.clone(), || {
-            catch_unwind(AssertUnwindSafe(|| self.inner.call(event)))
-        });
-        match called {
-            Ok(future) => TraceFuture::new(span::scope(root, future), invocation),
-            Err(panic) => TraceFuture::panicked(panic, invocation),
-        }
+        invocation.run(|| self.inner.call(event))
     }
 }
