@@ -250,6 +250,37 @@ impl TraceContext {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// `value`'s low `N * 4` bits as `N` lowercase hex digits, most significant first.
+fn hex_digits<const N: usize>(value: u128) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = HEX_DIGITS[((value >> (4 * (N - 1 - i))) & 0xf) as usize];
+    }
+    out
+}
+
+impl SpanId {
+    /// The 16 lowercase hex digits, on the stack (the hot path of document encoding; the same
+    /// text as `Display`, without the formatting machinery).
+    pub(crate) fn hex(self) -> [u8; 16] {
+        hex_digits::<16>(u128::from(self.0))
+    }
+}
+
+impl TraceId {
+    /// The X-Ray form `1-{8 hex}-{24 hex}`, on the stack (see [`SpanId::hex`]).
+    pub(crate) fn xray_bytes(self) -> [u8; 35] {
+        let mut out = [0u8; 35];
+        out[..2].copy_from_slice(b"1-");
+        out[2..10].copy_from_slice(&hex_digits::<8>(self.0 >> 96));
+        out[10] = b'-';
+        out[11..].copy_from_slice(&hex_digits::<24>(self.0));
+        out
+    }
+}
+
 fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -301,6 +332,17 @@ mod tests {
         assert!(secs.abs_diff(now) <= 2);
         assert_eq!(TraceId::from_xray(&id.to_xray()).unwrap(), id);
         assert_ne!(SpanId::generate().to_u64(), 0);
+    }
+
+    #[test]
+    fn stack_hex_forms_match_display() {
+        for _ in 0..1000 {
+            let (t, s) = (TraceId::generate(), SpanId::generate());
+            assert_eq!(std::str::from_utf8(&t.xray_bytes()).unwrap(), t.to_xray());
+            assert_eq!(std::str::from_utf8(&s.hex()).unwrap(), s.to_string());
+        }
+        let s = SpanId::from_u64(0x0000_0000_0000_00af).unwrap();
+        assert_eq!(&s.hex(), b"00000000000000af");
     }
 
     #[test]

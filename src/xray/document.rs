@@ -3,7 +3,7 @@
 //!
 //! These types only *serialize*; they know nothing about spans, placement or splitting (that is
 //! [`translate`](super::translate) and [`encode`](super::encode)). Optional fields are skipped
-//! when empty, ids are written through their `Display` (`collect_str`, no temporary `String`),
+//! when empty, ids are written from hex digits formatted on the stack (no temporary `String`),
 //! and strings that X-Ray limits (annotation values, HTTP fields) are cut while serializing, on
 //! a char boundary, without allocating.
 //!
@@ -52,7 +52,7 @@ pub struct Document<'a> {
     /// 1–200 characters from X-Ray's name set (see [`sanitize_name`](super::sanitize_name)).
     pub name: Cow<'a, str>,
     /// The segment / subsegment id (16 lowercase hex).
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "span_id")]
     pub id: SpanId,
     /// `1-{8 hex}-{24 hex}`; required on top-level documents.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +60,7 @@ pub struct Document<'a> {
     /// The parent segment or subsegment.
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "display_opt"
+        serialize_with = "span_id_opt"
     )]
     pub parent_id: Option<SpanId>,
     /// `"subsegment"` for a subsegment sent as its own document.
@@ -158,7 +158,7 @@ impl fmt::Display for XrayTraceId {
 
 impl Serialize for XrayTraceId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(ascii(&self.0.xray_bytes()))
     }
 }
 
@@ -608,16 +608,23 @@ impl<T: fmt::Display> Serialize for Shown<'_, T> {
     }
 }
 
-fn display<T: fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
+/// Ids are hex digits formatted on the stack: `collect_str` would run them through the `fmt`
+/// machinery and serde_json's escaping adapter, which showed in profiles of the hot path.
+fn span_id<S: Serializer>(v: &SpanId, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(ascii(&v.hex()))
 }
 
 #[allow(clippy::ref_option)] // serde's `serialize_with` hands us `&Option<T>`
-fn display_opt<T: fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+fn span_id_opt<S: Serializer>(v: &Option<SpanId>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(v) => s.collect_str(v),
+        Some(v) => span_id(v, s),
         None => s.serialize_none(),
     }
+}
+
+/// Hex digits as `&str` (always ASCII; an impossible non-UTF-8 buffer would write `""`).
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` hands us `&bool`
