@@ -3,7 +3,7 @@
 //! # Strategy
 //! 1. **One document** (the hot path): the root with every span nested, serialized once,
 //!    straight into the caller's reused buffer (no `serde_json::Value`, no temporary strings).
-//!    Serialization stops as soon as it passes the limit, so an oversize batch costs at most
+//!    Writing stops as soon as it passes the limit, so an oversize batch costs at most
 //!    64 kB of wasted writing.
 //! 2. **Split**, when that document is too large (or nested deeper than
 //!    [`MAX_NESTING_DEPTH`](super::MAX_NESTING_DEPTH)): the root without children, then every
@@ -21,11 +21,9 @@
 
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::io;
-
-use serde::Serialize;
 
 use super::document::{Annotations, Document, Omitted, cut};
+use super::json::{Limit, Out};
 use super::translate::{self, Family, MAX_NESTING_DEPTH};
 use crate::span::{AnnotationValue, SpanBatch};
 
@@ -53,7 +51,8 @@ pub fn encode_batch(batch: &SpanBatch, out: &mut Vec<Vec<u8>>) {
 /// document with `prefix` + document, both written into `buf`.
 ///
 /// `buf` is cleared, never shrunk, so a buffer kept across invocations stops allocating after
-/// the first one (it never grows past `prefix.len() + MAX_DOCUMENT_BYTES`). Every document is
+/// the first one (it never grows more than a few hundred bytes past `prefix.len() +
+/// MAX_DOCUMENT_BYTES`). Every document is
 /// emitted even when `emit` fails; the first error is returned.
 pub fn encode_with<E>(
     batch: &SpanBatch,
@@ -90,47 +89,11 @@ pub fn encode_with<E>(
 
 /// Writes `prefix` + `doc` into `buf`; `false` (with `buf` holding a partial document) when the
 /// document is larger than [`MAX_DOCUMENT_BYTES`].
-fn write_limited<T: Serialize + ?Sized>(doc: &T, buf: &mut Vec<u8>, prefix: &[u8]) -> bool {
+fn write_limited(doc: &Document<'_>, buf: &mut Vec<u8>, prefix: &[u8]) -> bool {
     buf.clear();
     buf.extend_from_slice(prefix);
     let max = prefix.len() + MAX_DOCUMENT_BYTES;
-    serde_json::to_writer(Limit { buf, max }, doc).is_ok()
-}
-
-/// A `Vec` writer that refuses to grow past `max` bytes: it fills up to `max` (so a cut-off
-/// preview can be taken from it), then fails.
-struct Limit<'b> {
-    buf: &'b mut Vec<u8>,
-    max: usize,
-}
-
-impl io::Write for Limit<'_> {
-    #[inline]
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.buf.len() + data.len() <= self.max {
-            self.buf.extend_from_slice(data);
-            return Ok(());
-        }
-        let n = self.write(data)?;
-        self.write_all(&data[n..])
-    }
-
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.max.saturating_sub(self.buf.len());
-        if room == 0 && !data.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                "document too large",
-            ));
-        }
-        let n = room.min(data.len());
-        self.buf.extend_from_slice(&data[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    doc.write(&mut Out::new(buf, max)).is_ok()
 }
 
 /// Writes `doc` (one span, no children) into `buf`, truncating it until it fits.
@@ -174,7 +137,7 @@ fn write_fitting(mut doc: Document<'_>, buf: &mut Vec<u8>, prefix: &[u8]) {
         // document.
         buf.clear();
         buf.extend_from_slice(prefix);
-        let _ = serde_json::to_writer(&mut *buf, &doc);
+        doc.write_json(buf);
     }
 }
 

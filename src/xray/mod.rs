@@ -3,7 +3,9 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `document.rs` | [`Document`] and its parts: the serde wire model, borrowing from the spans |
+//! | `document.rs` | [`Document`] and its parts: the wire model, borrowing from the spans |
+//! | `write.rs` | [`Document`] → JSON ([`Document::write_json`]) |
+//! | `json.rs` | the JSON writer underneath: escaping, integers, times |
 //! | `translate.rs` | [`SpanBatch`](crate::span::SpanBatch) → documents: root placement, nesting, where each piece of span data goes |
 //! | `encode.rs` | bytes for the wire: one document when it fits, split and truncate when not |
 //! | `name.rs` | segment names: X-Ray's character set, 200 characters |
@@ -37,8 +39,10 @@
 
 mod document;
 mod encode;
+mod json;
 mod name;
 mod translate;
+mod write;
 
 pub use document::{
     Annotations, Aws, Cause, Document, Http, HttpRequest, HttpResponse, LAMBDA_ORIGIN, Limited,

@@ -336,7 +336,7 @@ mod tests {
     }
 
     fn tree(b: &SpanBatch) -> Value {
-        serde_json::to_value(segment_tree(b, &Family::of(b)).unwrap()).unwrap()
+        serde_json::from_slice(&segment_tree(b, &Family::of(b)).unwrap().to_json()).unwrap()
     }
 
     #[test]
@@ -594,7 +594,8 @@ mod tests {
         let mut s = span(1, None, "t");
         s.end_unix_nanos = T0 - 1; // a clock step backwards never gives end < start
         let b = batch(RootPlacement::Segment, vec![s]);
-        let text = serde_json::to_string(&segment_tree(&b, &Family::of(&b)).unwrap()).unwrap();
+        let json = segment_tree(&b, &Family::of(&b)).unwrap().to_json();
+        let text = String::from_utf8(json).unwrap();
         assert!(text.contains("\"start_time\":1700000000.123456,"), "{text}");
         assert!(text.contains("\"end_time\":1700000000.123456"), "{text}");
         assert_eq!(seconds(1_000_000_000), 1.0);
@@ -612,7 +613,8 @@ mod tests {
             ],
         );
         let f = Family::of(&b);
-        let v = serde_json::to_value(standalone_subsegment(&b, &f, 2).unwrap()).unwrap();
+        let json = standalone_subsegment(&b, &f, 2).unwrap().to_json();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["type"], "subsegment");
         assert_eq!(v["parent_id"], "0000000000000002");
         assert_eq!(v["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
