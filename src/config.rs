@@ -13,6 +13,7 @@
 //! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded |
 //! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |
 //! | `LAMBDA_TRACE_FLUSH_MARGIN_MS` | `50` | time kept before the invocation deadline |
+//! | `LAMBDA_TRACE_TIMEOUT_MARGIN_MS` | `100` | a handler still running this long before its deadline has its spans closed as timed out and exported then; `0` turns it off |
 //! | `LAMBDA_TRACE_FLUSH_MODE` | `before-response` | `after-response` awaits network exports after the response is posted |
 //! | `LAMBDA_TRACE_MAX_SPANS` | `1000` | spans recorded per invocation (the rest are counted) |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `true` | record the handler's error message in `cause` |
@@ -143,6 +144,9 @@ pub struct Config {
     pub flush_timeout: Duration,
     /// Time kept free before the invocation deadline.
     pub flush_margin: Duration,
+    /// How long before the invocation deadline a handler that is still running has its spans
+    /// closed as timed out and exported (`Duration::ZERO`: never).
+    pub timeout_margin: Duration,
     /// When network exports are awaited.
     pub flush_mode: FlushMode,
     /// Spans recorded per invocation.
@@ -370,6 +374,7 @@ impl Config {
                 .clamp(0.0, 1.0),
             flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
             flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
+            timeout_margin: ms("LAMBDA_TRACE_TIMEOUT_MARGIN_MS", 100),
             flush_mode: get("LAMBDA_TRACE_FLUSH_MODE").map_or(FlushMode::default(), |v| {
                 parse_or_default("LAMBDA_TRACE_FLUSH_MODE", &v)
             }),
@@ -423,6 +428,7 @@ mod tests {
         assert_eq!(c.daemon_address, "127.0.0.1:2000");
         assert!(!c.disabled);
         assert_eq!(c.flush_timeout, Duration::from_millis(1000));
+        assert_eq!(c.timeout_margin, Duration::from_millis(100));
         assert!(c.capture_error);
     }
 

@@ -48,6 +48,10 @@ enum Mode {
     /// Accepts the connection and never reads or answers.
     Hang,
     RejectOne,
+    /// Answers 200 with a body that is not an `ExportTraceServiceResponse`.
+    Garbage200,
+    /// Writes bytes that are not HTTP on every connection (and keeps it open).
+    NotHttp,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +85,16 @@ impl Receiver {
                 };
                 state.connections.fetch_add(1, Ordering::SeqCst);
                 if let Mode::Hang = mode {
+                    held.push(stream);
+                    continue;
+                }
+                if let Mode::NotHttp = mode {
+                    let mut stream = stream;
+                    let _ = tokio::io::AsyncWriteExt::write_all(
+                        &mut stream,
+                        b"\x16\x03\x01 this is not HTTP \xff\xfe\r\n\r\n",
+                    )
+                    .await;
                     held.push(stream);
                     continue;
                 }
@@ -128,7 +142,13 @@ impl Receiver {
                     error_message: "span too old".into(),
                 })
             }
-            Mode::Ok | Mode::Hang => {}
+            Mode::Garbage200 => {
+                return Ok(Response::builder()
+                    .header("content-type", "application/x-protobuf")
+                    .body(Full::new(Bytes::from_static(b"\xff\xfe<html>not protobuf")))
+                    .unwrap());
+            }
+            Mode::Ok | Mode::Hang | Mode::NotHttp => {}
         }
         Ok(Response::builder()
             .header("content-type", "application/x-protobuf")
@@ -586,6 +606,96 @@ async fn collector_answers_after_the_flush_timeout() {
             .any(|l| l.contains("export timed out after 200ms")),
         "{lines:?}"
     );
+}
+
+#[tokio::test]
+async fn collector_answers_200_with_garbage() {
+    // The spans were accepted (a 2xx); an unreadable body cannot say otherwise.
+    let receiver = Receiver::start(Mode::Garbage200).await;
+    let (layer, exporter) = observed_layer(&receiver.url);
+    let (response, elapsed) = invoke(&layer, None).await;
+    assert_eq!(response, expected_response());
+    assert!(elapsed < BOUND, "took {elapsed:?}");
+    assert_eq!(exporter.outcomes(), [Outcome::Ok]);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn collector_speaks_garbage_instead_of_http() {
+    let receiver = Receiver::start(Mode::NotHttp).await;
+    let (outcomes, _, _) = faulty(&receiver.url).await;
+    match outcomes.as_slice() {
+        [Outcome::Failed(e)] => assert!(!e.contains('\u{ff}'), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_timed_out_invocation_arrives_with_an_error_status_before_the_handler_ends() {
+    let receiver = Receiver::start(Mode::Ok).await;
+    let exporter = Observed::new(Arc::new(OtlpExporter::new(&receiver.url).unwrap()));
+    // The spans are closed 300 ms before the deadline: 250 ms for the export, past the flush
+    // margin (50 ms), bounded by the flush timeout (200 ms).
+    let layer = TraceLayer::builder()
+        .config(config(&[("LAMBDA_TRACE_TIMEOUT_MARGIN_MS", "300".into())]))
+        .exporter(exporter.clone())
+        .build();
+    let arrived_in_time = Arc::new(AtomicUsize::new(0));
+    let (seen, probe) = (Arc::clone(&arrived_in_time), receiver.clone());
+    let service = layer.layer(service_fn(move |_: LambdaEvent<Value>| {
+        let (seen, probe) = (Arc::clone(&seen), probe.clone());
+        async move {
+            let span = lambda_trace::current();
+            span.in_child(
+                "slow-query",
+                tokio::time::sleep(Duration::from_millis(1200)),
+            )
+            .await;
+            seen.store(probe.received().len(), Ordering::SeqCst);
+            Ok::<_, Error>(json!({"late": true}))
+        }
+    }));
+    let mut cx = context(None);
+    cx.deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 500;
+    let response = service
+        .oneshot(LambdaEvent::new(event(), cx))
+        .await
+        .unwrap();
+    assert_eq!(response, json!({"late": true}), "the handler's own output");
+    assert_eq!(
+        arrived_in_time.load(Ordering::SeqCst),
+        1,
+        "the spans reached the collector while the handler was still running"
+    );
+    assert_eq!(exporter.outcomes(), [Outcome::Ok], "one export only");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let spans = &received[0].request.resource_spans[0].scope_spans[0].spans;
+    assert_eq!(spans.len(), 2);
+    for span in spans {
+        let status = span.status.as_ref().expect("a status");
+        assert_eq!(status.code, 2, "ERROR: {}", span.name);
+        assert!(
+            status.message.starts_with("Task timed out after"),
+            "{}",
+            status.message
+        );
+        assert_eq!(
+            attr(&span.attributes, "lambda_trace.unfinished"),
+            Some(&any_value::Value::BoolValue(true))
+        );
+        assert_eq!(span.events[0].name, "exception");
+    }
+    assert_eq!(
+        attr(&spans[0].attributes, "TimedOut"),
+        Some(&any_value::Value::BoolValue(true))
+    );
+    assert_eq!(spans[1].name, "slow-query");
 }
 
 #[tokio::test]

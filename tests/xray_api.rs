@@ -4,13 +4,17 @@
 //! What it proves: a traced invocation's documents reach the API exactly as
 //! `xray::encode_batch` writes them (what the daemon exporter sends), read back with
 //! `BatchGetTraces`; a document the API refuses comes back as `ExportError::Rejected`, not a
-//! panic; an endpoint that refuses connections costs an error, within the flush timeout.
+//! panic; an endpoint that refuses connections, answers 500, answers 200 with garbage or does
+//! not speak HTTP at all (a local hyper server, no moto) costs an error, within the flush
+//! timeout, and never the response.
 #![cfg(feature = "xray-api")]
 
 mod moto;
 mod support;
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -238,5 +242,82 @@ async fn a_refused_connection_is_an_error_within_the_flush_timeout() {
             "dropped at the deadline"
         ),
         other => panic!("unexpected results {other:?}"),
+    }
+}
+
+/// How the stand-in API answers every request.
+#[derive(Debug, Clone, Copy)]
+enum Nonsense {
+    /// 500 with a text body.
+    Status500,
+    /// 200 with a body that is not JSON.
+    Garbage200,
+    /// Bytes that are not HTTP, on a connection kept open.
+    NotHttp,
+}
+
+/// A local server answering every request with `answer`: its endpoint and the number of
+/// connections it accepted.
+async fn nonsense_api(answer: Nonsense) -> (String, Arc<AtomicUsize>) {
+    use http_body_util::Full;
+    use hyper::server::conn::http1;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connections);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            if let Nonsense::NotHttp = answer {
+                let garbage = b"\x16\x03\x01 not HTTP at all \xff\xfe\r\n\r\n";
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, garbage).await;
+                held.push(stream);
+                continue;
+            }
+            let service = hyper::service::service_fn(move |_request| async move {
+                let (status, body): (u16, &'static [u8]) = match answer {
+                    Nonsense::Status500 => (500, b"<html>internal error</html>"),
+                    _ => (200, b"\xff\xfe<html>not json"),
+                };
+                Ok::<_, Infallible>(
+                    hyper::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Full::new(bytes::Bytes::from_static(body)))
+                        .unwrap(),
+                )
+            });
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (endpoint, connections)
+}
+
+#[tokio::test]
+async fn an_endpoint_answering_nonsense_is_an_error_within_the_flush_timeout() {
+    for answer in [Nonsense::Status500, Nonsense::Garbage200, Nonsense::NotHttp] {
+        let (endpoint, connections) = nonsense_api(answer).await;
+        let tee = Tee::new(XrayApiExporter::with_config(&moto::sdk_config(&endpoint)));
+        let start = Instant::now();
+        invoke(&tee, "1000").await;
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_millis(1500),
+            "{answer:?} took {took:?}"
+        );
+        assert!(connections.load(Ordering::SeqCst) >= 1, "{answer:?}");
+        // The SDK's error (after its retries), or the deadline dropped the export first.
+        match tee.results.lock().unwrap().as_slice() {
+            [Err(e)] => assert!(e.contains("PutTraceSegments"), "{answer:?}: {e}"),
+            [] => assert!(took >= Duration::from_millis(900), "{answer:?}: {took:?}"),
+            other => panic!("{answer:?}: unexpected results {other:?}"),
+        }
     }
 }

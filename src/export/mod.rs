@@ -13,7 +13,8 @@
 //! attributes, events, links, resource); the `otlp` module's docs list it.
 //!
 //! The layer calls [`Exporter::export`] once per invocation, after the handler's future finished
-//! and before the wrapped future resolves. An exporter that can send at once (UDP) returns
+//! (or, for a handler still running near its deadline, when the layer closes its spans as timed
+//! out) and before the wrapped future resolves. An exporter that can send at once (UDP) returns
 //! [`Export::Done`]; one that needs I/O returns [`Export::Pending`], which the layer awaits up to
 //! the flush deadline. There is no background thread and no timer: Lambda freezes the process
 //! between invocations, so anything not sent before the response is lost.

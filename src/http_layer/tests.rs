@@ -111,3 +111,43 @@ async fn lambda_active_tracing_wins_and_plain_responses_are_200() {
     );
     assert_eq!(batch.spans[0].http_response.unwrap().status, Some(200));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_http_handler_is_flushed_as_timed_out_before_its_deadline() {
+    let exporter = InMemoryExporter::default();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(0));
+    let (probe, count) = (exporter.clone(), std::sync::Arc::clone(&seen));
+    let svc = layer(&exporter).layer(service_fn(move |_: Request| {
+        let (probe, count) = (probe.clone(), std::sync::Arc::clone(&count));
+        async move {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            *count.lock().unwrap() = probe.batches().len();
+            Ok::<_, Error>(Response::builder().status(201).body(Body::from("late"))?)
+        }
+    }));
+    let mut request = request(None);
+    let mut cx = request.lambda_context();
+    cx.deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 1000;
+    request = request.with_lambda_context(cx);
+    let response = svc.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 201, "the handler's own response");
+    assert_eq!(response.body(), &Body::from("late"));
+    assert_eq!(*seen.lock().unwrap(), 1, "exported while the handler ran");
+    let batches = exporter.take();
+    assert_eq!(batches.len(), 1, "no second export");
+    let root = &batches[0].spans[0];
+    assert!(root.outcome.fault && root.unfinished);
+    assert!(
+        root.http_response.is_none(),
+        "the late status is not recorded"
+    );
+    assert!(
+        root.annotations
+            .iter()
+            .any(|(k, v)| k == "TimedOut" && *v == AnnotationValue::Bool(true))
+    );
+}

@@ -78,6 +78,15 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// How long before the invocation deadline a handler that is still running has its spans
+    /// closed as timed out and exported (default 100 ms; `Duration::ZERO` turns it off). Keep it
+    /// above the flush margin (`LAMBDA_TRACE_FLUSH_MARGIN_MS`, 50 ms): a network export of the
+    /// timed-out spans gets the difference. See [the layer's docs](crate::layer#timeouts).
+    pub fn timeout_margin(mut self, margin: Duration) -> Self {
+        self.config.timeout_margin = margin;
+        self
+    }
+
     /// When network exports are awaited: before the response (default) or after it.
     pub fn flush_mode(mut self, mode: crate::config::FlushMode) -> Self {
         self.config.flush_mode = mode;
@@ -131,6 +140,8 @@ impl TraceLayerBuilder {
                 sample_rate: c.sample_rate,
                 flush_timeout: c.flush_timeout,
                 flush_margin: c.flush_margin,
+                timeout_margin: c.timeout_margin,
+                no_timer: AtomicBool::new(false),
                 capture_error: c.capture_error,
                 route_as_name: self.route_as_name,
                 failures: FailureLog::default(),

@@ -12,11 +12,16 @@ pub(crate) fn budget(timeout: Duration, deadline_ms: u64, margin: Duration) -> D
     if deadline_ms == 0 {
         return timeout;
     }
+    timeout.min(time_left(deadline_ms, margin))
+}
+
+/// Time from now until `margin` before the deadline (`deadline_ms`, epoch milliseconds, known);
+/// zero when that moment has passed.
+pub(crate) fn time_left(deadline_ms: u64, margin: Duration) -> Duration {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
-    timeout.min(left)
+    Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin)
 }
 
 /// Counts export failures per kind.

@@ -3,6 +3,10 @@
 //!
 //! The order follows `lambda_runtime`'s OpenTelemetry layer: the inner future is dropped first
 //! (which closes its spans), then the flush runs, then the output is returned.
+//!
+//! While the handler runs, a [`Watch`] waits for the invocation deadline: a handler still
+//! running shortly before it has its spans closed as timed out and exported then, while it
+//! keeps running (see the `timeout` module).
 
 use std::any::Any;
 use std::fmt;
@@ -18,6 +22,7 @@ use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Sleep;
 
+use super::timeout::{LateExport, Watch};
 use super::{Shared, flush, outcome};
 use crate::error::ExportError;
 use crate::export::{Export, ExportFuture};
@@ -69,7 +74,10 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F: Future> {
-        Running { #[pin] inner: TaskLocalFuture<Span, F> },
+        Running {
+            #[pin] inner: TaskLocalFuture<Span, F>,
+            #[pin] watch: Watch,
+        },
         Flushing {
             output: Option<Output<F>>,
             export: ExportFuture,
@@ -86,7 +94,10 @@ pin_project! {
 impl<F: Future> TraceFuture<F> {
     pub(crate) fn new(inner: TaskLocalFuture<Span, F>, invocation: Invocation) -> Self {
         Self {
-            state: State::Running { inner },
+            state: State::Running {
+                inner,
+                watch: Watch::new(),
+            },
             invocation: Some(invocation),
         }
     }
@@ -126,17 +137,24 @@ where
             let this = self.as_mut().project();
             let next = match this.state.project() {
                 StateProj::Passthrough { inner } => return inner.poll(cx),
-                StateProj::Running { inner } => {
+                StateProj::Running { inner, watch } => {
                     let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
                     let output = match polled {
-                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Pending) => {
+                            watch.poll(this.invocation, cx);
+                            return Poll::Pending;
+                        }
                         Ok(Poll::Ready(output)) => Ok(output),
                         Err(panic) => Err(panic),
                     };
+                    let late = watch.take_export();
                     // Drop the handler's future (closing what it holds) before flushing.
                     self.as_mut().project().state.set(State::Done);
-                    let inv = self.as_mut().project().invocation.take();
-                    finish_result(inv, output)
+                    match self.as_mut().project().invocation.take() {
+                        Some(inv) => finish_result(Some(inv), output),
+                        // Timed out: the spans are gone already; no second export.
+                        None => finish_late(late, output),
+                    }
                 }
                 StateProj::Flushing {
                     output,
@@ -144,7 +162,8 @@ where
                     sleep,
                     budget,
                     shared,
-                } => match poll_flush(shared, *budget, export, sleep, cx) {
+                } => match poll_flush(shared, *budget, export, sleep.as_mut().map(Pin::as_mut), cx)
+                {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) => State::Ready {
                         output: output.take(),
@@ -242,12 +261,29 @@ where
     }
 }
 
+/// The state after a handler that timed out finished: its output waits for the timed-out export
+/// if that is still in flight (up to the same bound), else it is returned at once.
+fn finish_late<F: Future>(late: Option<LateExport>, output: Output<F>) -> State<F> {
+    match late {
+        Some((export, budget, shared, until)) => State::Flushing {
+            output: Some(output),
+            export,
+            sleep: Some(Box::pin(tokio::time::sleep_until(until))),
+            budget,
+            shared,
+        },
+        None => State::Ready {
+            output: Some(output),
+        },
+    }
+}
+
 /// Polls a pending export against its timer. Ready when the export finished or time ran out.
-fn poll_flush(
+pub(crate) fn poll_flush(
     shared: &Shared,
     budget: Duration,
     export: &mut ExportFuture,
-    sleep: &mut Option<Pin<Box<Sleep>>>,
+    sleep: Option<Pin<&mut Sleep>>,
     cx: &mut Context<'_>,
 ) -> Poll<()> {
     let report = |e: ExportError| shared.failures.report(&e);
@@ -264,7 +300,7 @@ fn poll_flush(
         Ok(Poll::Pending) => {}
     }
     match sleep {
-        Some(timer) => match timer.as_mut().poll(cx) {
+        Some(timer) => match timer.poll(cx) {
             Poll::Ready(()) => {
                 report(ExportError::Timeout(budget));
                 Poll::Ready(())

@@ -26,6 +26,26 @@
 //! # }
 //! ```
 //!
+//! # Timeouts
+//! Lambda stops a function at its deadline without warning, so a handler that runs too long never
+//! reaches the flush at its end. While the handler runs, the layer's future also waits on a timer
+//! set for the deadline minus the timeout margin (`LAMBDA_TRACE_TIMEOUT_MARGIN_MS`, default
+//! 100 ms; [`TraceLayerBuilder::timeout_margin`]). When it fires first, every span still open —
+//! the invocation span and its open children — is closed at that moment as timed out: `fault`,
+//! a first exception of type `Timeout` (`Task timed out after N ms: the handler was still
+//! running M ms before the invocation deadline`), `unfinished`, and on the invocation span the
+//! annotation `TimedOut = true` (in OTLP: status `ERROR` with that message, attribute
+//! `TimedOut`). The spans are exported at once, bounded by the time left before the flush
+//! margin, and never deferred to the after-response mode.
+//!
+//! The handler is not cancelled: it keeps running, its output is returned unchanged if it
+//! finishes, and what it records afterwards is ignored (no second export). A handler that
+//! finishes inside the margin is still reported as timed out: the margin is the time the export
+//! needs, so it cannot wait to see. The timer costs nothing for a handler that completes on its
+//! first poll, and one tokio timer, inside the future (no allocation), for others; it is armed
+//! only when the deadline is known and the trace is recorded, and not at all without a tokio
+//! time driver.
+//!
 //! # Cold start
 //! `ColdStart` is `true` for the first invocation a layer serves and `false` afterwards. Build one
 //! layer per process (as [`run`](crate::run) does) and that is the process's first invocation.
@@ -39,6 +59,7 @@ mod log;
 mod outcome;
 mod parent;
 mod service;
+mod timeout;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,6 +94,11 @@ pub(crate) struct Shared {
     pub(crate) sample_rate: f64,
     pub(crate) flush_timeout: Duration,
     pub(crate) flush_margin: Duration,
+    /// How long before the deadline a running handler's spans are closed as timed out
+    /// (`ZERO`: never); see the `timeout` module.
+    pub(crate) timeout_margin: Duration,
+    /// Set when the runtime had no time driver for the timeout watch (logged once).
+    pub(crate) no_timer: AtomicBool,
     pub(crate) capture_error: bool,
     pub(crate) route_as_name: bool,
     pub(crate) failures: flush::FailureLog,
@@ -120,5 +146,7 @@ impl<S> Layer<S> for TraceLayer {
     }
 }
 
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,558 @@
+//! Layer tests of faults (issue #7): a handler still running at its deadline, a daemon address
+//! that is garbage or unreachable, 10,000 spans in one invocation. In every case the handler's
+//! response is unchanged.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tower::{Layer, Service, ServiceExt};
+
+use super::TraceLayer;
+use super::timeout::{TIMED_OUT_ANNOTATION, TIMEOUT_EXCEPTION_TYPE};
+use crate::Config;
+use crate::export::{Export, Exporter, InMemoryExporter};
+use crate::span::{AnnotationValue, SpanBatch, SpanRecord};
+
+fn config(vars: &[(&'static str, &'static str)]) -> Config {
+    let vars = vars.to_vec();
+    Config::from_lookup(move |k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| (k == "AWS_LAMBDA_FUNCTION_NAME").then(|| "orders-fn".into()))
+    })
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A context whose deadline is `in_ms` from now (`None`: unknown).
+fn context(in_ms: Option<u64>) -> Context {
+    let mut cx = Context::default();
+    cx.request_id = "req-1".into();
+    cx.deadline = in_ms.map_or(0, |ms| now_ms() + ms);
+    cx
+}
+
+fn span<'a>(batch: &'a SpanBatch, name: &str) -> &'a SpanRecord {
+    batch
+        .spans
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no span {name:?} in {:?}", names(batch)))
+}
+
+fn names(batch: &SpanBatch) -> Vec<&str> {
+    batch.spans.iter().map(|s| s.name.as_str()).collect()
+}
+
+fn timed_out(span: &SpanRecord) -> bool {
+    span.outcome.fault
+        && span.unfinished
+        && span.exceptions.first().and_then(|e| e.type_name.as_deref())
+            == Some(TIMEOUT_EXCEPTION_TYPE)
+}
+
+fn annotation<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a AnnotationValue> {
+    span.annotations
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// What a slow handler saw of the exporter when it woke up.
+type Seen = Arc<Mutex<Option<Vec<SpanBatch>>>>;
+
+/// A handler that opens spans, then sleeps `sleep` inside a child span, then records more (which
+/// must be ignored after a timeout) and answers `{"done": true}`. When it wakes, it notes what
+/// `exporter` had received by then.
+fn slow_handler(
+    exporter: InMemoryExporter,
+    sleep: Duration,
+    seen: Seen,
+) -> impl Service<LambdaEvent<Value>, Response = Value, Error = Error> + Clone {
+    service_fn(move |_: LambdaEvent<Value>| {
+        let (exporter, seen) = (exporter.clone(), Arc::clone(&seen));
+        async move {
+            let span = crate::current();
+            span.annotate("orderId", "o-1");
+            span.in_child("finished", async {}).await;
+            let _open = span.child("forgotten");
+            span.in_child("sleeping", tokio::time::sleep(sleep)).await;
+            *seen.lock().unwrap() = Some(exporter.batches());
+            span.annotate("late", true);
+            span.child("late-child").end();
+            Ok::<_, Error>(json!({"done": true}))
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_still_running_at_its_deadline_is_flushed_as_timed_out() {
+    let exporter = InMemoryExporter::default();
+    let seen = Seen::default();
+    let handler = slow_handler(exporter.clone(), Duration::from_secs(10), Arc::clone(&seen));
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(exporter.clone())
+        .build();
+    let started = tokio::time::Instant::now();
+    let out = layer
+        .layer(handler)
+        .oneshot(LambdaEvent::new(json!({}), context(Some(1000))))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"done": true}), "the handler's own output");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "the handler ran to its end"
+    );
+
+    let batches = seen.lock().unwrap().take().expect("the handler woke up");
+    assert_eq!(batches.len(), 1, "exported while the handler was running");
+    assert_eq!(exporter.batches().len(), 1, "no second export");
+    let batch = &batches[0];
+    assert_eq!(
+        names(batch),
+        ["orders-fn", "finished", "forgotten", "sleeping"]
+    );
+    let root = &batch.spans[0];
+    assert!(timed_out(root), "{root:?}");
+    assert_eq!(
+        annotation(root, TIMED_OUT_ANNOTATION),
+        Some(&AnnotationValue::Bool(true))
+    );
+    assert_eq!(
+        annotation(root, "orderId"),
+        Some(&AnnotationValue::String("o-1".into()))
+    );
+    assert!(annotation(root, "late").is_none(), "late data is ignored");
+    let message = &root.exceptions[0].message;
+    assert!(message.starts_with("Task timed out after "), "{message}");
+    assert!(
+        message.contains("before the invocation deadline"),
+        "{message}"
+    );
+    assert!(timed_out(span(batch, "forgotten")));
+    assert!(timed_out(span(batch, "sleeping")));
+    let finished = span(batch, "finished");
+    assert!(!finished.unfinished && !finished.outcome.fault && finished.exceptions.is_empty());
+    assert!(annotation(span(batch, "sleeping"), TIMED_OUT_ANNOTATION).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn handlers_that_finish_in_time_are_not_timed_out() {
+    let exporter = InMemoryExporter::default();
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(exporter.clone())
+        .build();
+    for sleep in [
+        Duration::ZERO,
+        Duration::from_millis(1),
+        Duration::from_millis(800),
+    ] {
+        let handler = slow_handler(exporter.clone(), sleep, Seen::default());
+        let out = layer
+            .layer(handler)
+            .oneshot(LambdaEvent::new(json!({}), context(Some(1000))))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"done": true}));
+        let batches = exporter.take();
+        assert_eq!(batches.len(), 1);
+        let root = &batches[0].spans[0];
+        assert!(
+            !root.outcome.fault && !root.unfinished,
+            "{sleep:?}: {root:?}"
+        );
+        assert!(annotation(root, TIMED_OUT_ANNOTATION).is_none());
+        assert_eq!(annotation(root, "late"), Some(&AnnotationValue::Bool(true)));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_watch_without_a_deadline_a_recorded_trace_or_a_margin() {
+    for (deadline, sample_rate, margin) in [
+        (None, 1.0, Duration::from_millis(100)),
+        (Some(1000), 0.0, Duration::from_millis(100)),
+        (Some(1000), 1.0, Duration::ZERO),
+    ] {
+        let exporter = InMemoryExporter::default();
+        let seen = Seen::default();
+        let handler = slow_handler(exporter.clone(), Duration::from_secs(5), Arc::clone(&seen));
+        let out = TraceLayer::builder()
+            .config(config(&[]))
+            .sample_rate(sample_rate)
+            .timeout_margin(margin)
+            .exporter(exporter.clone())
+            .build()
+            .layer(handler)
+            .oneshot(LambdaEvent::new(json!({}), context(deadline)))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"done": true}));
+        let seen = seen.lock().unwrap().take().unwrap();
+        assert!(
+            seen.is_empty(),
+            "nothing exported before the handler finished"
+        );
+        let batches = exporter.take();
+        if sample_rate > 0.0 {
+            assert_eq!(batches.len(), 1);
+            assert!(!batches[0].spans[0].outcome.fault);
+        } else {
+            assert!(batches.is_empty());
+        }
+    }
+}
+
+/// Completes each export after `delay` (tokio time), noting that it did.
+#[derive(Debug, Default)]
+struct Slow {
+    delay: Duration,
+    batches: InMemoryExporter,
+    done: Arc<AtomicUsize>,
+}
+
+impl Exporter for Slow {
+    fn export(&self, batch: SpanBatch) -> Export {
+        let _ = self.batches.export(batch);
+        let (delay, done) = (self.delay, Arc::clone(&self.done));
+        Export::Pending(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_export_of_a_timed_out_invocation_is_bounded_by_the_deadline() {
+    let slow = Slow {
+        delay: Duration::from_secs(3600),
+        ..Slow::default()
+    };
+    let exporter = slow.batches.clone();
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(slow)
+        .build();
+    let seen = Seen::default();
+    let handler = slow_handler(exporter.clone(), Duration::from_secs(10), Arc::clone(&seen));
+    let started = tokio::time::Instant::now();
+    let out = layer
+        .layer(handler)
+        .oneshot(LambdaEvent::new(json!({}), context(Some(1000))))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"done": true}));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(11),
+        "{took:?}"
+    );
+    assert_eq!(seen.lock().unwrap().take().unwrap().len(), 1);
+    assert_eq!(exporter.batches().len(), 1, "no second export");
+    assert_eq!(
+        layer.shared.failures.total(),
+        1,
+        "the abandoned export is reported"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_finishing_during_the_timed_out_export_waits_for_it() {
+    let slow = Slow {
+        delay: Duration::from_millis(40),
+        ..Slow::default()
+    };
+    let (exporter, done) = (slow.batches.clone(), Arc::clone(&slow.done));
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(slow)
+        .build();
+    // The timer fires at ~900 ms; the handler finishes at 910 ms, the export at ~940 ms.
+    let handler = slow_handler(
+        exporter.clone(),
+        Duration::from_millis(910),
+        Seen::default(),
+    );
+    let out = layer
+        .layer(handler)
+        .oneshot(LambdaEvent::new(json!({}), context(Some(1000))))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"done": true}));
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        1,
+        "the response waited for the export"
+    );
+    assert!(timed_out(&exporter.take()[0].spans[0]));
+    assert_eq!(layer.shared.failures.total(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_response_mode_never_defers_the_timed_out_export() {
+    let slow = Slow {
+        delay: Duration::from_millis(10),
+        ..Slow::default()
+    };
+    let (exporter, done) = (slow.batches.clone(), Arc::clone(&slow.done));
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .flush_mode(crate::layer::FlushMode::AfterResponse)
+        .exporter(slow)
+        .build();
+    let _installed = layer.after_response_layer();
+    let done_when_awake = Arc::new(AtomicBool::new(false));
+    let (d, seen) = (Arc::clone(&done), Arc::clone(&done_when_awake));
+    let handler = service_fn(move |_: LambdaEvent<Value>| {
+        let (d, seen) = (Arc::clone(&d), Arc::clone(&seen));
+        async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            seen.store(d.load(Ordering::SeqCst) == 1, Ordering::SeqCst);
+            Ok::<_, Error>(json!(1))
+        }
+    });
+    let out = layer
+        .layer(handler)
+        .oneshot(LambdaEvent::new(json!({}), context(Some(1000))))
+        .await
+        .unwrap();
+    assert_eq!(out, json!(1));
+    assert!(
+        done_when_awake.load(Ordering::SeqCst),
+        "exported while the handler ran"
+    );
+    assert!(format!("{:?}", layer.shared.deferred).contains("pending: 0"));
+    assert_eq!(exporter.batches().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_after_the_timeout_still_reaches_the_runtime() {
+    let exporter = InMemoryExporter::default();
+    let svc = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(exporter.clone())
+        .build()
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if true {
+                panic!("late panic");
+            }
+            Ok::<Value, Error>(Value::Null)
+        }));
+    let joined = tokio::spawn(svc.oneshot(LambdaEvent::new(json!({}), context(Some(1000))))).await;
+    let panic = joined.unwrap_err().into_panic();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"late panic"));
+    let batches = exporter.take();
+    assert_eq!(batches.len(), 1);
+    let root = &batches[0].spans[0];
+    assert!(timed_out(root));
+    assert_eq!(root.exceptions.len(), 1, "the late panic is not recorded");
+}
+
+#[test]
+fn without_a_time_driver_timeouts_are_not_watched() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let exporter = InMemoryExporter::default();
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(exporter.clone())
+        .build();
+    for _ in 0..2 {
+        let svc = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            tokio::task::yield_now().await;
+            Ok::<_, Error>(json!("ok"))
+        }));
+        let out = runtime
+            .block_on(svc.oneshot(LambdaEvent::new(json!({}), context(Some(1000)))))
+            .unwrap();
+        assert_eq!(out, json!("ok"));
+        assert!(!exporter.take()[0].spans[0].outcome.fault);
+    }
+    assert!(layer.shared.no_timer.load(Ordering::Relaxed));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log lines (a minimal thread-local subscriber: these tests poll on the test's thread)
+
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<String>>>);
+
+impl Logs {
+    fn lines_containing(&self, text: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
+
+impl tracing::Subscriber for Logs {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        self.0.lock().unwrap().push(message.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+async fn echo_three_times(layer: &TraceLayer) {
+    for n in 0..3 {
+        let svc = layer.layer(service_fn(|event: LambdaEvent<Value>| async move {
+            crate::current().in_child("work", async {}).await;
+            Ok::<_, Error>(event.payload)
+        }));
+        let payload = json!({"n": n, "text": "žluťoučký"});
+        let out = svc
+            .oneshot(LambdaEvent::new(payload.clone(), context(Some(30_000))))
+            .await
+            .unwrap();
+        assert_eq!(out, payload);
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_daemon_address_warns_once_and_changes_nothing() {
+    for address in [
+        "garbage",
+        "udp:",
+        "127.0.0.1:0",
+        "tcp:127.0.0.1:2000",
+        "no such host.invalid:2000",
+        "\u{1b}[31m:2000",
+    ] {
+        let logs = Logs::default();
+        let _guard = tracing::subscriber::set_default(logs.clone());
+        let layer = TraceLayer::builder()
+            .config(Config::from_lookup(|k| {
+                (k == "AWS_XRAY_DAEMON_ADDRESS").then(|| address.to_string())
+            }))
+            .build();
+        echo_three_times(&layer).await;
+        assert_eq!(
+            logs.lines_containing("X-Ray daemon exporter unavailable"),
+            1,
+            "{address:?}"
+        );
+        assert_eq!(logs.lines_containing("\u{1b}"), 0, "escaped in the log");
+        assert_eq!(
+            layer.shared.failures.total(),
+            0,
+            "spans dropped, not failed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_daemon_costs_at_most_one_log_line() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let layer = TraceLayer::builder()
+        .config(Config::from_lookup(move |k| {
+            (k == "AWS_XRAY_DAEMON_ADDRESS").then(|| closed.clone())
+        }))
+        .build();
+    let started = std::time::Instant::now();
+    echo_three_times(&layer).await;
+    echo_three_times(&layer).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The kernel may report the closed port (ICMP) on a later send; that is one line at most.
+    assert!(logs.lines_containing("trace export failed") <= 1);
+    assert_eq!(logs.lines_containing("unavailable"), 0);
+}
+
+#[tokio::test]
+async fn ten_thousand_spans_are_capped_and_the_overflow_is_in_the_trace() {
+    let exporter = InMemoryExporter::default();
+    let layer = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(exporter.clone())
+        .build();
+    let svc = layer.layer(service_fn(|event: LambdaEvent<Value>| async move {
+        let span = crate::current();
+        for i in 0..10_000 {
+            let child = span.child(format!("step-{i}"));
+            child.annotate("i", i);
+            child.end();
+        }
+        Ok::<_, Error>(event.payload)
+    }));
+    let out = svc
+        .oneshot(LambdaEvent::new(json!({"n": 1}), context(None)))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"n": 1}));
+    let batch = exporter.take().remove(0);
+    assert_eq!(batch.spans.len(), 1000, "the default limit, root included");
+    assert_eq!(batch.dropped_spans, 9_001);
+
+    let mut docs = Vec::new();
+    crate::xray::encode_batch(&batch, &mut docs);
+    let docs: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            assert!(d.len() <= crate::xray::MAX_DOCUMENT_BYTES);
+            serde_json::from_slice(d).unwrap()
+        })
+        .collect();
+    assert!(docs.len() > 1, "1,000 spans do not fit one document");
+    let root_id = batch.spans[0].span_id.to_string();
+    let root = docs.iter().find(|d| d["id"] == root_id.as_str()).unwrap();
+    assert_eq!(root["metadata"]["lambda_trace"]["dropped_spans"], 9_001);
+    let mut ids = Vec::new();
+    for d in &docs {
+        collect_ids(d, &mut ids);
+    }
+    ids.sort();
+    let mut expected: Vec<String> = batch.spans.iter().map(|s| s.span_id.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        ids, expected,
+        "every recorded span is in exactly one document"
+    );
+}
+
+fn collect_ids(doc: &Value, out: &mut Vec<String>) {
+    out.push(doc["id"].as_str().unwrap().to_string());
+    for sub in doc["subsegments"].as_array().into_iter().flatten() {
+        collect_ids(sub, out);
+    }
+}
