@@ -10,13 +10,13 @@
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 
-use super::request::{RawHttp, merged_keys, multi_or_single};
+use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
 use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
 
 impl Extractor for AlbTargetGroupRequest {
     fn get(&self, name: &str) -> Option<&str> {
-        self.get_all(name).into_iter().next()
+        first_of(&self.multi_value_headers, &self.headers, name)
     }
 
     fn get_all(&self, name: &str) -> Vec<&str> {

@@ -13,13 +13,13 @@
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 
-use super::request::{RawHttp, header_values, route_from_key};
+use super::request::{RawHttp, first_value, header_values, route_from_key};
 use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
 
 impl Extractor for ApiGatewayV2httpRequest {
     fn get(&self, name: &str) -> Option<&str> {
-        self.get_all(name).into_iter().next()
+        first_value(&self.headers, name)
     }
 
     fn get_all(&self, name: &str) -> Vec<&str> {

@@ -6,13 +6,13 @@
 
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
-use super::request::{RawHttp, header_values};
+use super::request::{RawHttp, first_value, header_values};
 use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
 
 impl Extractor for LambdaFunctionUrlRequest {
     fn get(&self, name: &str) -> Option<&str> {
-        self.get_all(name).into_iter().next()
+        first_value(&self.headers, name)
     }
 
     fn get_all(&self, name: &str) -> Vec<&str> {

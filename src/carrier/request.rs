@@ -32,6 +32,23 @@ pub(super) fn header_values<'a>(map: &'a HeaderMap, name: &str) -> Vec<&'a str> 
         .collect()
 }
 
+/// The first value of header `name` in `map` that is UTF-8 ([`header_values`] without the
+/// `Vec`).
+pub(super) fn first_value<'a>(map: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    map.get_all(name)
+        .iter()
+        .find_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+}
+
+/// The first value of `name` from `multi`, else from `single` (the first of [`multi_or_single`]).
+pub(super) fn first_of<'a>(
+    multi: &'a HeaderMap,
+    single: &'a HeaderMap,
+    name: &str,
+) -> Option<&'a str> {
+    first_value(multi, name).or_else(|| first_value(single, name))
+}
+
 /// All values of `name` from `multi` (API Gateway v1 / ALB `multiValueHeaders`), or from `single`
 /// (`headers`) when `multi` has none.
 pub(super) fn multi_or_single<'a>(
@@ -47,11 +64,20 @@ pub(super) fn multi_or_single<'a>(
     }
 }
 
-/// The header names of both maps, each once (`HeaderMap` names are lowercase).
+/// The header names of both maps, each once (`HeaderMap` names are lowercase). Never quadratic:
+/// for a handful of names a scan of `multi`'s is cheapest, beyond that each name is a hash
+/// lookup, so thousands of headers cost no more than they weigh.
 pub(super) fn merged_keys<'a>(multi: &'a HeaderMap, single: &'a HeaderMap) -> Vec<&'a str> {
+    const SCAN_UP_TO: usize = 32;
     let mut keys: Vec<&'a str> = multi.keys().map(|k| k.as_str()).collect();
+    let from_multi = keys.len();
     for k in single.keys() {
-        if !keys.contains(&k.as_str()) {
+        let seen = if from_multi <= SCAN_UP_TO {
+            keys[..from_multi].contains(&k.as_str())
+        } else {
+            multi.contains_key(k)
+        };
+        if !seen {
             keys.push(k.as_str());
         }
     }
@@ -132,8 +158,10 @@ pub(super) fn route_from_key(key: &str) -> Option<&str> {
 /// a client IP is recorded only when it is one.
 fn client_ip(s: &str) -> Option<String> {
     let s = s.trim();
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Some(ip.to_string());
+    // Already an address: keep the text (formatting the parsed address again costs more than
+    // the parse).
+    if s.parse::<IpAddr>().is_ok() {
+        return Some(s.to_string());
     }
     s.parse::<SocketAddr>().ok().map(|a| a.ip().to_string())
 }

@@ -148,6 +148,7 @@ impl TraceLayerBuilder {
                 flush_mode: c.flush_mode,
                 after_response_installed: AtomicBool::new(false),
                 deferred: Default::default(),
+                interned: Default::default(),
             }),
         }
     }

@@ -13,7 +13,7 @@ use super::{Shared, parent};
 use crate::carrier::{EventCarrier, RequestInfo};
 use crate::propagation::Propagator;
 use crate::span::recorder::Recorder;
-use crate::span::{AnnotationValue, AttributeValue, Span, SpanKind};
+use crate::span::{AnnotationValue, Attribute, AttributeValue, Span, SpanKind};
 
 /// Chooses the parent, opens the invocation span and records what is known before the handler.
 pub(crate) fn start(
@@ -62,30 +62,36 @@ pub(crate) fn start(
             "Service",
             AnnotationValue::String(resource.service_name.clone()),
         );
-        let s = |v: &str| AttributeValue::String(Cow::Owned(v.to_string()));
-        root.set_attribute(("faas.invocation_id".into(), s(&ctx.request_id)));
-        root.set_attribute(("faas.coldstart".into(), AttributeValue::Bool(cold_start)));
-        root.set_attribute((
+        // Values that repeat on every invocation of the process are interned (no allocation);
+        // the request id is the one value that never repeats.
+        let s = |v: &str| AttributeValue::String(shared.interned.get(v));
+        let mut attributes: Vec<Attribute> = Vec::with_capacity(14);
+        attributes.push((
+            "faas.invocation_id".into(),
+            AttributeValue::String(Cow::Owned(ctx.request_id.clone())),
+        ));
+        attributes.push(("faas.coldstart".into(), AttributeValue::Bool(cold_start)));
+        attributes.push((
             "faas.trigger".into(),
             AttributeValue::String(info.trigger.as_str().into()),
         ));
-        root.set_attribute((
+        attributes.push((
             "cloud.provider".into(),
             AttributeValue::String("aws".into()),
         ));
         if !function_name.is_empty() {
-            root.set_attribute(("faas.name".into(), s(function_name)));
+            attributes.push(("faas.name".into(), s(function_name)));
         }
         let version = match ctx.env_config.version.as_str() {
             "" => &resource.function_version,
             v => v,
         };
-        root.set_attribute(("faas.version".into(), s(version)));
+        attributes.push(("faas.version".into(), s(version)));
         if let Some(region) = &resource.region {
-            root.set_attribute(("cloud.region".into(), s(region)));
+            attributes.push(("cloud.region".into(), s(region)));
         }
         if ctx.invoked_function_arn.starts_with("arn:") {
-            root.set_attribute((
+            attributes.push((
                 "aws.lambda.invoked_arn".into(),
                 s(&ctx.invoked_function_arn),
             ));
@@ -95,16 +101,19 @@ pub(crate) fn start(
                 .nth(4)
                 .filter(|a| !a.is_empty())
             {
-                root.set_attribute(("cloud.account.id".into(), s(account)));
+                attributes.push(("cloud.account.id".into(), s(account)));
             }
         }
-        if let Some(http) = info.http {
+        if let Some(http) = &info.http {
             if let Some(method) = &http.method {
-                root.set_attribute(("http.request.method".into(), s(method)));
+                attributes.push(("http.request.method".into(), s(method)));
             }
             if let Some(route) = &route {
-                root.set_attribute(("http.route".into(), s(route)));
+                attributes.push(("http.route".into(), s(route)));
             }
+        }
+        root.set_attributes(attributes);
+        if let Some(http) = info.http {
             root.set_http_request(http);
         }
         if let Some(link) = &parent.link {

@@ -54,6 +54,7 @@ mod after_response;
 mod builder;
 mod flush;
 mod future;
+mod intern;
 mod invocation;
 mod log;
 mod outcome;
@@ -106,6 +107,8 @@ pub(crate) struct Shared {
     /// Set once an [`AfterResponseLayer`] exists; before that, exports are never deferred.
     pub(crate) after_response_installed: AtomicBool,
     pub(crate) deferred: after_response::Deferred,
+    /// Attribute values that repeat on every invocation, stored once.
+    pub(crate) interned: intern::Interner,
 }
 
 impl TraceLayer {

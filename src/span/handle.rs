@@ -396,6 +396,27 @@ impl Span {
         });
     }
 
+    /// Sets several attributes at once (one lock; a span without attributes takes the `Vec`).
+    pub(crate) fn set_attributes(&self, attributes: Vec<Attribute>) {
+        self.with_state(|s| {
+            if s.record.attributes.is_empty() {
+                s.record.attributes = attributes;
+                return;
+            }
+            for attribute in attributes {
+                match s
+                    .record
+                    .attributes
+                    .iter_mut()
+                    .find(|(k, _)| *k == attribute.0)
+                {
+                    Some(slot) => *slot = attribute,
+                    None => s.record.attributes.push(attribute),
+                }
+            }
+        });
+    }
+
     /// Links this span to another trace's context (kept, not followed).
     pub fn add_link(&self, context: &TraceContext) {
         self.with_state(|s| s.record.links.push((context.trace_id, context.span_id)));
