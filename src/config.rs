@@ -325,8 +325,14 @@ impl Config {
                 .split(',')
                 .filter(|s| !s.trim().eq_ignore_ascii_case("none") && !s.trim().is_empty())
                 .filter_map(|s| {
-                    s.parse()
-                        .map_err(|e| tracing::warn!(target: "lambda_trace", "OTEL_PROPAGATORS: {e}; ignored"))
+                    s.parse::<PropagatorKind>()
+                        .map_err(|e| {
+                            tracing::warn!(
+                                target: "lambda_trace",
+                                "OTEL_PROPAGATORS: {}; ignored",
+                                crate::layer::log_safe(&e.to_string())
+                            )
+                        })
                         .ok()
                 })
                 .collect(),

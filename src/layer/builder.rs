@@ -160,7 +160,8 @@ fn otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
         Err(e) => {
             tracing::warn!(
                 target: "lambda_trace",
-                "OTLP exporter unavailable ({e}); using the X-Ray daemon exporter"
+                "OTLP exporter unavailable ({}); using the X-Ray daemon exporter",
+                super::log_safe_message(&e.to_string())
             );
             daemon_exporter(c)
         }
@@ -183,7 +184,8 @@ fn daemon_exporter(c: &Config) -> Arc<dyn Exporter> {
         Err(e) => {
             tracing::warn!(
                 target: "lambda_trace",
-                "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
+                "X-Ray daemon exporter unavailable ({}, address {:?}); spans will be dropped",
+                super::log_safe_message(&e.to_string()),
                 super::log_safe(&c.daemon_address)
             );
             Arc::new(NoopExporter)

@@ -54,7 +54,8 @@ pub use builder::TraceLayerBuilder;
 pub use future::TraceFuture;
 #[cfg(feature = "lambda-http")]
 pub(crate) use invocation::start as start_invocation;
-pub use log::log_safe;
+pub(crate) use log::log_safe_message;
+pub use log::{MAX_LOGGED, MAX_LOGGED_MESSAGE, log_safe};
 pub use service::TraceService;
 
 /// Traces every invocation of the wrapped handler; see the [module docs](self).
