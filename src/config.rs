@@ -16,7 +16,17 @@
 //! | `LAMBDA_TRACE_FLUSH_MODE` | `before-response` | `after-response` awaits network exports after the response is posted |
 //! | `LAMBDA_TRACE_MAX_SPANS` | `1000` | spans recorded per invocation (the rest are counted) |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `true` | record the handler's error message in `cause` |
-//! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | set by Lambda | resource attributes |
+//! | `LAMBDA_TRACE_CAPTURE_QUERY` | `false` | `true` records query strings (incoming and outgoing URLs), values of sensitive keys replaced by `REDACTED` ([`crate::redact`]) |
+//! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME` | set by Lambda | resource attributes |
+//!
+//! # What reaches a trace
+//!
+//! Of these variables, only the values of `OTEL_SERVICE_NAME` / `POWERTOOLS_SERVICE_NAME`, the
+//! `AWS_LAMBDA_FUNCTION_*`, `AWS_LAMBDA_LOG_*` and region variables are ever written into a
+//! span or document (as the service name and resource attributes). No other variable is read
+//! into one, so credentials (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and application
+//! secrets never appear in a trace; the OTLP header values (usually access tokens) are only sent
+//! as request headers to the collector, and their `Debug` hides them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -149,6 +159,8 @@ pub struct Config {
     pub max_spans: usize,
     /// Record the handler's error message.
     pub capture_error: bool,
+    /// Record query strings, redacted ([`crate::redact`]). Off by default.
+    pub capture_query: bool,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function_name: String,
     /// `AWS_LAMBDA_FUNCTION_VERSION`.
@@ -386,6 +398,7 @@ impl Config {
                 .max(1),
             capture_error: get("POWERTOOLS_TRACER_CAPTURE_ERROR")
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            capture_query: flag("LAMBDA_TRACE_CAPTURE_QUERY"),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
                 .unwrap_or_else(|| "$LATEST".to_string()),
             function_name,
@@ -430,6 +443,7 @@ mod tests {
         assert!(!c.disabled);
         assert_eq!(c.flush_timeout, Duration::from_millis(1000));
         assert!(c.capture_error);
+        assert!(!c.capture_query);
     }
 
     #[test]

@@ -90,6 +90,14 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// Records query strings of the request URL and of outgoing calls, with the values of
+    /// sensitive parameters replaced by `REDACTED` ([`crate::redact`] has the rule). Off by
+    /// default (`LAMBDA_TRACE_CAPTURE_QUERY`).
+    pub fn capture_query(mut self, yes: bool) -> Self {
+        self.config.capture_query = yes;
+        self
+    }
+
     /// Name the invocation span after the API route (`GET /orders/{id}`) instead of the function.
     pub fn route_as_name(mut self, yes: bool) -> Self {
         self.route_as_name = yes;
@@ -121,6 +129,7 @@ impl TraceLayerBuilder {
             resource: Arc::new(resource),
             max_spans: c.max_spans,
             max_annotations: 50,
+            capture_query: c.capture_query,
         };
         TraceLayer {
             shared: Arc::new(Shared {

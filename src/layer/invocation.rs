@@ -39,7 +39,9 @@ pub(crate) fn start(
         name => name,
     };
     let info = if recording {
-        carrier.map(|c| c.request_info()).unwrap_or_default()
+        carrier
+            .map(|c| crate::carrier::request_info(c, settings.capture_query))
+            .unwrap_or_default()
     } else {
         RequestInfo::default()
     };
