@@ -17,6 +17,7 @@
 //! | `LAMBDA_TRACE_MAX_SPANS` | `1000` | spans recorded per invocation (the rest are counted) |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `true` | record the handler's error message in `cause` |
 //! | `LAMBDA_TRACE_CAPTURE_QUERY` | `false` | `true` records query strings (incoming and outgoing URLs), values of sensitive keys replaced by `REDACTED` ([`crate::redact`]) |
+//! | `LAMBDA_TRACE_CAPTURE_RESPONSE` | `false` | `true` records the handler's response body as metadata, cut to 4 KiB |
 //! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME` | set by Lambda | resource attributes |
 //!
 //! # What reaches a trace
@@ -161,6 +162,9 @@ pub struct Config {
     pub capture_error: bool,
     /// Record query strings, redacted ([`crate::redact`]). Off by default.
     pub capture_query: bool,
+    /// Record the handler's response body as metadata (at most 4 KiB). Off by default: responses
+    /// may hold personal data.
+    pub capture_response: bool,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function_name: String,
     /// `AWS_LAMBDA_FUNCTION_VERSION`.
@@ -399,6 +403,7 @@ impl Config {
             capture_error: get("POWERTOOLS_TRACER_CAPTURE_ERROR")
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
             capture_query: flag("LAMBDA_TRACE_CAPTURE_QUERY"),
+            capture_response: flag("LAMBDA_TRACE_CAPTURE_RESPONSE"),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
                 .unwrap_or_else(|| "$LATEST".to_string()),
             function_name,
@@ -444,6 +449,7 @@ mod tests {
         assert_eq!(c.flush_timeout, Duration::from_millis(1000));
         assert!(c.capture_error);
         assert!(!c.capture_query);
+        assert!(!c.capture_response);
     }
 
     #[test]

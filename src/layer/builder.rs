@@ -98,6 +98,15 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// Records the handler's response body as metadata `lambda_trace.response.body`, cut to
+    /// [`MAX_CAPTURED_BODY`](super::MAX_CAPTURED_BODY) bytes. Off by default
+    /// (`LAMBDA_TRACE_CAPTURE_RESPONSE`): responses may hold personal data. The module docs of
+    /// [`layer`](super) list the response types read.
+    pub fn capture_response(mut self, yes: bool) -> Self {
+        self.config.capture_response = yes;
+        self
+    }
+
     /// Name the invocation span after the API route (`GET /orders/{id}`) instead of the function.
     pub fn route_as_name(mut self, yes: bool) -> Self {
         self.route_as_name = yes;
@@ -141,6 +150,7 @@ impl TraceLayerBuilder {
                 flush_timeout: c.flush_timeout,
                 flush_margin: c.flush_margin,
                 capture_error: c.capture_error,
+                capture_response: c.capture_response,
                 route_as_name: self.route_as_name,
                 failures: FailureLog::default(),
                 flush_mode: c.flush_mode,

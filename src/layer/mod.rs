@@ -26,6 +26,25 @@
 //! # }
 //! ```
 //!
+//! # Response capture
+//! Off by default: responses may hold personal data. With
+//! [`capture_response(true)`](TraceLayerBuilder::capture_response) or
+//! `LAMBDA_TRACE_CAPTURE_RESPONSE=true`, the body of the handler's response is recorded as the
+//! metadata `lambda_trace.response.body` of the invocation span: `{"text": "…"}`, cut to
+//! [`MAX_CAPTURED_BODY`] bytes with `"truncated": true, "bytes": <full length>` when longer, or
+//! `{"binary": true, "bytes": n}` for a binary (or base64-encoded) body, whose bytes are never
+//! recorded. Response headers are never recorded. The layer reads the body of:
+//!
+//! | response type | body |
+//! |---|---|
+//! | `ApiGatewayProxyResponse`, `ApiGatewayV2httpResponse`, `AlbTargetGroupResponse`, `LambdaFunctionUrlResponse` | `body` |
+//! | `serde_json::Value` | `body` when it has a `statusCode` (proxy shape), else the whole value as JSON |
+//! | `String`, `&'static str` | the string |
+//! | `http::Response<B>`, `B` = `lambda_http::Body`, `String`, `&'static str`, `Vec<u8>` | the body (the `lambda_http` handler's response) |
+//!
+//! Any other type records nothing; record what you want yourself with
+//! [`Span::metadata`](crate::Span::metadata).
+//!
 //! # Cold start
 //! `ColdStart` is `true` for the first invocation a layer serves and `false` afterwards. Build one
 //! layer per process (as [`run`](crate::run) does) and that is the process's first invocation.
@@ -38,6 +57,7 @@ mod invocation;
 mod log;
 mod outcome;
 mod parent;
+mod response;
 mod service;
 
 use std::sync::Arc;
@@ -56,6 +76,7 @@ pub use future::TraceFuture;
 pub(crate) use invocation::start as start_invocation;
 pub(crate) use log::log_safe_message;
 pub use log::{MAX_LOGGED, MAX_LOGGED_MESSAGE, log_safe};
+pub use response::MAX_CAPTURED_BODY;
 pub use service::TraceService;
 
 /// Traces every invocation of the wrapped handler; see the [module docs](self).
@@ -75,6 +96,7 @@ pub(crate) struct Shared {
     pub(crate) flush_timeout: Duration,
     pub(crate) flush_margin: Duration,
     pub(crate) capture_error: bool,
+    pub(crate) capture_response: bool,
     pub(crate) route_as_name: bool,
     pub(crate) failures: flush::FailureLog,
     pub(crate) flush_mode: FlushMode,
