@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::{Shared, TraceLayer, flush::FailureLog};
-use crate::config::{Config, ExporterKind};
+use crate::config::{CallerSampling, Config, ExporterKind};
 use crate::export::{DaemonExporter, Exporter, NoopExporter, StdoutExporter};
 use crate::propagation::{CompositePropagator, PropagatorKind};
 use crate::span::Resource;
@@ -66,7 +66,8 @@ impl TraceLayerBuilder {
         self
     }
 
-    /// Share of new or undecided traces recorded, `0.0..=1.0`.
+    /// Share of new or undecided traces recorded, `0.0..=1.0` (with
+    /// [`CallerSampling::Ignore`], also of traces the caller marked sampled or not).
     pub fn sample_rate(mut self, rate: f64) -> Self {
         self.config.sample_rate = rate.clamp(0.0, 1.0);
         self
@@ -87,6 +88,15 @@ impl TraceLayerBuilder {
     /// Most spans recorded per invocation.
     pub fn max_spans(mut self, max: usize) -> Self {
         self.config.max_spans = max.max(1);
+        self
+    }
+
+    /// Whether the sampling decision in the event's trace headers (set by the caller) is
+    /// followed ([`CallerSampling::Respect`], the default) or replaced by this layer's sample
+    /// rate ([`CallerSampling::Ignore`]: an outside caller cannot force tracing on). Lambda's
+    /// own Active-tracing decision is followed either way. See [`CallerSampling`].
+    pub fn caller_sampling(mut self, policy: CallerSampling) -> Self {
+        self.config.caller_sampling = policy;
         self
     }
 
@@ -151,6 +161,7 @@ impl TraceLayerBuilder {
                 flush_margin: c.flush_margin,
                 capture_error: c.capture_error,
                 capture_response: c.capture_response,
+                caller_sampling: c.caller_sampling,
                 route_as_name: self.route_as_name,
                 failures: FailureLog::default(),
                 flush_mode: c.flush_mode,

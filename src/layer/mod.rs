@@ -66,7 +66,7 @@ use std::time::Duration;
 
 use tower::Layer;
 
-pub use crate::config::FlushMode;
+pub use crate::config::{CallerSampling, FlushMode};
 use crate::export::Exporter;
 use crate::span::recorder::Settings;
 pub use after_response::{AfterResponseFuture, AfterResponseLayer, AfterResponseService};
@@ -97,6 +97,7 @@ pub(crate) struct Shared {
     pub(crate) flush_margin: Duration,
     pub(crate) capture_error: bool,
     pub(crate) capture_response: bool,
+    pub(crate) caller_sampling: CallerSampling,
     pub(crate) route_as_name: bool,
     pub(crate) failures: flush::FailureLog,
     pub(crate) flush_mode: FlushMode,
