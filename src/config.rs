@@ -10,14 +10,26 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP base URL; `/v1/traces` is appended (plain HTTP only) |
 //! | `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | none | extra OTLP request headers, `key=value,key2=value2`, values URL-decoded; the traces-specific list wins per key |
 //! | `LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED` | `false` | `true` turns tracing off (the handler runs bare) |
-//! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded |
+//! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded (with `LAMBDA_TRACE_CALLER_SAMPLING=ignore`, also of traces the caller marked sampled or not) |
 //! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |
 //! | `LAMBDA_TRACE_FLUSH_MARGIN_MS` | `50` | time kept before the invocation deadline |
 //! | `LAMBDA_TRACE_TIMEOUT_MARGIN_MS` | `100` | a handler still running this long before its deadline has its spans closed as timed out and exported then; `0` turns it off |
 //! | `LAMBDA_TRACE_FLUSH_MODE` | `before-response` | `after-response` awaits network exports after the response is posted |
 //! | `LAMBDA_TRACE_MAX_SPANS` | `1000` | spans recorded per invocation (the rest are counted) |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | `true` | record the handler's error message in `cause` |
-//! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | set by Lambda | resource attributes |
+//! | `LAMBDA_TRACE_CAPTURE_QUERY` | `false` | `true` records query strings (incoming and outgoing URLs), values of sensitive keys replaced by `REDACTED` ([`crate::redact`]) |
+//! | `LAMBDA_TRACE_CAPTURE_RESPONSE` | `false` | `true` records the handler's response body as metadata, cut to 4 KiB |
+//! | `LAMBDA_TRACE_CALLER_SAMPLING` | `respect` | `ignore`: the sampling flag in the event's headers (the caller's) is discarded and `LAMBDA_TRACE_SAMPLE_RATE` decides; see [`CallerSampling`] |
+//! | `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_REGION` (else `AWS_DEFAULT_REGION`), `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_LAMBDA_LOG_GROUP_NAME`, `AWS_LAMBDA_LOG_STREAM_NAME` | set by Lambda | resource attributes |
+//!
+//! # What reaches a trace
+//!
+//! Of these variables, only the values of `OTEL_SERVICE_NAME` / `POWERTOOLS_SERVICE_NAME`, the
+//! `AWS_LAMBDA_FUNCTION_*`, `AWS_LAMBDA_LOG_*` and region variables are ever written into a
+//! span or document (as the service name and resource attributes). No other variable is read
+//! into one, so credentials (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and application
+//! secrets never appear in a trace; the OTLP header values (usually access tokens) are only sent
+//! as request headers to the collector, and their `Debug` hides them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -117,6 +129,64 @@ impl FromStr for FlushMode {
     }
 }
 
+/// Whether the sampling decision a caller sends in the event's trace headers is followed.
+///
+/// The flag in `X-Amzn-Trace-Id: …;Sampled=1`, `traceparent: …-01`, `X-B3-Sampled`, B3's debug
+/// flag, … is set by whoever sent the request. [`Respect`](Self::Respect) (the default) follows
+/// it: a sampled caller gets a connected trace, as X-Ray's own services and OpenTelemetry's
+/// parent-based sampler do. [`Ignore`](Self::Ignore) discards it and lets the configured sample
+/// rate decide, while still continuing the caller's trace id and parent span, so a trace we do
+/// sample stays connected — use it when callers you do not control (a public Function URL or
+/// API) could otherwise force every request to be recorded, and pay for it, with a sample rate
+/// below 1.
+///
+/// Lambda's own header (`Context::xray_trace_id`, set by the platform under Active tracing) is
+/// not the caller's: with `Sampled=1` the invocation is a recorded subsegment of Lambda's
+/// segment in both modes.
+///
+/// Why `Respect` is the default: the crate's promise is one connected trace, and with the
+/// default sample rate of 1.0 every request is recorded anyway, so following the caller costs
+/// nothing extra; a caller's `Sampled=0` only ever records less. The cost risk appears when the
+/// sample rate is lowered, which is when `Ignore` is worth setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CallerSampling {
+    /// Follow the caller's decision when it sent one (`Sampled=?` or none: the sample rate
+    /// decides). The default.
+    #[default]
+    Respect,
+    /// Discard the caller's decision (and B3's debug flag); the sample rate decides. The trace
+    /// id and parent span are still continued.
+    Ignore,
+}
+
+impl CallerSampling {
+    /// The configuration value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Respect => "respect",
+            Self::Ignore => "ignore",
+        }
+    }
+}
+
+impl fmt::Display for CallerSampling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CallerSampling {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "respect" => Ok(Self::Respect),
+            "ignore" => Ok(Self::Ignore),
+            other => Err(format!("unknown caller sampling {other:?}")),
+        }
+    }
+}
+
 /// The crate's configuration. [`Config::from_env`] reads it; tests build it with
 /// [`Config::from_lookup`] and never touch the process environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +223,13 @@ pub struct Config {
     pub max_spans: usize,
     /// Record the handler's error message.
     pub capture_error: bool,
+    /// Record query strings, redacted ([`crate::redact`]). Off by default.
+    pub capture_query: bool,
+    /// Record the handler's response body as metadata (at most 4 KiB). Off by default: responses
+    /// may hold personal data.
+    pub capture_response: bool,
+    /// Whether the caller's sampling decision is followed.
+    pub caller_sampling: CallerSampling,
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function_name: String,
     /// `AWS_LAMBDA_FUNCTION_VERSION`.
@@ -329,8 +406,14 @@ impl Config {
                 .split(',')
                 .filter(|s| !s.trim().eq_ignore_ascii_case("none") && !s.trim().is_empty())
                 .filter_map(|s| {
-                    s.parse()
-                        .map_err(|e| tracing::warn!(target: "lambda_trace", "OTEL_PROPAGATORS: {e}; ignored"))
+                    s.parse::<PropagatorKind>()
+                        .map_err(|e| {
+                            tracing::warn!(
+                                target: "lambda_trace",
+                                "OTEL_PROPAGATORS: {}; ignored",
+                                crate::layer::log_safe(&e.to_string())
+                            )
+                        })
                         .ok()
                 })
                 .collect(),
@@ -385,6 +468,12 @@ impl Config {
                 .max(1),
             capture_error: get("POWERTOOLS_TRACER_CAPTURE_ERROR")
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            capture_query: flag("LAMBDA_TRACE_CAPTURE_QUERY"),
+            capture_response: flag("LAMBDA_TRACE_CAPTURE_RESPONSE"),
+            caller_sampling: get("LAMBDA_TRACE_CALLER_SAMPLING")
+                .map_or(CallerSampling::default(), |v| {
+                    parse_or_default("LAMBDA_TRACE_CALLER_SAMPLING", &v)
+                }),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
                 .unwrap_or_else(|| "$LATEST".to_string()),
             function_name,
@@ -430,6 +519,31 @@ mod tests {
         assert_eq!(c.flush_timeout, Duration::from_millis(1000));
         assert_eq!(c.timeout_margin, Duration::from_millis(100));
         assert!(c.capture_error);
+        assert!(!c.capture_query);
+        assert!(!c.capture_response);
+        assert_eq!(c.caller_sampling, CallerSampling::Respect);
+    }
+
+    #[test]
+    fn capture_and_caller_sampling_switches() {
+        let c = config(&[
+            ("LAMBDA_TRACE_CAPTURE_QUERY", "true"),
+            ("LAMBDA_TRACE_CAPTURE_RESPONSE", "1"),
+            ("LAMBDA_TRACE_CALLER_SAMPLING", " Ignore "),
+        ]);
+        assert!(c.capture_query && c.capture_response);
+        assert_eq!(c.caller_sampling, CallerSampling::Ignore);
+        let c = config(&[
+            ("LAMBDA_TRACE_CAPTURE_QUERY", "yes please"),
+            ("LAMBDA_TRACE_CALLER_SAMPLING", "sometimes"),
+            // Powertools' switch (on by default there) does not turn body capture on here.
+            ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "true"),
+        ]);
+        assert!(!c.capture_query && !c.capture_response);
+        assert_eq!(c.caller_sampling, CallerSampling::Respect);
+        for kind in [CallerSampling::Respect, CallerSampling::Ignore] {
+            assert_eq!(kind.to_string().parse::<CallerSampling>(), Ok(kind));
+        }
     }
 
     #[test]

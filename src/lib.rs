@@ -100,6 +100,7 @@ pub mod http_layer;
 pub mod layer;
 pub mod outgoing;
 pub mod propagation;
+pub mod redact;
 mod run;
 pub mod span;
 pub mod xray;

@@ -8,11 +8,14 @@
 //! Request data: method and `path` (without query string), `User-Agent`, and the client IP from
 //! the first `X-Forwarded-For` entry (`x_forwarded_for = true`): ALB gives no source IP field.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 
 use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
 use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
+use crate::redact::query_from_pairs;
 
 impl Extractor for AlbTargetGroupRequest {
     fn get(&self, name: &str) -> Option<&str> {
@@ -42,6 +45,17 @@ impl EventCarrier for AlbTargetGroupRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
         }
+    }
+
+    /// Rebuilt from `multiValueQueryStringParameters` (else `queryStringParameters`), which the
+    /// load balancer passes as the client sent them (not decoded): sorted by key.
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        let map = if self.multi_value_query_string_parameters.is_empty() {
+            &self.query_string_parameters
+        } else {
+            &self.multi_value_query_string_parameters
+        };
+        query_from_pairs(map.iter(), false).map(Cow::Owned)
     }
 }
 

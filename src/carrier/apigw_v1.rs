@@ -5,16 +5,19 @@
 //! (so a repeated `traceparent` with two different values is seen as the conflict it is) and falls
 //! back to `headers` for events built by hand or by tools that fill only one map.
 //!
-//! Request data: `http.request.url` is the `path` (never the query string, which may hold
-//! tokens), the route is the `resource` template (`/orders/{id}`, without the method), the user
+//! Request data: `http.request.url` is the `path` (the query string, which may hold tokens, only
+//! with query capture on, redacted), the route is the `resource` template (`/orders/{id}`, without the method), the user
 //! agent and client IP come from `requestContext.identity`, else from the `User-Agent` and
 //! `X-Forwarded-For` headers.
+
+use std::borrow::Cow;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 
 use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
 use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
+use crate::redact::query_from_pairs;
 
 impl Extractor for ApiGatewayProxyRequest {
     fn get(&self, name: &str) -> Option<&str> {
@@ -51,6 +54,17 @@ impl EventCarrier for ApiGatewayProxyRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
         }
+    }
+
+    /// Rebuilt from `multiValueQueryStringParameters` (else `queryStringParameters`), which API
+    /// Gateway decodes: sorted by key, re-encoded.
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        let map = if self.multi_value_query_string_parameters.is_empty() {
+            &self.query_string_parameters
+        } else {
+            &self.multi_value_query_string_parameters
+        };
+        query_from_pairs(map.iter(), true).map(Cow::Owned)
     }
 }
 

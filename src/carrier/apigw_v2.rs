@@ -11,6 +11,8 @@
 //! `rawPath` (never `rawQueryString`); the route is the `routeKey` without its method
 //! (`GET /orders/{id}` → `/orders/{id}`), none for `$default`.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 
 use super::request::{RawHttp, first_value, header_values, route_from_key};
@@ -53,6 +55,14 @@ impl EventCarrier for ApiGatewayV2httpRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
         }
+    }
+
+    /// `rawQueryString`, as the client sent it.
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        self.raw_query_string
+            .as_deref()
+            .filter(|q| !q.is_empty())
+            .map(Cow::Borrowed)
     }
 }
 

@@ -4,6 +4,8 @@
 //! joined value is returned as one (see the API Gateway v2 carrier for why). Request data comes
 //! from `requestContext.http`; the URL is `rawPath`. Function URLs have no routes.
 
+use std::borrow::Cow;
+
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
 use super::request::{RawHttp, first_value, header_values};
@@ -42,6 +44,14 @@ impl EventCarrier for LambdaFunctionUrlRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
         }
+    }
+
+    /// `rawQueryString`, as the client sent it.
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        self.raw_query_string
+            .as_deref()
+            .filter(|q| !q.is_empty())
+            .map(Cow::Borrowed)
     }
 }
 

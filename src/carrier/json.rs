@@ -19,11 +19,14 @@
 //!
 //! No JSON shape makes it panic: every step is a checked lookup.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::request::{RawHttp, route_from_key};
 use super::{EventCarrier, RequestInfo, Trigger};
 use crate::propagation::Extractor;
+use crate::redact::query_from_pairs;
 
 /// The header name under which an SQS record's `AWSTraceHeader` attribute is presented.
 const XRAY_HEADER: &str = "x-amzn-trace-id";
@@ -149,6 +152,41 @@ impl EventCarrier for Value {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
         }
+    }
+
+    /// `rawQueryString` (API Gateway v2, Function URL shapes), else rebuilt from
+    /// `multiValueQueryStringParameters` / `queryStringParameters` as the typed v1 and ALB
+    /// carriers do (re-encoded unless the event is ALB-shaped, `requestContext.elb`).
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        if let Some(raw) = self
+            .get("rawQueryString")
+            .and_then(Value::as_str)
+            .filter(|q| !q.is_empty())
+        {
+            return Some(Cow::Borrowed(raw));
+        }
+        let encode = self.pointer("/requestContext/elb").is_none();
+        let pairs: Vec<(&str, &str)> = match (
+            object(self, "multiValueQueryStringParameters"),
+            object(self, "queryStringParameters"),
+        ) {
+            (Some(multi), _) if !multi.is_empty() => multi
+                .iter()
+                .flat_map(|(k, v)| {
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(move |v| (k.as_str(), v))
+                })
+                .collect(),
+            (_, Some(single)) => single
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .collect(),
+            _ => return None,
+        };
+        query_from_pairs(pairs.into_iter(), encode).map(Cow::Owned)
     }
 }
 

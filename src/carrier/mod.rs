@@ -22,10 +22,12 @@
 //!   so no carrier can bypass or double-apply it.
 //! - API Gateway v2 and Function URLs join repeated headers with `,`; that joined value is one
 //!   value (a repeated `traceparent` so fails to parse, which DESIGN.md §4 asks for).
-//! - [`RequestInfo::http`] never holds a query string (it may hold tokens); the URL (the path) is
-//!   capped at 2,048 characters, the route at 1,024, the user agent at 512, on char boundaries.
-//!   The client IP is recorded only when it parses as an IP address; `x_forwarded_for` says it
-//!   came from the first `X-Forwarded-For` entry.
+//! - [`RequestInfo::http`] never holds a query string (it may hold tokens). With query capture
+//!   on (`LAMBDA_TRACE_CAPTURE_QUERY`), the layer appends [`EventCarrier::raw_query`] to the URL
+//!   after redacting it ([`crate::redact`]). The URL is capped at 2,048 characters, the route at
+//!   1,024, the user agent at 512, on char boundaries. The client IP is recorded only when it
+//!   parses as an IP address; `x_forwarded_for` says it came from the first `X-Forwarded-For`
+//!   entry.
 //!
 //! Sample events with every trace-header format are in the repository's `events/` directory
 //! (see its README); `tests/events.rs` checks all of them.
@@ -45,6 +47,7 @@ mod request;
 mod sqs;
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
@@ -105,6 +108,26 @@ pub struct RequestInfo {
 pub trait EventCarrier: Extractor {
     /// Trigger and HTTP data of this event.
     fn request_info(&self) -> RequestInfo;
+
+    /// The request's query string as the event gives it, without the `?`: **raw, not
+    /// redacted**. The layer reads it only when query capture is on, and records it through
+    /// [`redact_query`](crate::redact::redact_query). `None` (the default) when there is none.
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
+/// `carrier`'s request data; with `capture_query`, the URL gets the event's query string,
+/// redacted ([`crate::redact`]) and capped with the path at 2,048 characters.
+pub(crate) fn request_info(carrier: &dyn EventCarrier, capture_query: bool) -> RequestInfo {
+    let mut info = carrier.request_info();
+    if capture_query
+        && let Some(url) = info.http.as_mut().and_then(|h| h.url.as_mut())
+        && let Some(query) = carrier.raw_query()
+    {
+        *url = crate::redact::url_with_query(url, &query, request::MAX_URL_CHARS);
+    }
+    info
 }
 
 /// The carrier view of `event` when its type is one this crate knows.

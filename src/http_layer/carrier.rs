@@ -1,6 +1,8 @@
 //! The `http::Request` built by `lambda_http` as a carrier: headers, plus the route and source IP
 //! of the API Gateway or ALB request context in its extensions.
 
+use std::borrow::Cow;
+
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
@@ -81,5 +83,14 @@ impl EventCarrier for HttpCarrier<'_> {
             trigger: Trigger::Http,
             http: Some(http),
         }
+    }
+
+    /// The request URI's query, which `lambda_http` builds from the event's query parameters.
+    fn raw_query(&self) -> Option<Cow<'_, str>> {
+        self.0
+            .uri()
+            .query()
+            .filter(|q| !q.is_empty())
+            .map(Cow::Borrowed)
     }
 }

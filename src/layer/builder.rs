@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::{Shared, TraceLayer, flush::FailureLog};
-use crate::config::{Config, ExporterKind};
+use crate::config::{CallerSampling, Config, ExporterKind};
 use crate::export::{DaemonExporter, Exporter, NoopExporter, StdoutExporter};
 use crate::propagation::{CompositePropagator, PropagatorKind};
 use crate::span::Resource;
@@ -66,7 +66,8 @@ impl TraceLayerBuilder {
         self
     }
 
-    /// Share of new or undecided traces recorded, `0.0..=1.0`.
+    /// Share of new or undecided traces recorded, `0.0..=1.0` (with
+    /// [`CallerSampling::Ignore`], also of traces the caller marked sampled or not).
     pub fn sample_rate(mut self, rate: f64) -> Self {
         self.config.sample_rate = rate.clamp(0.0, 1.0);
         self
@@ -96,6 +97,32 @@ impl TraceLayerBuilder {
     /// Most spans recorded per invocation.
     pub fn max_spans(mut self, max: usize) -> Self {
         self.config.max_spans = max.max(1);
+        self
+    }
+
+    /// Whether the sampling decision in the event's trace headers (set by the caller) is
+    /// followed ([`CallerSampling::Respect`], the default) or replaced by this layer's sample
+    /// rate ([`CallerSampling::Ignore`]: an outside caller cannot force tracing on). Lambda's
+    /// own Active-tracing decision is followed either way. See [`CallerSampling`].
+    pub fn caller_sampling(mut self, policy: CallerSampling) -> Self {
+        self.config.caller_sampling = policy;
+        self
+    }
+
+    /// Records query strings of the request URL and of outgoing calls, with the values of
+    /// sensitive parameters replaced by `REDACTED` ([`crate::redact`] has the rule). Off by
+    /// default (`LAMBDA_TRACE_CAPTURE_QUERY`).
+    pub fn capture_query(mut self, yes: bool) -> Self {
+        self.config.capture_query = yes;
+        self
+    }
+
+    /// Records the handler's response body as metadata `lambda_trace.response.body`, cut to
+    /// [`MAX_CAPTURED_BODY`](super::MAX_CAPTURED_BODY) bytes. Off by default
+    /// (`LAMBDA_TRACE_CAPTURE_RESPONSE`): responses may hold personal data. The module docs of
+    /// [`layer`](super) list the response types read.
+    pub fn capture_response(mut self, yes: bool) -> Self {
+        self.config.capture_response = yes;
         self
     }
 
@@ -130,6 +157,7 @@ impl TraceLayerBuilder {
             resource: Arc::new(resource),
             max_spans: c.max_spans,
             max_annotations: 50,
+            capture_query: c.capture_query,
         };
         TraceLayer {
             shared: Arc::new(Shared {
@@ -143,6 +171,8 @@ impl TraceLayerBuilder {
                 timeout_margin: c.timeout_margin,
                 no_timer: AtomicBool::new(false),
                 capture_error: c.capture_error,
+                capture_response: c.capture_response,
+                caller_sampling: c.caller_sampling,
                 route_as_name: self.route_as_name,
                 failures: FailureLog::default(),
                 flush_mode: c.flush_mode,
@@ -172,7 +202,8 @@ fn otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
         Err(e) => {
             tracing::warn!(
                 target: "lambda_trace",
-                "OTLP exporter unavailable ({e}); using the X-Ray daemon exporter"
+                "OTLP exporter unavailable ({}); using the X-Ray daemon exporter",
+                super::log_safe_message(&e.to_string())
             );
             daemon_exporter(c)
         }
@@ -195,7 +226,8 @@ fn daemon_exporter(c: &Config) -> Arc<dyn Exporter> {
         Err(e) => {
             tracing::warn!(
                 target: "lambda_trace",
-                "X-Ray daemon exporter unavailable ({e}, address {:?}); spans will be dropped",
+                "X-Ray daemon exporter unavailable ({}, address {:?}); spans will be dropped",
+                super::log_safe_message(&e.to_string()),
                 super::log_safe(&c.daemon_address)
             );
             Arc::new(NoopExporter)

@@ -1,5 +1,7 @@
 //! The flush budget and how export failures are reported: one log line per failure kind, then
-//! one per 1,000 failures of that kind, so a down backend cannot flood the function's logs.
+//! one per 1,000 failures of that kind, so a down backend cannot flood the function's logs. The
+//! error's message (which may quote a backend's answer) is escaped and capped
+//! ([`log_safe_message`](super::log_safe_message)).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -41,7 +43,12 @@ impl FailureLog {
         };
         let n = self.counts[kind].fetch_add(1, Ordering::Relaxed);
         if n.is_multiple_of(1000) {
-            tracing::warn!(target: "lambda_trace", failures = n + 1, "trace export failed: {error}");
+            tracing::warn!(
+                target: "lambda_trace",
+                failures = n + 1,
+                "trace export failed: {}",
+                super::log_safe_message(&error.to_string())
+            );
         }
     }
 

@@ -211,6 +211,9 @@ where
                 if let Some(status) = (inv.status_of)(response) {
                     root.set_http_status(status);
                 }
+                if inv.shared.capture_response {
+                    super::response::record_body(root, response);
+                }
             }
             Ok(Err(error)) => root.record_exceptions(
                 vec![outcome::exception(error, inv.shared.capture_error)],

@@ -24,7 +24,12 @@ pub(crate) fn start(
 ) -> Invocation {
     let settings = &shared.settings;
     let from_event = carrier.and_then(|c| settings.propagator.extract(c));
-    let parent = parent::decide(ctx.xray_trace_id.as_deref(), from_event, shared.sample_rate);
+    let parent = parent::decide(
+        ctx.xray_trace_id.as_deref(),
+        from_event,
+        shared.sample_rate,
+        shared.caller_sampling,
+    );
     let recording = parent.context.sampling.is_sampled();
     let cold_start = shared.cold_start.swap(false, Ordering::Relaxed);
     let recorder = Arc::new(Recorder::new(
@@ -39,7 +44,9 @@ pub(crate) fn start(
         name => name,
     };
     let info = if recording {
-        carrier.map(|c| c.request_info()).unwrap_or_default()
+        carrier
+            .map(|c| crate::carrier::request_info(c, settings.capture_query))
+            .unwrap_or_default()
     } else {
         RequestInfo::default()
     };

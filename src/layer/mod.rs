@@ -46,6 +46,25 @@
 //! only when the deadline is known and the trace is recorded, and not at all without a tokio
 //! time driver.
 //!
+//! # Response capture
+//! Off by default: responses may hold personal data. With
+//! [`capture_response(true)`](TraceLayerBuilder::capture_response) or
+//! `LAMBDA_TRACE_CAPTURE_RESPONSE=true`, the body of the handler's response is recorded as the
+//! metadata `lambda_trace.response.body` of the invocation span: `{"text": "…"}`, cut to
+//! [`MAX_CAPTURED_BODY`] bytes with `"truncated": true, "bytes": <full length>` when longer, or
+//! `{"binary": true, "bytes": n}` for a binary (or base64-encoded) body, whose bytes are never
+//! recorded. Response headers are never recorded. The layer reads the body of:
+//!
+//! | response type | body |
+//! |---|---|
+//! | `ApiGatewayProxyResponse`, `ApiGatewayV2httpResponse`, `AlbTargetGroupResponse`, `LambdaFunctionUrlResponse` | `body` |
+//! | `serde_json::Value` | `body` when it has a `statusCode` (proxy shape), else the whole value as JSON |
+//! | `String`, `&'static str` | the string |
+//! | `http::Response<B>`, `B` = `lambda_http::Body`, `String`, `&'static str`, `Vec<u8>` | the body (the `lambda_http` handler's response) |
+//!
+//! Any other type records nothing; record what you want yourself with
+//! [`Span::metadata`](crate::Span::metadata).
+//!
 //! # Cold start
 //! `ColdStart` is `true` for the first invocation a layer serves and `false` afterwards. Build one
 //! layer per process (as [`run`](crate::run) does) and that is the process's first invocation.
@@ -59,6 +78,7 @@ mod invocation;
 mod log;
 mod outcome;
 mod parent;
+mod response;
 mod service;
 mod timeout;
 
@@ -68,7 +88,7 @@ use std::time::Duration;
 
 use tower::Layer;
 
-pub use crate::config::FlushMode;
+pub use crate::config::{CallerSampling, FlushMode};
 use crate::export::Exporter;
 use crate::span::recorder::Settings;
 pub use after_response::{AfterResponseFuture, AfterResponseLayer, AfterResponseService};
@@ -76,7 +96,9 @@ pub use builder::TraceLayerBuilder;
 pub use future::TraceFuture;
 #[cfg(feature = "lambda-http")]
 pub(crate) use invocation::start as start_invocation;
-pub use log::log_safe;
+pub(crate) use log::log_safe_message;
+pub use log::{MAX_LOGGED, MAX_LOGGED_MESSAGE, log_safe};
+pub use response::MAX_CAPTURED_BODY;
 pub use service::TraceService;
 
 /// Traces every invocation of the wrapped handler; see the [module docs](self).
@@ -101,6 +123,8 @@ pub(crate) struct Shared {
     /// Set when the runtime had no time driver for the timeout watch (logged once).
     pub(crate) no_timer: AtomicBool,
     pub(crate) capture_error: bool,
+    pub(crate) capture_response: bool,
+    pub(crate) caller_sampling: CallerSampling,
     pub(crate) route_as_name: bool,
     pub(crate) failures: flush::FailureLog,
     pub(crate) flush_mode: FlushMode,

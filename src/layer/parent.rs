@@ -1,5 +1,6 @@
 //! The parent policy of DESIGN.md §3: whose trace this invocation continues.
 
+use crate::config::CallerSampling;
 use crate::context::{Sampling, TraceContext};
 use crate::propagation::{Extractor, Propagator, XrayPropagator};
 use crate::span::RootPlacement;
@@ -36,10 +37,16 @@ impl Extractor for OneHeader<'_> {
 ///
 /// An undecided sampling decision is made here with `sample_rate`, so what is injected
 /// downstream carries our decision.
+///
+/// With [`CallerSampling::Ignore`], the sampling flag and B3 debug flag of the event's context
+/// (the caller's, case 2) are discarded before that, so `sample_rate` decides; its trace id,
+/// parent and other fields are kept. Lambda's header is the platform's, not the caller's: its
+/// decision stands in cases 1 and 3 whatever the policy.
 pub(crate) fn decide(
     lambda_header: Option<&str>,
     from_event: Option<TraceContext>,
     sample_rate: f64,
+    caller: CallerSampling,
 ) -> Parent {
     let lambda = lambda_header
         .and_then(|h| XrayPropagator::default().extract(&OneHeader("x-amzn-trace-id", h)));
@@ -54,11 +61,17 @@ pub(crate) fn decide(
                 link,
             }
         }
-        (_, Some(event)) => Parent {
-            context: event,
-            placement: RootPlacement::Segment,
-            link: None,
-        },
+        (_, Some(mut event)) => {
+            if caller == CallerSampling::Ignore {
+                event.sampling = Sampling::Deferred;
+                event.debug = false;
+            }
+            Parent {
+                context: event,
+                placement: RootPlacement::Segment,
+                link: None,
+            }
+        }
         (Some(lambda), None) => Parent {
             context: lambda,
             placement: RootPlacement::Segment,
@@ -83,4 +96,80 @@ pub(crate) fn decide(
         };
     }
     parent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{SpanId, TraceId};
+    use crate::propagation::{CompositePropagator, HeaderExtractor};
+
+    const LAMBDA_SAMPLED: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    const PARENT: &str = "b7ad6b7169203331";
+
+    /// The context a caller sends in one header of the event.
+    fn caller(name: &'static str, value: &'static str) -> TraceContext {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(name, http::HeaderValue::from_static(value));
+        CompositePropagator::default()
+            .extract(&HeaderExtractor(&headers))
+            .expect("valid caller context")
+    }
+
+    #[rustfmt::skip]
+    fn callers() -> Vec<(TraceContext, Sampling, &'static str)> {
+        vec![
+            (caller("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), Sampling::Sampled, "W3C sampled"),
+            (caller("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"), Sampling::NotSampled, "W3C not sampled"),
+            (caller("x-amzn-trace-id", "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=b7ad6b7169203331;Sampled=1"), Sampling::Sampled, "X-Ray Sampled=1"),
+            (caller("x-amzn-trace-id", "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=b7ad6b7169203331;Sampled=0"), Sampling::NotSampled, "X-Ray Sampled=0"),
+            (caller("b3", "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-d"), Sampling::Sampled, "B3 debug"),
+        ]
+    }
+
+    fn ids(parent: &Parent) -> (TraceId, Option<SpanId>) {
+        (parent.context.trace_id, parent.context.span_id)
+    }
+
+    #[test]
+    fn respect_follows_the_callers_flag_whatever_the_rate() {
+        for (cx, sampling, reason) in callers() {
+            for rate in [0.0, 1.0] {
+                let p = decide(None, Some(cx.clone()), rate, CallerSampling::Respect);
+                assert_eq!(p.context.sampling, sampling, "{reason}, rate {rate}");
+            }
+        }
+    }
+
+    #[test]
+    fn ignore_lets_the_rate_decide_and_keeps_the_trace() {
+        let expected = (TRACE.parse().unwrap(), Some(PARENT.parse().unwrap()));
+        for (cx, _, reason) in callers() {
+            let p = decide(None, Some(cx.clone()), 0.0, CallerSampling::Ignore);
+            assert_eq!(p.context.sampling, Sampling::NotSampled, "{reason}, rate 0");
+            assert!(!p.context.debug, "{reason}");
+            assert_eq!(ids(&p), expected, "{reason}: trace and parent kept");
+            assert_eq!(p.placement, RootPlacement::Segment);
+            let p = decide(None, Some(cx), 1.0, CallerSampling::Ignore);
+            assert_eq!(p.context.sampling, Sampling::Sampled, "{reason}, rate 1");
+            assert_eq!(ids(&p), expected, "{reason}: trace and parent kept");
+        }
+    }
+
+    #[test]
+    fn lambdas_decision_is_the_platforms() {
+        for policy in [CallerSampling::Respect, CallerSampling::Ignore] {
+            // Active tracing sampled: a recorded subsegment, whatever the caller or the rate say.
+            let (not_sampled, ..) = callers().remove(1);
+            let p = decide(Some(LAMBDA_SAMPLED), Some(not_sampled), 0.0, policy);
+            assert_eq!(p.context.sampling, Sampling::Sampled, "{policy}");
+            assert_eq!(p.placement, RootPlacement::LambdaSubsegment);
+            // Lambda's header alone keeps its own decision.
+            let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
+            let p = decide(Some(header), None, 1.0, policy);
+            assert_eq!(p.context.sampling, Sampling::NotSampled, "{policy}");
+        }
+    }
 }

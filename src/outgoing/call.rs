@@ -13,6 +13,9 @@ use crate::span::{
 /// The span name when the request names no host (a relative URI and no `Host` header).
 const NO_HOST: &str = "remote";
 
+/// Longest URL recorded when it carries a (redacted) query string, in characters.
+const MAX_URL_CHARS: usize = 2048;
+
 /// An outgoing call in flight: a `remote` client subsegment of the current span.
 ///
 /// [`start`](Self::start) opens the span, records the method and the URL, and injects the trace
@@ -22,8 +25,10 @@ const NO_HOST: &str = "remote";
 /// `select!` dropped the request future.
 ///
 /// The span is named after the URL's host, as the X-Ray SDKs name remote nodes in the service
-/// map; [`named`](Self::named) picks another name. The URL is recorded without its query string
-/// (it may hold tokens) and without user info.
+/// map; [`named`](Self::named) picks another name. The URL is recorded without user info, and
+/// without its query string (it may hold tokens) unless query capture is on
+/// (`LAMBDA_TRACE_CAPTURE_QUERY`), which records it with sensitive values redacted
+/// ([`crate::redact`]): a presigned URL's `X-Amz-*` parameters never appear.
 ///
 /// ```
 /// use lambda_trace::outgoing::OutgoingCall;
@@ -75,12 +80,15 @@ impl OutgoingCall {
         let uri = request.uri();
         let target = Target {
             scheme: uri.scheme_str(),
-            // A relative URI (HTTP/1 origin form): the host is in the `Host` header.
-            host: uri
-                .host()
-                .or_else(|| request.headers().get(HOST)?.to_str().ok()),
+            // A relative URI (HTTP/1 origin form): the host is in the `Host` header (never
+            // with user info, even if the header holds some).
+            host: uri.host().or_else(|| {
+                let host = request.headers().get(HOST)?.to_str().ok()?;
+                Some(host.rsplit('@').next().unwrap_or(host))
+            }),
             port: uri.port_u16(),
             path: uri.path(),
+            query: uri.query(),
         };
         let call = Self::open(parent, name, request.method().as_str(), &target);
         call.inject(request.headers_mut());
@@ -102,7 +110,13 @@ impl OutgoingCall {
         let span = parent.child_of_kind(name, SpanKind::Client);
         if span.is_recording() {
             span.set_namespace(RemoteNamespace::Remote);
-            span.set_http_request(HttpRequestInfo::new(method, target.url()));
+            let url = match target.query {
+                Some(query) if span.captures_query() => {
+                    crate::redact::url_with_query(&target.url(), query, MAX_URL_CHARS)
+                }
+                _ => target.url(),
+            };
+            span.set_http_request(HttpRequestInfo::new(method, url));
         }
         Self { span }
     }
@@ -187,6 +201,8 @@ pub(super) struct Target<'a> {
     pub(super) host: Option<&'a str>,
     pub(super) port: Option<u16>,
     pub(super) path: &'a str,
+    /// The query string (without `?`): recorded, redacted, only when query capture is on.
+    pub(super) query: Option<&'a str>,
 }
 
 impl Target<'_> {
@@ -220,6 +236,7 @@ mod tests {
             host: uri.host(),
             port: uri.port_u16(),
             path: uri.path(),
+            query: uri.query(),
         }
         .url()
     }

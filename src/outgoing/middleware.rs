@@ -66,6 +66,7 @@ impl Middleware for TracingMiddleware {
                 host: url.host_str(),
                 port: url.port(),
                 path: url.path(),
+                query: url.query(),
             };
             OutgoingCall::open(
                 &crate::current(),

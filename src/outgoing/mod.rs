@@ -7,7 +7,7 @@
 //! |---|---|
 //! | name | the URL's host (as the X-Ray SDKs name remote nodes), or a name you choose |
 //! | `namespace` | `remote` |
-//! | `http.request` | method, URL **without query string** (it may hold tokens) or user info |
+//! | `http.request` | method, URL **without user info** and **without query string** (it may hold tokens); with `LAMBDA_TRACE_CAPTURE_QUERY=true` the query string, sensitive values replaced by `REDACTED` ([`crate::redact`]) |
 //! | `http.response` | status and `Content-Length` |
 //! | flags | 4xx → `error`; 429 → `error` + `throttle`; 5xx → `fault`; no response → `fault` with the error chain as a `remote` cause |
 //! | cancelled | a call dropped before it finished ends with metadata `lambda_trace.cancelled: true` |

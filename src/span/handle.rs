@@ -349,6 +349,14 @@ impl Span {
         self.with_state(|s| s.record.outcome.merge(outcome));
     }
 
+    /// `true` when the layer that opened this span's invocation records query strings
+    /// (`LAMBDA_TRACE_CAPTURE_QUERY`).
+    pub(crate) fn captures_query(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|i| i.recorder.settings.capture_query)
+    }
+
     /// Records the HTTP request this span serves or makes.
     pub fn set_http_request(&self, request: HttpRequestInfo) {
         self.with_state(|s| s.record.http_request = Some(request));

@@ -20,6 +20,8 @@ pub(crate) struct Settings {
     pub(crate) max_spans: usize,
     /// Most annotations per trace (X-Ray's limit is 50).
     pub(crate) max_annotations: usize,
+    /// Record query strings (redacted) of incoming requests and outgoing calls.
+    pub(crate) capture_query: bool,
 }
 
 /// One invocation's spans.

@@ -22,6 +22,7 @@ fn recorder(max_annotations: usize) -> Arc<Recorder> {
         resource: Arc::new(resource),
         max_spans: 100,
         max_annotations,
+        capture_query: false,
     };
     Arc::new(Recorder::new(
         Arc::new(settings),
