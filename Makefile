@@ -11,10 +11,10 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-micro deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro deploy clean
 
 help:
-	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-micro deploy clean"
+	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro deploy clean"
 	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
 
 build:
@@ -72,6 +72,19 @@ bench:
 	cargo build --release -p lambda-trace-bench --bins
 	cargo build --release -p lambda-trace-bench-net --bins
 	target/release/lambda-trace-bench --bin-dir target/release --json out/bench.json --network true $(BENCH_ARGS)
+
+# `make bench` plus the alternatives a Rust user would pick instead (issue 6), in the same
+# interleaved rounds: lambda_runtime's OpenTelemetryLayer with OTLP (E) and with opentelemetry-aws
+# X-Ray UDP (G), lambda-otel-lite (F), and a one-segment one-datagram floor (H). They live in
+# `bench/alternatives`, a separate workspace with its own Cargo.lock (excluded from the root one,
+# so `make test` and CI never build their dependency trees), sharing `target/`. Not part of
+# `make test`. Writes out/bench-alternatives.json.
+ALTERNATIVES := bench/alternatives/Cargo.toml
+bench-alternatives:
+	cargo build --release -p lambda-trace-bench --bins
+	cargo build --release -p lambda-trace-bench-net --bins
+	cargo build --release --manifest-path $(ALTERNATIVES) --target-dir target --bins
+	target/release/lambda-trace-bench --bin-dir target/release --json out/bench-alternatives.json --network true --alternatives true $(BENCH_ARGS)
 
 # Criterion micro benchmarks of the hot paths (benches/hot_paths.rs). Not part of `make test`.
 bench-micro:

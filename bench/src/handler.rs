@@ -80,7 +80,9 @@ fn response(status: i64, body: String) -> ApiGatewayProxyResponse {
     response
 }
 
-fn bad_request(e: &serde_json::Error) -> ApiGatewayProxyResponse {
+/// The answer to a body that does not parse: `400` + `{"error": …}` (public for the tracing
+/// stacks of `bench/alternatives`, which run the same steps).
+pub fn bad_request(e: &serde_json::Error) -> ApiGatewayProxyResponse {
     response(
         400,
         format!(r#"{{"error":"{}"}}"#, e.to_string().replace('"', "'")),

@@ -19,3 +19,4 @@ pub mod otlp;
 pub mod procfs;
 pub mod report;
 pub mod stats;
+pub mod stdout;

@@ -4,16 +4,23 @@
 //! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 20]
 //!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
 //!                    [--json out/bench.json] [--network false] [--otlp-delay-ms 0]
+//!                    [--alternatives false]
 //! ```
 //!
 //! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
 //! the noise), B = `bench-traced` sending to a real UDP socket; with `--network true` also
 //! C = `bench-traced-otlp` exporting over OTLP/HTTP to a receiver inside the driver (default
 //! before-response flush) and D = the same with `LAMBDA_TRACE_FLUSH_MODE=after-response`; the
-//! receiver answers after `--otlp-delay-ms`. Each runs as a real process behind its own local
-//! Runtime API. It builds nothing: build first with
+//! receiver answers after `--otlp-delay-ms`. With `--alternatives true`, the other tracing stacks
+//! of `bench/alternatives` join the rotation: E = lambda_runtime's `OpenTelemetryLayer` +
+//! opentelemetry-otlp (to its own OTLP receiver), F = lambda-otel-lite (OTLP lines on stdout),
+//! G = `OpenTelemetryLayer` + opentelemetry-aws's X-Ray exporter (to its own daemon socket),
+//! H = the floor: the bare handler + one hand-written segment in one datagram. Each runs as a
+//! real process behind its own local Runtime API. It builds nothing: build first with
 //! `cargo build --release -p lambda-trace-bench --bins` and, for C and D, separately
-//! `cargo build --release -p lambda-trace-bench-net --bins` (`make bench` does).
+//! `cargo build --release -p lambda-trace-bench-net --bins` (`make bench` does); for E–H
+//! `cargo build --release --manifest-path bench/alternatives/Cargo.toml --target-dir target`
+//! (`make bench-alternatives` does).
 //!
 //! 1. Init: `--init-samples` times, in rotating variant order, a fresh process is spawned and
 //!    the time from spawn to its first `/next` poll is taken; then it is killed.
@@ -27,8 +34,11 @@
 //!
 //! It fails (exit code 1) when a response differs from the first one, when bare and traced
 //! answer differently, or when the X-Ray daemon did not receive exactly one well-formed document
-//! of the event's trace per traced invocation, or the OTLP receiver exactly one well-formed
-//! request with the event's trace id per invocation of C and D.
+//! of the event's trace per traced invocation of B and H, or the OTLP receiver exactly one
+//! well-formed request with the event's trace id per invocation of C and D. The alternatives
+//! E, F and G export the way their libraries do (requests, datagrams or lines per invocation,
+//! their own trace or the event's are recorded, not checked), but they fail when they export
+//! fewer spans than invocations, or anything malformed.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,8 +47,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use lambda_trace_bench::otlp::{OtlpReceiver, xray_trace_id_bytes};
 use lambda_trace_bench::procfs::{self, CpuSnapshot, Machine};
-use lambda_trace_bench::report::{Report, Round, VariantResult};
+use lambda_trace_bench::report::{Report, Role, Round, VariantResult};
 use lambda_trace_bench::stats::percentile;
+use lambda_trace_bench::stdout::StdoutExports;
 use lambda_trace_local::{FunctionProcess, Invocation, Outcome, RuntimeApi, XrayDaemon};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -57,6 +68,7 @@ struct Args {
     json: Option<PathBuf>,
     network: bool,
     otlp_delay: Duration,
+    alternatives: bool,
 }
 
 impl Args {
@@ -71,6 +83,7 @@ impl Args {
             json: None,
             network: false,
             otlp_delay: Duration::ZERO,
+            alternatives: false,
         };
         while let Some(flag) = it.next() {
             if flag == "-h" || flag == "--help" {
@@ -79,6 +92,11 @@ impl Args {
             let value = it
                 .next()
                 .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            let boolean = || {
+                value
+                    .parse::<bool>()
+                    .map_err(|e| format!("{flag} {value:?} (true or false): {e}"))
+            };
             let number = || {
                 value
                     .parse::<usize>()
@@ -92,11 +110,8 @@ impl Args {
                 "--init-samples" => args.init_samples = number()?,
                 "--event" => args.event = value.clone().into(),
                 "--json" => args.json = Some(value.clone().into()),
-                "--network" => {
-                    args.network = value
-                        .parse()
-                        .map_err(|e| format!("{flag} {value:?} (true or false): {e}"))?;
-                }
+                "--network" => args.network = boolean()?,
+                "--alternatives" => args.alternatives = boolean()?,
                 "--otlp-delay-ms" => args.otlp_delay = Duration::from_millis(number()? as u64),
                 _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
             }
@@ -110,26 +125,158 @@ impl Args {
 
 const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
      [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
-     [--json out/bench.json] [--network false] [--otlp-delay-ms 0]";
+     [--json out/bench.json] [--network false] [--otlp-delay-ms 0] [--alternatives false]";
 
-/// Where a variant's spans go.
+/// Where a variant's spans go, and what the driver checks about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Export {
     /// Bare: no tracing.
     None,
-    /// The X-Ray daemon (UDP).
-    Daemon,
-    /// OTLP/HTTP to the driver's receiver, flushed before or after the response.
-    Otlp { after_response: bool },
+    /// UDP to the driver's X-Ray daemon. `one_document`: exactly one well-formed document of the
+    /// event's trace per invocation (B, H); otherwise at least one well-formed document per
+    /// invocation, of any trace (G).
+    Daemon { one_document: bool },
+    /// OTLP/HTTP to the driver's receiver. `one_request`: exactly one request with spans of the
+    /// event's trace per invocation (C, D); otherwise at least one span per invocation, of any
+    /// trace (E).
+    Otlp { one_request: bool },
+    /// OTLP JSON lines on stdout (F): at least one span per invocation.
+    Stdout,
 }
 
-/// One of A, A', B, C, D.
+/// One of A, A', B, … H.
 #[derive(Debug, Clone)]
 struct Variant {
     key: &'static str,
     label: &'static str,
+    role: Role,
     binary: PathBuf,
+    /// How to build it, for the "not found" error.
+    build: &'static str,
     export: Export,
+    /// What it exports per invocation, and when (for the report).
+    mode: &'static str,
+    /// Environment of its process, on top of the Lambda variables and the exporter's address.
+    env: &'static [(&'static str, &'static str)],
+}
+
+const BUILD_BENCH: &str = "cargo build --release -p lambda-trace-bench --bins";
+const BUILD_NET: &str = "cargo build --release -p lambda-trace-bench-net --bins";
+const BUILD_ALTERNATIVES: &str = "make bench-alternatives, or cargo build --release \
+     --manifest-path bench/alternatives/Cargo.toml --target-dir target";
+
+/// The variants of a run, in the order of their rows.
+fn variants(args: &Args) -> Vec<Variant> {
+    let v = |key, label, role, bin: &str, build, export, mode, env| Variant {
+        key,
+        label,
+        role,
+        binary: args.bin_dir.join(bin),
+        build,
+        export,
+        mode,
+        env,
+    };
+    let mut list = vec![
+        v(
+            "A",
+            "bare",
+            Role::Bare,
+            "bench-bare",
+            BUILD_BENCH,
+            Export::None,
+            "",
+            &[],
+        ),
+        v(
+            "A'",
+            "bare again (A/A)",
+            Role::Control,
+            "bench-bare",
+            BUILD_BENCH,
+            Export::None,
+            "",
+            &[],
+        ),
+        v(
+            "B",
+            "traced",
+            Role::LambdaTrace,
+            "bench-traced",
+            BUILD_BENCH,
+            Export::Daemon { one_document: true },
+            "one document, UDP, before the response",
+            &[],
+        ),
+    ];
+    if args.network {
+        list.push(v(
+            "C",
+            "OTLP, before-response",
+            Role::LambdaTrace,
+            "bench-traced-otlp",
+            BUILD_NET,
+            Export::Otlp { one_request: true },
+            "OTLP/HTTP POST before the response",
+            &[],
+        ));
+        list.push(v(
+            "D",
+            "OTLP, after-response",
+            Role::LambdaTrace,
+            "bench-traced-otlp",
+            BUILD_NET,
+            Export::Otlp { one_request: true },
+            "OTLP/HTTP POST after the response",
+            &[("LAMBDA_TRACE_FLUSH_MODE", "after-response")],
+        ));
+    }
+    if args.alternatives {
+        list.push(v(
+            "E",
+            "OTel layer + OTLP",
+            Role::Alternative,
+            "alt-otel-otlp",
+            BUILD_ALTERNATIVES,
+            Export::Otlp { one_request: false },
+            "batch processor, force_flush after the response: OTLP/HTTP POST (reqwest blocking)",
+            &[],
+        ));
+        list.push(v(
+            "F",
+            "lambda-otel-lite, stdout",
+            Role::Alternative,
+            "alt-otel-lite",
+            BUILD_ALTERNATIVES,
+            Export::Stdout,
+            "sync mode, force_flush before the response: gzip + base64 OTLP line on stdout",
+            // Without a level its filter is at `error`: no span, no export.
+            &[("AWS_LAMBDA_LOG_LEVEL", "info")],
+        ));
+        list.push(v(
+            "G",
+            "OTel layer + X-Ray UDP",
+            Role::Alternative,
+            "alt-otel-xray",
+            BUILD_ALTERNATIVES,
+            Export::Daemon {
+                one_document: false,
+            },
+            "batch processor, force_flush after the response: a datagram per span",
+            &[],
+        ));
+        list.push(v(
+            "H",
+            "floor (1 segment, 1 datagram)",
+            Role::Floor,
+            "alt-floor",
+            BUILD_ALTERNATIVES,
+            Export::Daemon { one_document: true },
+            "one hand-written document, UDP, before the response",
+            &[],
+        ));
+    }
+    list
 }
 
 /// A function process with its Runtime API (and X-Ray daemon or OTLP receiver, when traced).
@@ -145,14 +292,14 @@ struct Running {
 impl Running {
     async fn start(variant: &Variant, otlp: &OtlpSettings) -> Result<Running, Error> {
         let api = RuntimeApi::start().await?;
-        let daemon = if variant.export == Export::Daemon {
+        let daemon = if let Export::Daemon { .. } = variant.export {
             Some(XrayDaemon::bind().map_err(|e| format!("cannot bind the X-Ray daemon: {e}"))?)
         } else {
             None
         };
-        let receiver = if let Export::Otlp { .. } = variant.export {
+        let receiver = if let Export::Otlp { one_request } = variant.export {
             Some(
-                OtlpReceiver::start(otlp.delay, otlp.trace_id)
+                OtlpReceiver::start(otlp.delay, otlp.trace_id, one_request)
                     .await
                     .map_err(|e| format!("cannot bind the OTLP receiver: {e}"))?,
             )
@@ -170,13 +317,7 @@ impl Running {
             env.push(("OTEL_TRACES_EXPORTER", "otlp"));
             env.push(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint));
         }
-        if variant.export
-            == (Export::Otlp {
-                after_response: true,
-            })
-        {
-            env.push(("LAMBDA_TRACE_FLUSH_MODE", "after-response"));
-        }
+        env.extend_from_slice(variant.env);
         let started = Instant::now();
         let mut process = FunctionProcess::spawn(&variant.binary, api.address(), &env)?;
         let ready = api.wait_for_next_poll(INIT_TIMEOUT).await;
@@ -290,7 +431,14 @@ impl Checker {
 /// Counts what the X-Ray daemon received.
 #[derive(Debug, Default)]
 struct Datagrams {
-    good: usize,
+    /// Well-formed documents of the event's trace.
+    in_trace: usize,
+    /// Well-formed documents of another trace.
+    other_trace: usize,
+    /// Segments and subsegments in all well-formed documents (nested ones included).
+    spans: usize,
+    /// Those of the event's trace.
+    spans_in_trace: usize,
     bad: Vec<String>,
 }
 
@@ -299,16 +447,25 @@ impl Datagrams {
         for d in daemon.drain() {
             if let Some(error) = &d.error {
                 self.bad.push(format!("{error}: {}", d.raw));
-            } else if trace_id.is_some_and(|t| d.trace_id() != Some(t)) {
-                self.bad.push(format!(
-                    "trace_id {:?}, expected {trace_id:?}",
-                    d.trace_id()
-                ));
+                continue;
+            }
+            let spans = nodes(&d.document);
+            self.spans += spans;
+            if trace_id.is_none_or(|t| d.trace_id() == Some(t)) {
+                self.in_trace += 1;
+                self.spans_in_trace += spans;
             } else {
-                self.good += 1;
+                self.other_trace += 1;
             }
         }
     }
+}
+
+/// A segment document and its nested subsegments.
+fn nodes(document: &serde_json::Value) -> usize {
+    1 + document["subsegments"]
+        .as_array()
+        .map_or(0, |children| children.iter().map(nodes).sum())
 }
 
 /// The event with a body for the handler (the sample events have none), and the X-Ray trace id
@@ -379,52 +536,18 @@ async fn run(args: Args) -> Result<Report, Error> {
         delay: args.otlp_delay,
         trace_id: trace_id.as_deref().and_then(xray_trace_id_bytes),
     };
-    let mut list = vec![
-        ("A", "bare", "bench-bare", Export::None),
-        ("A'", "bare again (A/A)", "bench-bare", Export::None),
-        ("B", "traced", "bench-traced", Export::Daemon),
-    ];
-    if args.network {
-        list.push((
-            "C",
-            "OTLP, before-response",
-            "bench-traced-otlp",
-            Export::Otlp {
-                after_response: false,
-            },
-        ));
-        list.push((
-            "D",
-            "OTLP, after-response",
-            "bench-traced-otlp",
-            Export::Otlp {
-                after_response: true,
-            },
-        ));
-    }
-    let variants: Vec<Variant> = list
-        .into_iter()
-        .map(|(key, label, bin, export)| Variant {
-            key,
-            label,
-            binary: args.bin_dir.join(bin),
-            export,
-        })
-        .collect();
+    let variants = variants(&args);
     for v in &variants {
         if !v.binary.is_file() {
-            let package = if let Export::Otlp { .. } = v.export {
-                "lambda-trace-bench-net"
-            } else {
-                "lambda-trace-bench"
-            };
             return Err(format!(
-                "{} not found: build first (cargo build --release -p {package} --bins)",
-                v.binary.display()
+                "{} not found: build first ({})",
+                v.binary.display(),
+                v.build
             )
             .into());
         }
     }
+    let expected = args.warmup.max(1) + args.invocations * args.rounds;
     let mut results: Vec<VariantResult> = Vec::new();
     for v in &variants {
         let size = std::fs::metadata(&v.binary)
@@ -433,6 +556,8 @@ async fn run(args: Args) -> Result<Report, Error> {
         results.push(VariantResult {
             key: v.key.into(),
             label: v.label.into(),
+            role: v.role,
+            export: v.mode.into(),
             binary: v.binary.display().to_string(),
             binary_bytes: size,
             init_ms: Vec::new(),
@@ -440,8 +565,12 @@ async fn run(args: Args) -> Result<Report, Error> {
             rounds: Vec::new(),
             latencies_ns: Vec::with_capacity(args.invocations * args.rounds),
             cycles_ns: Vec::with_capacity(args.invocations * args.rounds),
+            invocations: expected,
             datagrams: None,
             otlp_requests: None,
+            stdout_exports: None,
+            exported_spans: None,
+            spans_in_event_trace: None,
         });
     }
 
@@ -528,23 +657,33 @@ async fn run(args: Args) -> Result<Report, Error> {
     }
 
     // 4. Peak RSS, sanity checks, stop.
-    let expected_datagrams = args.warmup.max(1) + args.invocations * args.rounds;
     let mut problems = Vec::new();
     for (i, r) in running.into_iter().enumerate() {
-        results[i].peak_rss_kib = procfs::peak_rss_kib(r.pid)?;
+        let (v, result) = (&variants[i], &mut results[i]);
+        result.peak_rss_kib = procfs::peak_rss_kib(r.pid)?;
         if let Some(daemon) = &r.daemon {
             // Datagrams still in flight after the last response.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            datagrams[i].take(daemon, trace_id.as_deref());
-            results[i].datagrams = Some(datagrams[i].good);
-            if datagrams[i].good != expected_datagrams || !datagrams[i].bad.is_empty() {
+            let d = &mut datagrams[i];
+            d.take(daemon, trace_id.as_deref());
+            result.datagrams = Some(d.in_trace + d.other_trace);
+            result.exported_spans = Some(d.spans);
+            result.spans_in_event_trace = Some(d.spans_in_trace);
+            let ok = match v.export {
+                Export::Daemon { one_document: true } => {
+                    d.in_trace == expected && d.other_trace == 0
+                }
+                _ => d.in_trace + d.other_trace >= expected,
+            };
+            if !ok || !d.bad.is_empty() {
                 problems.push(format!(
-                    "{}: the X-Ray daemon got {} good datagrams for {expected_datagrams} \
-                     invocations, and {} bad ones (first: {:?})",
-                    variants[i].key,
-                    datagrams[i].good,
-                    datagrams[i].bad.len(),
-                    datagrams[i].bad.first()
+                    "{}: the X-Ray daemon got {} well-formed documents of the event's trace and \
+                     {} of others for {expected} invocations, and {} bad datagrams (first: {:?})",
+                    v.key,
+                    d.in_trace,
+                    d.other_trace,
+                    d.bad.len(),
+                    d.bad.first()
                 ));
             }
         }
@@ -552,24 +691,48 @@ async fn run(args: Args) -> Result<Report, Error> {
             // Every export finished before the function polled `/next` again, so nothing is
             // in flight here.
             let bad = receiver.bad();
-            results[i].otlp_requests = Some(receiver.good());
-            if receiver.good() != expected_datagrams || !bad.is_empty() {
+            result.otlp_requests = Some(receiver.good());
+            result.exported_spans = Some(receiver.spans());
+            result.spans_in_event_trace = Some(receiver.spans_in_trace());
+            let ok = match v.export {
+                Export::Otlp { one_request: true } => receiver.good() == expected,
+                _ => receiver.spans() >= expected,
+            };
+            if !ok || !bad.is_empty() {
                 problems.push(format!(
-                    "{}: the OTLP receiver got {} good requests for {expected_datagrams} \
+                    "{}: the OTLP receiver got {} good requests with {} spans for {expected} \
                      invocations, and {} bad ones (first: {:?})",
-                    variants[i].key,
+                    v.key,
                     receiver.good(),
+                    receiver.spans(),
                     bad.len(),
                     bad.first()
                 ));
             }
         }
         let process = r.stop().await?;
+        if v.export == Export::Stdout {
+            let exports = StdoutExports::parse(&process.stdout(), otlp.trace_id.as_ref());
+            result.stdout_exports = Some(exports.exports);
+            result.exported_spans = Some(exports.spans.spans);
+            result.spans_in_event_trace = Some(exports.spans.in_trace);
+            if exports.spans.spans < expected || !exports.bad.is_empty() {
+                problems.push(format!(
+                    "{}: {} OTLP lines on stdout with {} spans for {expected} invocations, and \
+                     {} bad ones (first: {:?})",
+                    v.key,
+                    exports.exports,
+                    exports.spans.spans,
+                    exports.bad.len(),
+                    exports.bad.first()
+                ));
+            }
+        }
         let stderr = process.stderr();
         if !stderr.trim().is_empty() {
             problems.push(format!(
                 "{} wrote to stderr: {}",
-                variants[i].key,
+                v.key,
                 stderr.chars().take(2000).collect::<String>()
             ));
         }
@@ -586,6 +749,7 @@ async fn run(args: Args) -> Result<Report, Error> {
         "event": args.event.display().to_string(),
         "bin_dir": args.bin_dir.display().to_string(),
         "network": args.network,
+        "alternatives": args.alternatives,
         "otlp_delay_ms": args.otlp_delay.as_secs_f64() * 1000.0,
         "latency": "Runtime API /next answered -> /response received, pooled over rounds",
         "cycle": "Runtime API /next answered -> the function's next /next poll seen by the driver, pooled over rounds",
@@ -665,9 +829,38 @@ mod tests {
         .unwrap();
         assert!(n.network);
         assert_eq!(n.otlp_delay, Duration::from_millis(5));
+        assert!(!n.alternatives);
+        let alt = Args::parse(["--alternatives", "true"].into_iter().map(String::from)).unwrap();
+        assert!(alt.alternatives);
+        let keys = |a: &Args| {
+            variants(a)
+                .iter()
+                .map(|v| v.key)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(keys(&a), "A A' B");
+        assert_eq!(keys(&alt), "A A' B E F G H");
+        assert_eq!(
+            keys(&Args {
+                network: true,
+                ..alt
+            }),
+            "A A' B C D E F G H"
+        );
         assert!(Args::parse(["--network", "yes"].into_iter().map(String::from)).is_err());
         assert!(Args::parse(["--nope", "1"].into_iter().map(String::from)).is_err());
         assert!(Args::parse(["--rounds"].into_iter().map(String::from)).is_err());
+    }
+
+    #[test]
+    fn segments_count_with_their_nested_subsegments() {
+        let document = serde_json::json!({
+            "id": "a",
+            "subsegments": [{"id": "b", "subsegments": [{"id": "c"}]}, {"id": "d"}],
+        });
+        assert_eq!(nodes(&document), 4);
+        assert_eq!(nodes(&serde_json::json!({"id": "a"})), 1);
     }
 
     #[test]

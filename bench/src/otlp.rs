@@ -1,6 +1,7 @@
 //! A minimal OTLP/HTTP traces receiver for the network variants of the benchmark: answers
 //! `POST /v1/traces` with `200` and an empty body (an empty protobuf `ExportTraceServiceResponse`
-//! is zero bytes) after an optional delay, and counts what it got.
+//! is zero bytes) after an optional delay, and counts what it got: requests and the spans in
+//! them ([`count_spans`], a few lines of protobuf walking instead of a prost dependency).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +21,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Default)]
 struct Counts {
     good: AtomicUsize,
+    spans: AtomicUsize,
+    spans_in_trace: AtomicUsize,
     bad: Mutex<Vec<String>>,
 }
 
@@ -42,9 +45,15 @@ pub struct OtlpReceiver {
 
 impl OtlpReceiver {
     /// Binds `127.0.0.1:0` and serves in background tasks. Every `POST /v1/traces` is answered
-    /// after `delay`; it counts as good when its body is a non-empty `application/x-protobuf`
-    /// message that contains `trace_id` (the 16 raw bytes of the expected trace id), if given.
-    pub async fn start(delay: Duration, trace_id: Option<[u8; 16]>) -> std::io::Result<Self> {
+    /// after `delay`; it counts as good when its body is an `application/x-protobuf`
+    /// `ExportTraceServiceRequest` with at least one span and, if `require_trace`, at least one
+    /// span of `trace_id` (the 16 raw bytes of the expected trace id). The spans of the good
+    /// requests are counted, and those of `trace_id`.
+    pub async fn start(
+        delay: Duration,
+        trace_id: Option<[u8; 16]>,
+        require_trace: bool,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let address = listener.local_addr()?;
         let counts = Arc::new(Counts::default());
@@ -56,7 +65,7 @@ impl OtlpReceiver {
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let counts = counts.clone();
-                        async move { handle(req, delay, trace_id, &counts).await }
+                        async move { handle(req, delay, trace_id, require_trace, &counts).await }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -86,6 +95,16 @@ impl OtlpReceiver {
         self.counts.good.load(Ordering::SeqCst)
     }
 
+    /// Spans in the good requests.
+    pub fn spans(&self) -> usize {
+        self.counts.spans.load(Ordering::SeqCst)
+    }
+
+    /// Spans in the good requests that belong to the expected trace.
+    pub fn spans_in_trace(&self) -> usize {
+        self.counts.spans_in_trace.load(Ordering::SeqCst)
+    }
+
     /// What was wrong with the other requests.
     pub fn bad(&self) -> Vec<String> {
         self.counts
@@ -106,6 +125,7 @@ async fn handle(
     req: Request<Incoming>,
     delay: Duration,
     trace_id: Option<[u8; 16]>,
+    require_trace: bool,
     counts: &Counts,
 ) -> Result<Response<Empty<Bytes>>, hyper::Error> {
     let (parts, body) = req.into_parts();
@@ -120,12 +140,21 @@ async fn handle(
         .and_then(|v| v.to_str().ok());
     if content_type != Some("application/x-protobuf") {
         counts.bad(format!("content-type {content_type:?}"));
-    } else if body.is_empty() {
-        counts.bad("empty body".to_owned());
-    } else if trace_id.is_some_and(|id| !body.windows(16).any(|w| w == id)) {
-        counts.bad(format!("{} bytes without the event's trace id", body.len()));
     } else {
-        counts.good.fetch_add(1, Ordering::SeqCst);
+        match count_spans(&body, trace_id.as_ref()) {
+            Err(e) => counts.bad(format!("{} bytes, not an export request: {e}", body.len())),
+            Ok(c) if c.spans == 0 => counts.bad(format!("{} bytes without spans", body.len())),
+            Ok(c) if require_trace && c.in_trace == 0 => {
+                counts.bad(format!("{} spans, none of the event's trace", c.spans));
+            }
+            Ok(c) => {
+                counts.good.fetch_add(1, Ordering::SeqCst);
+                counts.spans.fetch_add(c.spans, Ordering::SeqCst);
+                counts
+                    .spans_in_trace
+                    .fetch_add(c.in_trace, Ordering::SeqCst);
+            }
+        }
     }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -137,6 +166,82 @@ fn status(code: StatusCode) -> Response<Empty<Bytes>> {
     let mut response = Response::new(Empty::new());
     *response.status_mut() = code;
     response
+}
+
+/// The spans of an OTLP `ExportTraceServiceRequest` (protobuf).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpanCount {
+    /// All spans.
+    pub spans: usize,
+    /// Spans whose `trace_id` is the one asked for.
+    pub in_trace: usize,
+}
+
+/// Counts the spans of an `ExportTraceServiceRequest`: `resource_spans` (field 1) →
+/// `scope_spans` (2) → `spans` (2) → `trace_id` (1), and those of `trace_id`. Errors on
+/// malformed protobuf.
+pub fn count_spans(request: &[u8], trace_id: Option<&[u8; 16]>) -> Result<SpanCount, String> {
+    let mut count = SpanCount::default();
+    len_fields(request, 1, &mut |resource_spans| {
+        len_fields(resource_spans, 2, &mut |scope_spans| {
+            len_fields(scope_spans, 2, &mut |span| {
+                count.spans += 1;
+                let mut id: Option<&[u8]> = None;
+                len_fields(span, 1, &mut |t| {
+                    id = Some(t);
+                    Ok(())
+                })?;
+                if trace_id.is_some_and(|want| id == Some(&want[..])) {
+                    count.in_trace += 1;
+                }
+                Ok(())
+            })
+        })
+    })?;
+    Ok(count)
+}
+
+/// Walks every field of the protobuf message `buf`, calling `f` with the payload of each
+/// length-delimited field numbered `number`.
+fn len_fields<'a>(
+    mut buf: &'a [u8],
+    number: u64,
+    f: &mut dyn FnMut(&'a [u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    while !buf.is_empty() {
+        let key = varint(&mut buf)?;
+        let len = match key & 7 {
+            0 => {
+                varint(&mut buf)?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(varint(&mut buf)?).map_err(|e| e.to_string())?,
+            5 => 4,
+            wire => return Err(format!("field {}: wire type {wire}", key >> 3)),
+        };
+        let Some((payload, rest)) = buf.split_at_checked(len) else {
+            return Err(format!("field {}: {len} bytes past the end", key >> 3));
+        };
+        if key & 7 == 2 && key >> 3 == number {
+            f(payload)?;
+        }
+        buf = rest;
+    }
+    Ok(())
+}
+
+fn varint(buf: &mut &[u8]) -> Result<u64, String> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = buf.split_first().ok_or("truncated varint")?;
+        *buf = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err("varint longer than 10 bytes".to_owned())
 }
 
 /// The 16 raw bytes of an X-Ray trace id (`1-5759e988-bd862e3fe1be46a994272793`), as OTLP
@@ -160,7 +265,7 @@ pub fn xray_trace_id_bytes(trace_id: &str) -> Option<[u8; 16]> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -172,39 +277,91 @@ mod tests {
         assert!(xray_trace_id_bytes("1-5759e988-bd86").is_none());
     }
 
+    /// A length-delimited protobuf field.
+    fn field(number: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![number << 3 | 2];
+        let mut len = payload.len();
+        while len >= 0x80 {
+            out.push(0x80 | (len & 0x7f) as u8);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// An `ExportTraceServiceRequest` with one resource, one scope and a span per trace id;
+    /// each span also has a varint, a fixed64 and a fixed32 field to skip.
+    pub(crate) fn export_request(trace_ids: &[[u8; 16]]) -> Vec<u8> {
+        let mut scope = field(1, b"scope");
+        for id in trace_ids {
+            let mut span = field(1, id);
+            span.extend_from_slice(&[6 << 3, 0x96, 0x01]); // kind: varint
+            span.push(7 << 3 | 1); // start_time_unix_nano: fixed64
+            span.extend_from_slice(&[0; 8]);
+            span.push(15 << 3 | 5); // a fixed32
+            span.extend_from_slice(&[0; 4]);
+            scope.extend(field(2, &span));
+        }
+        let resource = [field(1, b"resource"), field(2, &scope)].concat();
+        field(1, &resource)
+    }
+
+    #[test]
+    fn counts_spans_and_those_of_a_trace() {
+        let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
+        let other = [7u8; 16];
+        let request = export_request(&[id, other, id]);
+        let count = count_spans(&request, Some(&id)).unwrap();
+        assert_eq!(
+            count,
+            SpanCount {
+                spans: 3,
+                in_trace: 2
+            }
+        );
+        assert_eq!(count_spans(&request, None).unwrap().in_trace, 0);
+        assert_eq!(count_spans(&[], None).unwrap(), SpanCount::default());
+        // Truncated, a bad wire type, an endless varint.
+        assert!(count_spans(&request[..request.len() - 3], None).is_err());
+        assert!(count_spans(&[0x0b], None).is_err());
+        assert!(count_spans(&[0x08, 0xff, 0xff], None).is_err());
+    }
+
     #[tokio::test]
     async fn answers_200_empty_and_counts_well_formed_requests() {
         use lambda_trace_local::client::send;
         let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
-        let receiver = OtlpReceiver::start(Duration::from_millis(5), Some(id))
+        let receiver = OtlpReceiver::start(Duration::from_millis(5), Some(id), true)
             .await
             .unwrap();
         assert!(receiver.endpoint().ends_with("/v1/traces"));
         let proto = [("content-type", "application/x-protobuf")];
-        let mut body = vec![0x0a, 0x12];
-        body.extend_from_slice(&id);
         let started = std::time::Instant::now();
-        let ok = send(receiver.address(), Method::POST, "/v1/traces", &proto, body)
-            .await
-            .unwrap();
-        assert!(started.elapsed() >= Duration::from_millis(5));
-        assert_eq!((ok.status, ok.body.len()), (StatusCode::OK, 0));
-        // Wrong trace id, wrong content type, wrong path: answered, but counted as bad.
-        send(
+        let ok = send(
             receiver.address(),
             Method::POST,
             "/v1/traces",
             &proto,
-            vec![1u8; 20],
+            export_request(&[id, [7; 16]]),
         )
         .await
         .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(5));
+        assert_eq!((ok.status, ok.body.len()), (StatusCode::OK, 0));
+        // Wrong trace id, not protobuf, no spans, wrong content type, wrong path: answered, but
+        // counted as bad.
+        for body in [export_request(&[[7; 16]]), vec![1u8; 20], Vec::new()] {
+            send(receiver.address(), Method::POST, "/v1/traces", &proto, body)
+                .await
+                .unwrap();
+        }
         send(
             receiver.address(),
             Method::POST,
             "/v1/traces",
             &[],
-            id.to_vec(),
+            export_request(&[id]),
         )
         .await
         .unwrap();
@@ -213,6 +370,23 @@ mod tests {
             .unwrap();
         assert_eq!(wrong.status, StatusCode::NOT_FOUND);
         assert_eq!(receiver.good(), 1);
-        assert_eq!(receiver.bad().len(), 3, "{:?}", receiver.bad());
+        assert_eq!((receiver.spans(), receiver.spans_in_trace()), (2, 1));
+        assert_eq!(receiver.bad().len(), 5, "{:?}", receiver.bad());
+    }
+
+    #[tokio::test]
+    async fn without_require_trace_any_trace_is_good() {
+        use lambda_trace_local::client::send;
+        let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
+        let receiver = OtlpReceiver::start(Duration::ZERO, Some(id), false)
+            .await
+            .unwrap();
+        let proto = [("content-type", "application/x-protobuf")];
+        let body = export_request(&[[7; 16], [8; 16]]);
+        send(receiver.address(), Method::POST, "/v1/traces", &proto, body)
+            .await
+            .unwrap();
+        assert_eq!(receiver.good(), 1);
+        assert_eq!((receiver.spans(), receiver.spans_in_trace()), (2, 0));
     }
 }

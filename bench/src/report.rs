@@ -23,13 +23,34 @@ pub struct Round {
     pub cpu_us_per_invocation: f64,
 }
 
+/// What a variant is there for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The bare handler, the baseline of every ratio (A).
+    Bare,
+    /// The bare handler again, the A/A control (A').
+    Control,
+    /// The handler under lambda-trace (B, C, D).
+    LambdaTrace,
+    /// The handler under another tracing stack a Rust user would pick (E, F, G).
+    Alternative,
+    /// The least any tracing to the X-Ray daemon can cost: one hand-written segment, one
+    /// datagram (H).
+    Floor,
+}
+
 /// Everything measured for one variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantResult {
-    /// `A`, `A'`, `B`, `C`, `D`.
+    /// `A`, `A'`, `B`, … `H`.
     pub key: String,
     /// What it is.
     pub label: String,
+    /// What it is there for.
+    pub role: Role,
+    /// What it exports per invocation, and when (empty for bare).
+    pub export: String,
     /// The binary that ran.
     pub binary: String,
     /// Its size, bytes.
@@ -47,10 +68,21 @@ pub struct VariantResult {
     /// the rounds (ns; not serialized).
     #[serde(skip)]
     pub cycles_ns: Vec<u64>,
-    /// Datagrams the X-Ray daemon received from this variant (warm-up included), if it used it.
+    /// Invocations of the long-lived process, warm-up included: what the export counts below
+    /// are per.
+    pub invocations: usize,
+    /// Well-formed datagrams the X-Ray daemon received from this variant (warm-up included), if
+    /// it used it.
     pub datagrams: Option<usize>,
     /// Requests the OTLP receiver accepted from this variant (warm-up included), if it used it.
     pub otlp_requests: Option<usize>,
+    /// OTLP export lines the variant wrote to stdout (warm-up included), if it exports there.
+    pub stdout_exports: Option<usize>,
+    /// Spans in all of the above: OTLP spans, or X-Ray segments and subsegments (nested ones
+    /// included).
+    pub exported_spans: Option<usize>,
+    /// How many of those spans belong to the trace of the event's `X-Amzn-Trace-Id`.
+    pub spans_in_event_trace: Option<usize>,
 }
 
 /// The summary figures of a variant.
@@ -139,10 +171,12 @@ impl Ratios {
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
-    /// `A`, `A'`, `B`, `C`, `D`.
+    /// `A`, `A'`, `B`, … `H`.
     pub key: String,
     /// What it is.
     pub label: String,
+    /// What it is there for.
+    pub role: Role,
     /// Its figures.
     pub summary: Summary,
     /// Its figures over A's.
@@ -168,6 +202,86 @@ pub struct Target {
     pub pass: bool,
 }
 
+/// Issue 6's comparison with the alternatives: B's overhead (cycle p50 ratio to A, minus 1: what
+/// Lambda bills) against the lowest overhead of the alternatives (role [`Role::Alternative`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// B's overhead.
+    pub b_overhead: f64,
+    /// A' over A, the same way: the noise.
+    pub control_overhead: f64,
+    /// The alternative with the lowest overhead.
+    pub best_alternative: String,
+    /// Its overhead.
+    pub best_overhead: f64,
+    /// `best_overhead / b_overhead`, when B's overhead is positive.
+    pub factor: Option<f64>,
+    /// What the issue asks: B's overhead at least this many times lower.
+    pub target_factor: f64,
+    /// `best_overhead >= target_factor * b_overhead` (B at or below zero passes).
+    pub pass: bool,
+    /// The floor (role [`Role::Floor`]) and its overhead, if it ran.
+    pub floor: Option<(String, f64)>,
+}
+
+/// Issue 6: B's overhead at least 3 times lower than the best alternative's.
+pub const TARGET_FACTOR: f64 = 3.0;
+
+impl Comparison {
+    fn of(rows: &[Row]) -> Option<Comparison> {
+        let overhead = |r: &Row| r.ratio_to_bare.cycle_p50.map(|x| x - 1.0);
+        let b = rows.iter().find(|r| r.role == Role::LambdaTrace)?;
+        let b_overhead = overhead(b)?;
+        let best = rows
+            .iter()
+            .filter(|r| r.role == Role::Alternative)
+            .filter_map(|r| Some((r, overhead(r)?)))
+            .min_by(|x, y| x.1.total_cmp(&y.1))?;
+        let floor = rows
+            .iter()
+            .find(|r| r.role == Role::Floor)
+            .and_then(|r| Some((format!("{} {}", r.key, r.label), overhead(r)?)));
+        let control = rows
+            .iter()
+            .find(|r| r.role == Role::Control)
+            .and_then(overhead)
+            .unwrap_or(f64::NAN);
+        Some(Comparison {
+            b_overhead,
+            control_overhead: control,
+            best_alternative: format!("{} {}", best.0.key, best.0.label),
+            best_overhead: best.1,
+            factor: (b_overhead > 0.0).then(|| best.1 / b_overhead),
+            target_factor: TARGET_FACTOR,
+            pass: b_overhead <= 0.0 || best.1 >= TARGET_FACTOR * b_overhead,
+            floor,
+        })
+    }
+
+    fn markdown(&self) -> String {
+        let pct = |x: f64| format!("{:+.1} %", x * 100.0);
+        let factor = self
+            .factor
+            .map_or("not positive".to_owned(), |f| format!("{f:.2}× lower"));
+        let mut out = format!(
+            "Overhead (cycle p50 ratio − 1): B {}, best alternative {} {} (A/A: {}); B's is {} \
+             (issue target: at least {:.0}× lower): {}.",
+            pct(self.b_overhead),
+            self.best_alternative,
+            pct(self.best_overhead),
+            pct(self.control_overhead),
+            factor,
+            self.target_factor,
+            if self.pass { "pass" } else { "FAIL" },
+        );
+        if let Some((floor, overhead)) = &self.floor {
+            out.push_str(&format!(" {floor}: {}.", pct(*overhead)));
+        }
+        out.push('\n');
+        out
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -183,6 +297,8 @@ pub struct Report {
     pub variants: Vec<VariantResult>,
     /// Issue 6's targets for B.
     pub targets: Vec<Target>,
+    /// B against the alternatives, when they ran.
+    pub comparison: Option<Comparison>,
     /// How long the whole run took, s.
     pub wall_seconds: f64,
 }
@@ -205,6 +321,7 @@ impl Report {
             .map(|(v, s)| Row {
                 key: v.key.clone(),
                 label: v.label.clone(),
+                role: v.role,
                 summary: *s,
                 ratio_to_bare: Ratios::of(s, &base),
                 round_p50_ratios: per_round(v, &variants[0], |r| r.p50_us),
@@ -217,6 +334,7 @@ impl Report {
         } else {
             Vec::new()
         };
+        let comparison = Comparison::of(&rows);
         Report {
             date,
             machine,
@@ -224,6 +342,7 @@ impl Report {
             rows,
             variants,
             targets,
+            comparison,
             wall_seconds,
         }
     }
@@ -306,6 +425,11 @@ impl Report {
                 range(&row.round_cpu_ratios)
             ));
         }
+        out.push_str(&self.exports_markdown());
+        if let Some(comparison) = &self.comparison {
+            out.push('\n');
+            out.push_str(&comparison.markdown());
+        }
         if !self.targets.is_empty() {
             out.push_str("\nIssue 6 targets for B:\n\n");
             for t in &self.targets {
@@ -317,6 +441,51 @@ impl Report {
                     if t.pass { "pass" } else { "FAIL" }
                 ));
             }
+        }
+        out
+    }
+}
+
+impl Report {
+    /// What each exporting variant sent, per invocation (warm-up included).
+    fn exports_markdown(&self) -> String {
+        let exporting: Vec<&VariantResult> = self
+            .variants
+            .iter()
+            .filter(|v| v.exported_spans.is_some())
+            .collect();
+        if exporting.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "\n| variant | export | sent per invocation | spans per invocation | in the event's trace |\n\
+             |---|---|---:|---:|---:|\n",
+        );
+        for v in exporting {
+            let per = |n: usize| n as f64 / v.invocations.max(1) as f64;
+            let sent = [
+                (v.datagrams, "datagrams"),
+                (v.otlp_requests, "POSTs"),
+                (v.stdout_exports, "stdout lines"),
+            ]
+            .into_iter()
+            .filter_map(|(n, what)| Some(format!("{:.2} {what}", per(n?))))
+            .collect::<Vec<_>>()
+            .join(", ");
+            let spans = v.exported_spans.unwrap_or(0);
+            let in_trace = v.spans_in_event_trace.unwrap_or(0);
+            out.push_str(&format!(
+                "| {} {} | {} | {sent} | {:.2} | {:.0} % |\n",
+                v.key,
+                v.label,
+                v.export,
+                per(spans),
+                if spans == 0 {
+                    0.0
+                } else {
+                    in_trace as f64 * 100.0 / spans as f64
+                },
+            ));
         }
         out
     }
@@ -381,6 +550,14 @@ mod tests {
         VariantResult {
             key: key.into(),
             label: key.into(),
+            role: match key {
+                "A" => Role::Bare,
+                "A'" => Role::Control,
+                "B" => Role::LambdaTrace,
+                "H" => Role::Floor,
+                _ => Role::Alternative,
+            },
+            export: String::new(),
             binary: String::new(),
             binary_bytes: bin,
             init_ms: vec![init],
@@ -395,8 +572,12 @@ mod tests {
             }],
             latencies_ns: vec![lat_us * 1000; 10],
             cycles_ns: vec![(lat_us + 20) * 1000; 10],
+            invocations: 10,
             datagrams: None,
             otlp_requests: None,
+            stdout_exports: None,
+            exported_spans: None,
+            spans_in_event_trace: None,
         }
     }
 
@@ -426,5 +607,54 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("FAIL"));
+        assert!(report.comparison.is_none(), "no alternatives ran");
+        assert!(!md.contains("spans per invocation"), "{md}");
+    }
+
+    #[test]
+    fn b_against_the_best_alternative() {
+        let mut b = variant("B", 104, 60.0, 2.6, 4600, 1024 * 1100);
+        (b.datagrams, b.exported_spans, b.spans_in_event_trace) = (Some(10), Some(40), Some(40));
+        let mut g = variant("G", 115, 60.0, 2.0, 4000, 1024 * 1000);
+        (g.datagrams, g.exported_spans, g.spans_in_event_trace) = (Some(40), Some(40), Some(0));
+        g.export = "4 datagrams".into();
+        let report = Report::new(
+            "2024-01-01T00:00:00Z".into(),
+            Machine::detect(),
+            serde_json::json!({"invocations": 10, "rounds": 1, "warmup": 0}),
+            vec![
+                variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+                variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+                b,
+                variant("E", 130, 50.0, 2.0, 4000, 1024 * 1000),
+                g,
+                variant("H", 103, 50.0, 2.0, 4000, 1024 * 1000),
+            ],
+            1.0,
+        );
+        // Cycles: A 120, B 124 (+3.3 %), E 150 (+25 %), G 135 (+12.5 %), H 123 (+2.5 %).
+        let c = report.comparison.as_ref().unwrap();
+        assert_eq!(c.best_alternative, "G G");
+        assert!((c.best_overhead - 0.125).abs() < 1e-9);
+        assert!((c.factor.unwrap() - 3.75).abs() < 1e-9);
+        assert!(c.pass);
+        assert_eq!(c.floor.as_ref().map(|f| f.0.as_str()), Some("H H"));
+        let md = report.markdown();
+        assert!(
+            md.contains("B +3.3 %, best alternative G G +12.5 %"),
+            "{md}"
+        );
+        assert!(
+            md.contains("3.75× lower (issue target: at least 3× lower): pass"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| B B |  | 1.00 datagrams | 4.00 | 100 % |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| G G | 4 datagrams | 4.00 datagrams | 4.00 | 0 % |"),
+            "{md}"
+        );
     }
 }
