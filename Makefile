@@ -11,11 +11,13 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak deploy clean
 
 help:
-	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro deploy clean"
+	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak deploy clean"
 	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
+	@echo "  soak: 100k invocations sequential + 100k with 8 in flight, release; fails on a lost or"
+	@echo "        foreign document or memory growth (make soak SOAK_ARGS=\"--invocations 20000\")"
 
 build:
 	cargo build --workspace --bins
@@ -89,6 +91,19 @@ bench-alternatives:
 # Criterion micro benchmarks of the hot paths (benches/hot_paths.rs). Not part of `make test`.
 bench-micro:
 	cargo bench -p lambda-trace --bench hot_paths
+
+# Load (issue 7): the echo example for 100,000 sequential invocations (and again with tracing
+# off: the control), the concurrent example for 100,000 with 8 in flight in one process, release
+# builds as real processes behind a local Runtime API, each invocation with its own trace header.
+# Fails on a missing, duplicated, foreign or malformed document, on VmRSS growth above 256 KiB
+# from 10k to 100k invocations, or when the run takes over 15 minutes (`--max-minutes`). Prints
+# a table, writes JSON. `make test` runs a short debug run of the same driver (bench/tests/soak.rs).
+SOAK_ARGS ?=
+# Two builds: the examples need lambda-trace's `concurrency-tokio`, the driver does not.
+soak:
+	cargo build --release -p lambda-trace-bench --bin lambda-trace-soak
+	cargo build --release -p lambda-trace --features concurrency-tokio --example echo --example concurrent
+	target/release/lambda-trace-soak --bin-dir target/release/examples --max-minutes 15 --json out/soak.json $(SOAK_ARGS)
 
 # Needs AWS credentials; asks for the stack name and region on the first run and saves the
 # answers in samconfig.toml. Never run by tests.

@@ -10,6 +10,10 @@
 //! for the noise. With `--network true`, two more variants run `bench-traced-otlp` (package
 //! `lambda-trace-bench-net`, lambda-trace's `otlp` feature) against an OTLP/HTTP receiver in the
 //! driver ([`otlp`]), flushing before and after the response. See `bench/README.md`.
+//!
+//! `make soak` runs the crate's examples for 100,000 invocations each through the same local
+//! Runtime API (driver `lambda-trace-soak`, checks in [`soak`]): every document accounted for,
+//! memory flat.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -18,5 +22,6 @@ pub mod handler;
 pub mod otlp;
 pub mod procfs;
 pub mod report;
+pub mod soak;
 pub mod stats;
 pub mod stdout;

@@ -56,9 +56,14 @@ pub fn parse_schedstat(text: &str) -> Option<u64> {
 
 /// `VmHWM` (peak resident set size) of `pid`, in KiB.
 pub fn peak_rss_kib(pid: u32) -> io::Result<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, …), in KiB.
+pub fn status_kib(pid: u32, name: &str) -> io::Result<u64> {
     let path = format!("/proc/{pid}/status");
     let text = fs::read_to_string(&path).map_err(|e| with_path(e, &path))?;
-    status_field_kib(&text, "VmHWM").ok_or_else(|| io::Error::other(format!("no VmHWM in {path}")))
+    status_field_kib(&text, name).ok_or_else(|| io::Error::other(format!("no {name} in {path}")))
 }
 
 /// A `Name:   1234 kB` field of `/proc/<pid>/status`.
@@ -174,6 +179,8 @@ mod tests {
         let b = CpuSnapshot::read(me).unwrap();
         assert!(b.since(&a) > 0);
         assert!(peak_rss_kib(me).unwrap() > 0);
+        assert!(status_kib(me, "VmRSS").unwrap() > 0);
+        assert!(status_kib(me, "VmNope").is_err());
         let delta = CpuSnapshot([(1, 10), (2, 5)].into()).since(&CpuSnapshot([(1, 4)].into()));
         assert_eq!(delta, 11);
     }
