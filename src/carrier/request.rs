@@ -49,12 +49,15 @@ pub(super) fn multi_or_single<'a>(
 
 /// The header names of both maps, each once (`HeaderMap` names are lowercase).
 pub(super) fn merged_keys<'a>(multi: &'a HeaderMap, single: &'a HeaderMap) -> Vec<&'a str> {
+    // A hashed lookup in `multi`, not a scan of the keys gathered so far: thousands of headers
+    // in both maps must not cost a quadratic number of comparisons.
     let mut keys: Vec<&'a str> = multi.keys().map(|k| k.as_str()).collect();
-    for k in single.keys() {
-        if !keys.contains(&k.as_str()) {
-            keys.push(k.as_str());
-        }
-    }
+    keys.extend(
+        single
+            .keys()
+            .filter(|k| !multi.contains_key(*k))
+            .map(|k| k.as_str()),
+    );
     keys
 }
 
