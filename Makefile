@@ -11,10 +11,11 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
 
 help:
-	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak deploy clean"
+	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz fuzz-smoke deploy clean"
+	@echo "  make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=composite"
 	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
 	@echo "  soak: 100k invocations sequential + 100k with 8 in flight, release; fails on a lost or"
 	@echo "        foreign document or memory growth (make soak SOAK_ARGS=\"--invocations 20000\")"
@@ -55,6 +56,7 @@ test: fmt-check clippy doc venv
 	cargo test --workspace --all-features
 	cargo test -p lambda-trace
 	$(MAKE) lint-template
+	$(MAKE) fuzz-smoke
 
 # Runs the functions as real processes against the local stand-ins; writes the trace as HTML.
 demo: build
@@ -104,6 +106,51 @@ soak:
 	cargo build --release -p lambda-trace-bench --bin lambda-trace-soak
 	cargo build --release -p lambda-trace --features concurrency-tokio --example echo --example concurrent
 	target/release/lambda-trace-soak --bin-dir target/release/examples --max-minutes 15 --json out/soak.json $(SOAK_ARGS)
+
+# Fuzzing (issue 7, hostile input): libFuzzer targets in fuzz/ (its own workspace), built by
+# cargo-fuzz with AddressSanitizer, in release with debug assertions. cargo-fuzz passes nightly
+# flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain take them. Committed seeds
+# are in fuzz/seeds/<target>; what a run finds goes to fuzz/corpus/<target> and crashes to
+# fuzz/artifacts/<target> (both ignored by git). Replay a crash with
+# `fuzz/target/x86_64-unknown-linux-gnu/release/<target> fuzz/artifacts/<target>/crash-…`.
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TARGETS ?= xray w3c b3 jaeger ottrace baggage composite carriers span_api
+# `make fuzz`: the long campaign, per target, one target at a time.
+FUZZ_SECONDS ?= 300
+# `make fuzz-smoke` (part of `make test`): replays the seeds, then fuzzes briefly.
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BIN := fuzz/target/x86_64-unknown-linux-gnu/release
+# A single allocation over 64 MB, 1 GB of memory or 10 s for one input is a finding.
+FUZZ_LIMITS := -malloc_limit_mb=64 -rss_limit_mb=1024 -timeout=10
+# Header-block targets get the dictionary; carriers take whole JSON events.
+fuzz_args = $(if $(filter carriers,$(1)),-max_len=16384,$(if $(filter span_api,$(1)),-max_len=8192,-dict=fuzz/headers.dict -max_len=4096))
+
+fuzz-tools:
+	@cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $(CARGO_FUZZ_VERSION)" \
+		|| cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+
+# Every target in one build.
+fuzz-build: fuzz-tools
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build
+
+# One run of TARGET for SECONDS: the seeds are replayed first, then the fuzzer runs; the log is
+# out/fuzz/TARGET.log. A crash, leak, timeout or oversize allocation fails the run and prints
+# the log's end.
+define fuzz_run
+	mkdir -p fuzz/corpus/$(1) fuzz/artifacts/$(1) out/fuzz
+	$(FUZZ_BIN)/$(1) $(FUZZ_LIMITS) $(call fuzz_args,$(1)) -max_total_time=$(2) \
+		-artifact_prefix=fuzz/artifacts/$(1)/ -print_final_stats=1 \
+		fuzz/corpus/$(1) fuzz/seeds/$(1) > out/fuzz/$(1).log 2>&1 \
+		|| { tail -60 out/fuzz/$(1).log; exit 1; }
+	@echo "$(1): $$(grep -h '^stat::number_of_executed_units' out/fuzz/$(1).log | tr -s ' ' | cut -d' ' -f2) executions in $(2) s, $$(ls fuzz/corpus/$(1) | wc -l) corpus inputs"
+
+endef
+
+fuzz-smoke: fuzz-build
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SMOKE_SECONDS)))
+
+fuzz: fuzz-build
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SECONDS)))
 
 # Needs AWS credentials; asks for the stack name and region on the first run and saves the
 # answers in samconfig.toml. Never run by tests.

@@ -186,8 +186,10 @@ async fn documents_over_64_kb_arrive_split_and_truncated_with_every_span() {
     for payload in [
         // 20 children × 5 kB: more than one document can hold.
         json!({"children": 20, "metadata_bytes": 5000}),
-        // One child with 200 kB of metadata: more than any document can hold.
-        json!({"children": 1, "metadata_bytes": 200_000}),
+        // One child whose metadata is just within the per-span cap (`MAX_METADATA_BYTES`,
+        // 64,000 serialized bytes; more is dropped when recorded), so that its own document,
+        // with names, ids and times, is over the 64 kB document limit and must be truncated.
+        json!({"children": 1, "metadata_bytes": 63_950}),
     ] {
         let (result, datagrams) = f.invoke(&payload, Duration::from_secs(10)).await;
         assert_eq!(response_json(&result.outcome), payload);

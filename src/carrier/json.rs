@@ -20,6 +20,8 @@
 //! No JSON shape makes it panic: every step is a checked lookup.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 
@@ -66,6 +68,27 @@ fn single_values<'a>(event: &'a Value, name: &str) -> Vec<&'a str> {
 }
 
 /// `Records[0].attributes.AWSTraceHeader` (exact name first, then any case).
+/// A header name that hashes and compares ASCII-case-insensitively.
+#[derive(Debug, Clone, Copy)]
+struct Caseless<'a>(&'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl Hash for Caseless<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for b in self.0.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_usize(self.0.len());
+    }
+}
+
 fn sqs_trace_header(event: &Value) -> Option<&str> {
     let attributes = event.pointer("/Records/0/attributes")?.as_object()?;
     attributes
@@ -100,15 +123,16 @@ impl Extractor for Value {
             .into_iter()
             .flatten()
             .filter(|(_, v)| v.is_string());
+        // Each name once in any case, through a hash set (not a scan of the names gathered so
+        // far: thousands of headers must not cost a quadratic number of comparisons).
+        let mut seen = HashSet::new();
         let mut keys: Vec<&str> = Vec::new();
         for (k, _) in multi.chain(single) {
-            if !keys.iter().any(|seen| seen.eq_ignore_ascii_case(k)) {
+            if seen.insert(Caseless(k)) {
                 keys.push(k);
             }
         }
-        if !keys.iter().any(|k| k.eq_ignore_ascii_case(XRAY_HEADER))
-            && sqs_trace_header(self).is_some()
-        {
+        if !seen.contains(&Caseless(XRAY_HEADER)) && sqs_trace_header(self).is_some() {
             keys.push(XRAY_HEADER);
         }
         keys

@@ -156,7 +156,7 @@ impl TraceLayerBuilder {
             propagator: Arc::new(CompositePropagator::from_kinds(&c.propagators)),
             resource: Arc::new(resource),
             max_spans: c.max_spans,
-            max_annotations: 50,
+            max_annotations: crate::span::MAX_ANNOTATIONS,
             capture_query: c.capture_query,
         };
         TraceLayer {

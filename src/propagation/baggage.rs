@@ -3,13 +3,10 @@
 
 use std::fmt::Write;
 
-use super::{Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, list_value};
+use super::{Extractor, Injector, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS, Propagator, list_value};
 use crate::context::TraceContext;
 
 const HEADER: &str = "baggage";
-
-/// Most bytes of baggage (keys plus values) kept from one request, as W3C Baggage allows.
-pub(crate) const MAX_BAGGAGE_BYTES: usize = 8192;
 
 /// Appends `key=value` to `cx.baggage` unless the key is already there, or the item would take
 /// the baggage over [`MAX_BAGGAGE_ITEMS`] items or [`MAX_BAGGAGE_BYTES`] bytes. Returns `true`
@@ -24,6 +21,17 @@ pub(crate) fn push_baggage(cx: &mut TraceContext, key: String, value: String) ->
     }
     cx.baggage.push((key, value));
     true
+}
+
+/// [`push_baggage`] for a key taken from a header name (`uberctx-{key}`, `ot-baggage-{key}`):
+/// header names have no case, so the key is skipped when the baggage has it in any case.
+/// (Otherwise a `userId` item that the composite injects in every format comes back twice,
+/// as `userId` from `baggage` and `userid` from the prefixed headers.)
+pub(crate) fn push_header_baggage(cx: &mut TraceContext, key: &str, value: String) -> bool {
+    if cx.baggage.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        return false;
+    }
+    push_baggage(cx, key.to_ascii_lowercase(), value)
 }
 
 /// `true` for an RFC 9110 token (a header name, a baggage key).

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 
 use super::{
     B3Propagator, BaggagePropagator, Extractor, Injector, JaegerPropagator, OtPropagator,
@@ -112,11 +113,9 @@ impl CompositePropagator {
                 fields.push(field);
             }
         }
-        // Built once per process; leaking a few bytes keeps `fields()` allocation-free.
-        let fields = Box::leak(fields.into_boxed_slice());
         Self {
             propagators,
-            fields,
+            fields: interned(fields),
         }
     }
 
@@ -135,6 +134,21 @@ impl CompositePropagator {
     pub fn is_empty(&self) -> bool {
         self.propagators.is_empty()
     }
+}
+
+/// `fields` as a `&'static` slice, so `fields()` needs no allocation: each distinct list is
+/// leaked once per process and shared after that, so building composites again and again (one
+/// per request, say) does not leak memory each time. There are at most a few hundred distinct
+/// lists (orders of at most seven formats), in practice one or two.
+fn interned(fields: Vec<&'static str>) -> &'static [&'static str] {
+    static INTERNED: Mutex<Vec<&'static [&'static str]>> = Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = interned.iter().find(|known| **known == fields.as_slice()) {
+        return known;
+    }
+    let leaked: &'static [&'static str] = Box::leak(fields.into_boxed_slice());
+    interned.push(leaked);
+    leaked
 }
 
 impl Default for CompositePropagator {
@@ -284,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn mixed_case_baggage_survives_a_round_trip_once() {
+        let h = pairs(&[("x-amzn-trace-id", XRAY), ("baggage", "userId=alice")]);
+        let p = CompositePropagator::default();
+        let cx = p.extract(&h).unwrap();
+        let mut out = Pairs::default();
+        p.inject(&cx, &mut out);
+        assert_eq!(out.value("uberctx-userid"), Some("alice"));
+        let back = p.extract(&out).unwrap();
+        assert_eq!(back.baggage, [("userId".to_string(), "alice".to_string())]);
+    }
+
+    #[test]
     fn inject_writes_every_format() {
         let h = pairs(&[("x-amzn-trace-id", XRAY), ("baggage", "user=alice")]);
         let p = CompositePropagator::default();
@@ -320,6 +346,19 @@ mod tests {
             assert_eq!(back.sampling, Sampling::Sampled, "{kind}");
         }
         assert_eq!(p.extract(&out), Some(cx));
+    }
+
+    #[test]
+    fn field_lists_are_shared_not_leaked_per_composite() {
+        let a = CompositePropagator::default();
+        let b = CompositePropagator::default();
+        assert!(
+            std::ptr::eq(a.fields(), b.fields()),
+            "one list for equal composites"
+        );
+        let c = CompositePropagator::from_kinds(&[PropagatorKind::B3, PropagatorKind::Xray]);
+        assert_eq!(c.fields()[0], "b3");
+        assert!(!std::ptr::eq(a.fields(), c.fields()));
     }
 
     #[test]

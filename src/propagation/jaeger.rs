@@ -1,6 +1,6 @@
 //! Jaeger: `uber-trace-id: {trace}:{span}:{parent}:{flags}` and `uberctx-{key}` baggage.
 
-use super::baggage::{is_token, percent_decode, percent_encode, push_baggage};
+use super::baggage::{is_token, percent_decode, percent_encode, push_header_baggage};
 use super::{
     Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, ok_or_log, prefixed_keys, single_value,
 };
@@ -96,7 +96,7 @@ impl Propagator for JaegerPropagator {
                 continue;
             };
             if let Some(value) = percent_decode(value) {
-                push_baggage(cx, key.to_ascii_lowercase(), value);
+                push_header_baggage(cx, key, value);
             }
         }
     }
@@ -211,6 +211,25 @@ mod tests {
                 ("tier".into(), "gold".into())
             ]
         );
+    }
+
+    #[test]
+    fn reads_at_most_the_first_prefixed_headers() {
+        use crate::propagation::MAX_PREFIXED_BAGGAGE_HEADERS;
+        // Each prefixed header costs a lookup: past the cap, headers are not read at all, so
+        // valid ones behind thousands of invalid ones are not found.
+        let mut h = Pairs::default();
+        for i in 0..MAX_PREFIXED_BAGGAGE_HEADERS {
+            h.0.push((format!("uberctx-bad{i}"), "%zz".into()));
+        }
+        h.0.push(("uberctx-late".into(), "v".into()));
+        let mut cx = TraceContext::new(TraceId::generate(), None, Sampling::Sampled);
+        JaegerPropagator::default().extract_baggage(&h, &mut cx);
+        assert!(cx.baggage.is_empty());
+
+        h.0.remove(0);
+        JaegerPropagator::default().extract_baggage(&h, &mut cx);
+        assert_eq!(cx.baggage, vec![("late".to_string(), "v".to_string())]);
     }
 
     #[test]

@@ -19,7 +19,21 @@
 //! baggage it carries. It injects every format it holds.
 //!
 //! Carriers are the small [`Extractor`] / [`Injector`] traits; header names passed to them are
-//! lowercase and lookups are case-insensitive. Values longer than [`MAX_HEADER_LEN`] are ignored.
+//! lowercase and lookups are case-insensitive.
+//!
+//! # Limits
+//!
+//! Whatever a request carries, extraction reads and keeps a bounded amount:
+//!
+//! | what | cap |
+//! |---|---|
+//! | one header value (the values of a list header added up) | [`MAX_HEADER_LEN`] bytes; longer is treated as invalid |
+//! | `tracestate` members | [`MAX_TRACESTATE_MEMBERS`]; more drops the `tracestate` |
+//! | baggage items, all formats together | [`MAX_BAGGAGE_ITEMS`] items, [`MAX_BAGGAGE_BYTES`] bytes |
+//! | `uberctx-*` / `ot-baggage-*` headers read | [`MAX_PREFIXED_BAGGAGE_HEADERS`] per format |
+//!
+//! Every step is linear in the size of the headers (`tests/input_scaling.rs` checks it), and
+//! the `fuzz/` targets run every format on arbitrary header maps.
 //!
 //! ```
 //! use lambda_trace::propagation::{CompositePropagator, HeaderExtractor, HeaderInjector, Propagator};
@@ -64,8 +78,21 @@ pub use xray::{MissingSampledBehavior, XrayHeader, XrayPropagator};
 /// Longest header value read, in bytes (8 KiB). Longer values are treated as absent and logged.
 pub const MAX_HEADER_LEN: usize = 8 * 1024;
 
-/// Most baggage items kept from one request (W3C recommends supporting at least 64).
+/// Most baggage items kept from one request (W3C recommends supporting at least 64 and caps a
+/// `baggage` header at 180 members).
 pub const MAX_BAGGAGE_ITEMS: usize = 64;
+
+/// Most bytes of baggage kept from one request, keys and values (decoded) added up; W3C caps a
+/// `baggage` header at 8,192 bytes. Items past it are dropped.
+pub const MAX_BAGGAGE_BYTES: usize = 8192;
+
+/// Most `tracestate` list members (W3C's limit): a longer `tracestate` is dropped whole.
+pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// Most prefixed baggage headers (`uberctx-*`, `ot-baggage-*`) read per format, the first ones
+/// in the carrier's order: each costs a header lookup, which some carriers (raw JSON events) do
+/// by a scan, so thousands of them must not each be looked up.
+pub const MAX_PREFIXED_BAGGAGE_HEADERS: usize = 2 * MAX_BAGGAGE_ITEMS;
 
 /// Read access to a request's headers.
 ///
@@ -148,16 +175,21 @@ pub(crate) fn list_value(headers: &dyn Extractor, name: &str) -> Option<String> 
     (!joined.is_empty()).then_some(joined)
 }
 
-/// Header names that start with `prefix` (lowercase), with the remainder, for prefix baggage.
+/// Header names that start with `prefix` (lowercase), with the remainder, for prefix baggage:
+/// at most [`MAX_PREFIXED_BAGGAGE_HEADERS`] of them.
 pub(crate) fn prefixed_keys<'a>(
     headers: &'a dyn Extractor,
     prefix: &'static str,
 ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    headers.keys().into_iter().filter_map(move |k| {
-        let head = k.get(..prefix.len())?;
-        (head.eq_ignore_ascii_case(prefix) && k.len() > prefix.len())
-            .then(|| (k, &k[prefix.len()..]))
-    })
+    headers
+        .keys()
+        .into_iter()
+        .filter_map(move |k| {
+            let head = k.get(..prefix.len())?;
+            (head.eq_ignore_ascii_case(prefix) && k.len() > prefix.len())
+                .then(|| (k, &k[prefix.len()..]))
+        })
+        .take(MAX_PREFIXED_BAGGAGE_HEADERS)
 }
 
 /// `extract`'s answer from a format's parse result: `Err` (a header was present but invalid)

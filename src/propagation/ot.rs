@@ -1,7 +1,7 @@
 //! OpenTracing / Lightstep: `ot-tracer-traceid`, `ot-tracer-spanid`, `ot-tracer-sampled` and
 //! `ot-baggage-{key}` baggage.
 
-use super::baggage::{is_token, push_baggage};
+use super::baggage::{is_token, push_header_baggage};
 use super::{
     Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, ok_or_log, prefixed_keys, single_value,
 };
@@ -72,7 +72,7 @@ impl Propagator for OtPropagator {
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
         for (name, key) in prefixed_keys(headers, BAGGAGE_PREFIX) {
             if let Ok(Some(value)) = single_value(headers, name) {
-                push_baggage(cx, key.to_ascii_lowercase(), value.to_string());
+                push_header_baggage(cx, key, value.to_string());
             }
         }
     }

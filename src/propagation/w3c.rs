@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Extractor, Injector, MAX_HEADER_LEN, Propagator, list_value, ok_or_log, single_value};
+use super::{
+    Extractor, Injector, MAX_HEADER_LEN, MAX_TRACESTATE_MEMBERS, Propagator, list_value, ok_or_log,
+    single_value,
+};
 use crate::context::{Sampling, SpanId, TraceContext, TraceId};
 use crate::error::ParseError;
 
@@ -12,9 +15,6 @@ const TRACESTATE: &str = "tracestate";
 
 /// Length of a version-00 `traceparent`: `vv-{32}-{16}-ff`.
 const TRACEPARENT_LEN: usize = 55;
-
-/// Most list members a valid `tracestate` holds.
-const MAX_TRACESTATE_MEMBERS: usize = 32;
 
 /// The `sampled` bit of the trace flags.
 const FLAG_SAMPLED: u8 = 0x01;

@@ -1,5 +1,6 @@
 //! [`Span`]: a cheap, cloneable handle to a span of the current invocation.
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -8,15 +9,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[cfg(feature = "tracing")]
 use super::MAX_SPAN_EVENTS;
 use super::current;
-use super::limits::{sanitize_annotation_key, truncate_chars};
+use super::limits::{cap_chars, json_len_within, sanitize_annotation_key};
 #[cfg(feature = "tracing")]
 use super::record::SpanEvent;
 use super::record::{
-    AnnotationValue, Attribute, ExceptionRecord, HttpRequestInfo, HttpResponseInfo, MetadataEntry,
-    Outcome, RemoteNamespace, SpanKind, SpanRecord, now_unix_nanos,
+    AnnotationValue, Attribute, AttributeValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo,
+    MetadataEntry, Outcome, RemoteNamespace, SpanKind, SpanRecord, now_unix_nanos,
 };
 use super::recorder::Recorder;
-use super::{MAX_ANNOTATION_STRING, MAX_EXCEPTIONS};
+use super::{
+    MAX_ANNOTATION_STRING, MAX_ATTRIBUTE_CHARS, MAX_EXCEPTION_MESSAGE_CHARS, MAX_EXCEPTIONS,
+    MAX_METADATA_BYTES, MAX_METADATA_ENTRIES, MAX_SPAN_ATTRIBUTES, MAX_SPAN_LINKS,
+    MAX_SPAN_NAME_CHARS,
+};
 use crate::context::{SpanId, TraceContext};
 use crate::propagation::{HeaderInjector, Injector, Propagator};
 
@@ -49,6 +54,73 @@ pub(crate) struct SpanInner {
 struct State {
     record: SpanRecord,
     ended: bool,
+    /// Bytes of `record.metadata`, as [`MAX_METADATA_BYTES`] counts them.
+    metadata_bytes: usize,
+    /// An entry was dropped (logged once per span).
+    metadata_dropped: bool,
+}
+
+impl State {
+    fn new(record: SpanRecord) -> Self {
+        Self {
+            record,
+            ended: false,
+            metadata_bytes: 0,
+            metadata_dropped: false,
+        }
+    }
+
+    /// Sets `namespace.key` to `value`, replacing an earlier value, within
+    /// [`MAX_METADATA_ENTRIES`] and [`MAX_METADATA_BYTES`]; an entry that does not fit is dropped
+    /// (an earlier value of its key stays).
+    fn put_metadata(&mut self, namespace: &str, key: &str, value: serde_json::Value) {
+        let entries = &mut self.record.metadata;
+        let slot = entries
+            .iter()
+            .position(|e| e.namespace == namespace && e.key == key);
+        let freed = slot.map_or(0, |i| metadata_len(&entries[i]));
+        let fits = (slot.is_some() || entries.len() < MAX_METADATA_ENTRIES)
+            .then(|| MAX_METADATA_BYTES.checked_sub(self.metadata_bytes - freed))
+            .flatten()
+            .and_then(|room| room.checked_sub(namespace.len() + key.len()))
+            .and_then(|room| json_len_within(&value, room));
+        let Some(value_len) = fits else {
+            if !std::mem::replace(&mut self.metadata_dropped, true) {
+                tracing::warn!(
+                    target: "lambda_trace",
+                    max_entries = MAX_METADATA_ENTRIES,
+                    max_bytes = MAX_METADATA_BYTES,
+                    "metadata limit of the span reached; entry dropped"
+                );
+            }
+            return;
+        };
+        self.metadata_bytes = self.metadata_bytes - freed + namespace.len() + key.len() + value_len;
+        match slot {
+            Some(i) => entries[i].value = value,
+            None => entries.push(MetadataEntry {
+                namespace: namespace.to_string(),
+                key: key.to_string(),
+                value,
+            }),
+        }
+    }
+}
+
+/// [`cap_chars`] for text that may be borrowed: a long borrowed text becomes an owned cut copy.
+fn cap_cow(text: &mut Cow<'static, str>, max: usize) {
+    if text.len() > max && text.chars().nth(max).is_some() {
+        let mut owned = text.to_string();
+        cap_chars(&mut owned, max);
+        *text = Cow::Owned(owned);
+    }
+}
+
+/// An entry's bytes as [`MAX_METADATA_BYTES`] counts them (it fitted, so its value is counted
+/// in full).
+fn metadata_len(e: &MetadataEntry) -> usize {
+    let value = json_len_within(&e.value, MAX_METADATA_BYTES).unwrap_or(MAX_METADATA_BYTES);
+    e.namespace.len() + e.key.len() + value
 }
 
 impl fmt::Debug for SpanInner {
@@ -96,11 +168,10 @@ impl Span {
             state: Mutex::new(None),
         });
         if inner.recorder.register(&inner) {
+            let mut name = name;
+            cap_chars(&mut name, MAX_SPAN_NAME_CHARS);
             let record = SpanRecord::new(id, parent, name, kind, now_unix_nanos());
-            *inner.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(State {
-                record,
-                ended: false,
-            });
+            *inner.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(State::new(record));
         }
         Self { inner: Some(inner) }
     }
@@ -194,7 +265,7 @@ impl Span {
         };
         let mut value = value.into();
         if let AnnotationValue::String(s) = &mut value {
-            truncate_chars(s, MAX_ANNOTATION_STRING);
+            cap_chars(s, MAX_ANNOTATION_STRING);
         }
         if let AnnotationValue::Float(f) = value
             && !f.is_finite()
@@ -218,8 +289,13 @@ impl Span {
         self.metadata_in(&namespace, key, value);
     }
 
-    /// Adds metadata under `namespace`. Namespaces starting with `AWS.` are reserved by X-Ray
-    /// and refused (logged once).
+    /// Adds metadata under `namespace`; setting a key again replaces its value. Namespaces
+    /// starting with `AWS.` are reserved by X-Ray and refused (logged). A span holds at most
+    /// [`MAX_METADATA_ENTRIES`] entries and [`MAX_METADATA_BYTES`] bytes of metadata: an entry
+    /// past either is dropped, with one log line per span.
+    ///
+    /// [`MAX_METADATA_ENTRIES`]: super::MAX_METADATA_ENTRIES
+    /// [`MAX_METADATA_BYTES`]: super::MAX_METADATA_BYTES
     pub fn metadata_in(&self, namespace: &str, key: &str, value: impl serde::Serialize) {
         if self.inner.is_none() {
             return;
@@ -237,16 +313,13 @@ impl Span {
         } else {
             namespace
         };
-        self.with_state(|s| {
-            s.record.metadata.push(MetadataEntry {
-                namespace: namespace.to_string(),
-                key: key.to_string(),
-                value,
-            });
-        });
+        self.with_state(|s| s.put_metadata(namespace, key, value));
     }
 
     /// Records `error` and its chain of sources as the span's cause, and marks it a fault.
+    ///
+    /// A span keeps at most [`MAX_EXCEPTIONS`] exceptions, each message cut to
+    /// [`MAX_EXCEPTION_MESSAGE_CHARS`] characters.
     pub fn record_error(&self, error: &(dyn Error + 'static)) {
         self.record_error_as(
             error,
@@ -293,28 +366,16 @@ impl Span {
     /// interceptor, which learns the service's name after opening the span.
     #[cfg(any(feature = "tracing", feature = "aws-sdk"))]
     pub(crate) fn set_name(&self, name: impl Into<String>) {
-        let name = name.into();
+        let mut name = name.into();
+        cap_chars(&mut name, MAX_SPAN_NAME_CHARS);
         self.with_state(|s| s.record.name = name);
     }
 
-    /// Adds metadata under `namespace`, replacing an earlier value of the same key there (where
-    /// [`Span::metadata_in`] appends).
+    /// Adds metadata under `namespace`, replacing an earlier value of the same key there, with
+    /// the limits of [`Span::metadata_in`] (no check of the namespace: the caller picks it).
     #[cfg(feature = "tracing")]
     pub(crate) fn set_metadata_in(&self, namespace: &str, key: &str, value: serde_json::Value) {
-        self.with_state(|s| {
-            let entries = &mut s.record.metadata;
-            match entries
-                .iter_mut()
-                .find(|e| e.namespace == namespace && e.key == key)
-            {
-                Some(entry) => entry.value = value,
-                None => entries.push(MetadataEntry {
-                    namespace: namespace.to_string(),
-                    key: key.to_string(),
-                    value,
-                }),
-            }
-        });
+        self.with_state(|s| s.put_metadata(namespace, key, value));
     }
 
     /// `true` when this span belongs to an invocation that has not been flushed yet (sampled or
@@ -333,14 +394,21 @@ impl Span {
         }
     }
 
-    /// Records exceptions with the given outcome flags.
+    /// Records exceptions with the given outcome flags: at most [`MAX_EXCEPTIONS`] per span,
+    /// their text cut to [`MAX_EXCEPTION_MESSAGE_CHARS`].
     pub(crate) fn record_exceptions(&self, exceptions: Vec<ExceptionRecord>, outcome: Outcome) {
         self.with_state(|s| {
             s.record.outcome.merge(outcome);
             let room = MAX_EXCEPTIONS.saturating_sub(s.record.exceptions.len());
             s.record
                 .exceptions
-                .extend(exceptions.into_iter().take(room));
+                .extend(exceptions.into_iter().take(room).map(|mut e| {
+                    cap_chars(&mut e.message, MAX_EXCEPTION_MESSAGE_CHARS);
+                    if let Some(t) = &mut e.type_name {
+                        cap_chars(t, MAX_EXCEPTION_MESSAGE_CHARS);
+                    }
+                    e
+                }));
         });
     }
 
@@ -357,8 +425,21 @@ impl Span {
             .is_some_and(|i| i.recorder.settings.capture_query)
     }
 
-    /// Records the HTTP request this span serves or makes.
-    pub fn set_http_request(&self, request: HttpRequestInfo) {
+    /// Records the HTTP request this span serves or makes (each text cut to
+    /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS)).
+    pub fn set_http_request(&self, mut request: HttpRequestInfo) {
+        for text in [
+            &mut request.method,
+            &mut request.url,
+            &mut request.route,
+            &mut request.user_agent,
+            &mut request.client_ip,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cap_chars(text, MAX_ATTRIBUTE_CHARS);
+        }
         self.with_state(|s| s.record.http_request = Some(request));
     }
 
@@ -389,45 +470,60 @@ impl Span {
     }
 
     /// Sets a semantic-convention attribute (`faas.*`, `http.*`, …).
-    pub fn set_attribute(&self, attribute: Attribute) {
+    ///
+    /// A span holds at most [`MAX_SPAN_ATTRIBUTES`](super::MAX_SPAN_ATTRIBUTES): a new key past
+    /// that is dropped (an existing one is still replaced). Keys and string values are cut to
+    /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS).
+    pub fn set_attribute(&self, mut attribute: Attribute) {
+        cap_cow(&mut attribute.0, MAX_ATTRIBUTE_CHARS);
+        if let AttributeValue::String(v) = &mut attribute.1 {
+            cap_cow(v, MAX_ATTRIBUTE_CHARS);
+        }
         self.with_state(|s| {
-            if let Some(slot) = s
-                .record
-                .attributes
-                .iter_mut()
-                .find(|(k, _)| *k == attribute.0)
-            {
+            let attributes = &mut s.record.attributes;
+            if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == attribute.0) {
                 *slot = attribute;
-            } else {
-                s.record.attributes.push(attribute);
+            } else if attributes.len() < MAX_SPAN_ATTRIBUTES {
+                attributes.push(attribute);
             }
         });
     }
 
-    /// Sets several attributes at once (one lock; a span without attributes takes the `Vec`).
-    pub(crate) fn set_attributes(&self, attributes: Vec<Attribute>) {
+    /// Sets several attributes at once, with the caps of [`Span::set_attribute`] (one lock; a
+    /// span without attributes takes the `Vec`).
+    pub(crate) fn set_attributes(&self, mut attributes: Vec<Attribute>) {
+        for (key, value) in &mut attributes {
+            cap_cow(key, MAX_ATTRIBUTE_CHARS);
+            if let AttributeValue::String(v) = value {
+                cap_cow(v, MAX_ATTRIBUTE_CHARS);
+            }
+        }
         self.with_state(|s| {
             if s.record.attributes.is_empty() {
+                attributes.truncate(MAX_SPAN_ATTRIBUTES);
                 s.record.attributes = attributes;
                 return;
             }
+            let list = &mut s.record.attributes;
             for attribute in attributes {
-                match s
-                    .record
-                    .attributes
-                    .iter_mut()
-                    .find(|(k, _)| *k == attribute.0)
-                {
-                    Some(slot) => *slot = attribute,
-                    None => s.record.attributes.push(attribute),
+                if let Some(slot) = list.iter_mut().find(|(k, _)| *k == attribute.0) {
+                    *slot = attribute;
+                } else if list.len() < MAX_SPAN_ATTRIBUTES {
+                    list.push(attribute);
                 }
             }
         });
     }
 
     /// Links this span to another trace's context (kept, not followed).
+    ///
+    /// A span holds at most [`MAX_SPAN_LINKS`](super::MAX_SPAN_LINKS); later ones are dropped.
     pub fn add_link(&self, context: &TraceContext) {
-        self.with_state(|s| s.record.links.push((context.trace_id, context.span_id)));
+        self.with_state(|s| {
+            if s.record.links.len() < MAX_SPAN_LINKS {
+                s.record.links.push((context.trace_id, context.span_id));
+            }
+        });
     }
 
     /// Writes this span's context into `headers` in every configured format, so the callee

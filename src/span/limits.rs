@@ -1,6 +1,7 @@
-//! X-Ray's limits on annotation keys and values, applied when data is recorded.
+//! The limits of [`super`]'s table, applied when data is recorded.
 
 use std::borrow::Cow;
+use std::io;
 
 /// Longest annotation key X-Ray accepts.
 pub(crate) const MAX_ANNOTATION_KEY: usize = 500;
@@ -37,6 +38,38 @@ pub(crate) fn truncate_chars(s: &mut String, max: usize) -> bool {
     }
 }
 
+/// Cuts `s` to at most `max` characters and gives the memory it no longer needs back, so a
+/// huge value passed in does not stay allocated until the flush.
+pub(crate) fn cap_chars(s: &mut String, max: usize) {
+    if truncate_chars(s, max) {
+        s.shrink_to_fit();
+    }
+}
+
+/// The length of `value` serialized as JSON, or `None` when that is over `max` bytes (counted
+/// without writing anything, and without serializing more than `max + 1` bytes).
+pub(crate) fn json_len_within(value: &serde_json::Value, max: usize) -> Option<usize> {
+    struct Count {
+        n: usize,
+        max: usize,
+    }
+    impl io::Write for Count {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.n += data.len();
+            if self.n > self.max {
+                return Err(io::Error::other("over the limit"));
+            }
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count { n: 0, max };
+    serde_json::to_writer(&mut count, value).ok()?;
+    Some(count.n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +83,23 @@ mod tests {
             500
         );
         assert!(sanitize_annotation_key("").is_none());
+    }
+
+    #[test]
+    fn capped_strings_give_memory_back() {
+        let mut s = "x".repeat(100_000);
+        cap_chars(&mut s, 10);
+        assert_eq!(s, "x".repeat(10));
+        assert!(s.capacity() < 100, "capacity {}", s.capacity());
+    }
+
+    #[test]
+    fn json_length_is_counted_up_to_the_limit() {
+        let v = serde_json::json!({"k": "é", "n": [1, 2]});
+        let len = serde_json::to_vec(&v).unwrap().len();
+        assert_eq!(json_len_within(&v, len), Some(len));
+        assert_eq!(json_len_within(&v, len - 1), None);
+        assert_eq!(json_len_within(&serde_json::json!(null), 0), None);
     }
 
     #[test]

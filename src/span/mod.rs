@@ -4,9 +4,25 @@
 //! annotations, metadata, errors and HTTP data, and injects the context into outgoing calls.
 //! Finished spans are plain [`SpanRecord`]s, grouped per invocation in a [`SpanBatch`].
 //!
-//! Limits (X-Ray's): annotation keys `[A-Za-z0-9_]{1,500}` (other characters become `_`), string
-//! values at most [`MAX_ANNOTATION_STRING`] chars, at most 50 annotations per trace; what does not
-//! fit is dropped with one log line.
+//! # Limits
+//!
+//! Whatever handler code records, a span holds a bounded amount (X-Ray's limits, where it has
+//! them; OpenTelemetry's default span limits for counts it leaves open):
+//!
+//! | what | cap | past it |
+//! |---|---|---|
+//! | annotations | [`MAX_ANNOTATIONS`] per trace; keys `[A-Za-z0-9_]{1,500}`, string values [`MAX_ANNOTATION_STRING`] chars | dropped (one log line), keys sanitized, values cut |
+//! | metadata | [`MAX_METADATA_ENTRIES`] entries, [`MAX_METADATA_BYTES`] bytes (serialized) per span | dropped (one log line per span) |
+//! | exceptions | [`MAX_EXCEPTIONS`] per span, messages and type names [`MAX_EXCEPTION_MESSAGE_CHARS`] chars | chain cut, text cut |
+//! | attributes, links | [`MAX_SPAN_ATTRIBUTES`], [`MAX_SPAN_LINKS`] per span | dropped |
+//! | attribute keys and string values, HTTP request text | [`MAX_ATTRIBUTE_CHARS`] chars | cut |
+//! | events | [`MAX_SPAN_EVENTS`] per span | counted in [`SpanRecord::dropped_events`] |
+//! | span name | [`MAX_SPAN_NAME_CHARS`] chars | cut |
+//! | spans | `LAMBDA_TRACE_MAX_SPANS` per invocation ([`Config::max_spans`](crate::Config::max_spans)) | counted |
+//!
+//! Text that is cut keeps no more memory than it shows. Setting the same annotation or metadata
+//! key again replaces its value. The X-Ray encoder then fits every document into 64 kB
+//! ([`xray::MAX_DOCUMENT_BYTES`](crate::xray::MAX_DOCUMENT_BYTES)).
 
 mod current;
 mod guard;
@@ -27,6 +43,32 @@ pub use record::{
 
 /// Longest annotation string value, in characters.
 pub const MAX_ANNOTATION_STRING: usize = 1000;
+
+/// Most annotations per trace (X-Ray's limit); later ones are dropped.
+pub const MAX_ANNOTATIONS: usize = 50;
+
+/// Most metadata entries (namespace and key pairs) on one span; later ones are dropped.
+pub const MAX_METADATA_ENTRIES: usize = 128;
+
+/// Most metadata bytes on one span: namespaces, keys and serialized values added up (the size of
+/// an X-Ray document). An entry that would take a span past it is dropped.
+pub const MAX_METADATA_BYTES: usize = 64_000;
+
+/// Longest exception message (and type name) kept, in characters.
+pub const MAX_EXCEPTION_MESSAGE_CHARS: usize = 4096;
+
+/// Most attributes on one span (OpenTelemetry's default); later new keys are dropped.
+pub const MAX_SPAN_ATTRIBUTES: usize = 128;
+
+/// Most links on one span (OpenTelemetry's default); later ones are dropped.
+pub const MAX_SPAN_LINKS: usize = 128;
+
+/// Longest attribute key or string value, and HTTP request text
+/// ([`Span::set_http_request`]), kept, in characters.
+pub const MAX_ATTRIBUTE_CHARS: usize = 4096;
+
+/// Longest span name kept, in characters (X-Ray shows at most 200).
+pub const MAX_SPAN_NAME_CHARS: usize = 1024;
 
 /// Most events recorded on one span; later ones are counted in
 /// [`SpanRecord::dropped_events`].

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::recorder::{Recorder, Settings};
-use super::{AnnotationValue, Outcome, Resource, RootPlacement, Span, SpanKind};
+use super::{
+    AnnotationValue, AttributeValue, HttpRequestInfo, MAX_ATTRIBUTE_CHARS,
+    MAX_EXCEPTION_MESSAGE_CHARS, MAX_METADATA_BYTES, MAX_METADATA_ENTRIES, MAX_SPAN_ATTRIBUTES,
+    MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS, Outcome, Resource, RootPlacement, Span, SpanKind,
+};
 use crate::context::{Sampling, TraceContext};
 use crate::propagation::CompositePropagator;
 
@@ -82,6 +86,93 @@ fn metadata_defaults_to_the_service_namespace_and_refuses_aws_ones() {
         .map(|m| (m.namespace.as_str(), m.key.as_str()))
         .collect();
     assert_eq!(entries, [("orders", "order"), ("billing", "total")]);
+}
+
+#[test]
+fn metadata_keys_replace_and_entries_and_bytes_are_capped_per_span() {
+    let rec = recorder(50);
+    let span = root(&rec);
+    span.metadata("k", 1);
+    span.metadata("k", 2); // replaces: one key, one entry
+    for i in 0..2 * MAX_METADATA_ENTRIES {
+        span.metadata_in("many", &format!("k{i}"), i);
+    }
+    span.metadata("k", 3); // replacing still works when the span is full
+    let child = span.child("big");
+    let half = "x".repeat(MAX_METADATA_BYTES / 2);
+    child.metadata_in("b", "one", &half);
+    child.metadata_in("b", "two", &half); // over the byte budget: dropped
+    child.metadata_in("b", "one", "small"); // frees room
+    child.metadata_in("b", "two", &half);
+    child.metadata_in("b", "huge", "y".repeat(10 * MAX_METADATA_BYTES));
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+
+    let root = &batch.spans[0];
+    assert_eq!(root.metadata.len(), MAX_METADATA_ENTRIES);
+    assert_eq!(
+        (root.metadata[0].key.as_str(), &root.metadata[0].value),
+        ("k", &json!(3))
+    );
+    let child = &batch.spans[1];
+    let keys: Vec<(&str, usize)> = child
+        .metadata
+        .iter()
+        .map(|m| (m.key.as_str(), m.value.to_string().len()))
+        .collect();
+    assert_eq!(keys, [("one", 7), ("two", MAX_METADATA_BYTES / 2 + 2)]);
+}
+
+#[test]
+fn exceptions_names_attributes_and_links_are_capped() {
+    #[derive(Debug)]
+    struct Loud(String);
+    impl fmt::Display for Loud {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl Error for Loud {}
+
+    let rec = recorder(50);
+    let span = root(&rec);
+    span.record_error(&Loud("é".repeat(3 * MAX_EXCEPTION_MESSAGE_CHARS)));
+    let named = span.child("n".repeat(10 * MAX_SPAN_NAME_CHARS));
+    let cx = span.context().unwrap();
+    for i in 0..2 * MAX_SPAN_LINKS {
+        span.add_link(&cx);
+        span.set_attribute((format!("a{i}").into(), AttributeValue::Int(1)));
+    }
+    span.set_attribute(("a0".into(), AttributeValue::Int(2))); // replacing still works
+    let long = "v".repeat(2 * MAX_ATTRIBUTE_CHARS);
+    named.set_attribute(("k".into(), AttributeValue::String(long.clone().into())));
+    named.set_http_request(HttpRequestInfo::new("GET", long.clone()).with_user_agent(long));
+    let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
+
+    let root = &batch.spans[0];
+    let message = &root.exceptions[0].message;
+    assert_eq!(message.chars().count(), MAX_EXCEPTION_MESSAGE_CHARS);
+    assert!(
+        message.capacity() < 3 * MAX_EXCEPTION_MESSAGE_CHARS,
+        "memory given back"
+    );
+    let named = &batch.spans[1];
+    assert_eq!(named.name.len(), MAX_SPAN_NAME_CHARS);
+    match named.attribute("k") {
+        Some(AttributeValue::String(v)) => assert_eq!(v.len(), MAX_ATTRIBUTE_CHARS),
+        other => panic!("{other:?}"),
+    }
+    let request = named.http_request.as_ref().unwrap();
+    assert_eq!(
+        request.url.as_ref().map(String::len),
+        Some(MAX_ATTRIBUTE_CHARS)
+    );
+    assert_eq!(
+        request.user_agent.as_ref().map(String::len),
+        Some(MAX_ATTRIBUTE_CHARS)
+    );
+    assert_eq!(root.links.len(), MAX_SPAN_LINKS);
+    assert_eq!(root.attributes.len(), MAX_SPAN_ATTRIBUTES);
+    assert_eq!(root.attribute("a0"), Some(&AttributeValue::Int(2)));
 }
 
 #[derive(Debug)]
