@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[cfg(feature = "tracing")]
 use super::MAX_SPAN_EVENTS;
 use super::current;
-use super::limits::{cap_chars, json_len_within, sanitize_annotation_key};
+use super::limits::{cap_chars, json_len_within, nests_deeper_than, sanitize_annotation_key};
 #[cfg(feature = "tracing")]
 use super::record::SpanEvent;
 use super::record::{
@@ -19,8 +19,8 @@ use super::record::{
 use super::recorder::Recorder;
 use super::{
     MAX_ANNOTATION_STRING, MAX_ATTRIBUTE_CHARS, MAX_EXCEPTION_MESSAGE_CHARS, MAX_EXCEPTIONS,
-    MAX_METADATA_BYTES, MAX_METADATA_ENTRIES, MAX_SPAN_ATTRIBUTES, MAX_SPAN_LINKS,
-    MAX_SPAN_NAME_CHARS,
+    MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_METADATA_ENTRIES, MAX_SPAN_ATTRIBUTES,
+    MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS,
 };
 use crate::context::{SpanId, TraceContext};
 use crate::propagation::{HeaderInjector, Injector, Propagator};
@@ -73,7 +73,10 @@ impl State {
     /// Sets `namespace.key` to `value`, replacing an earlier value, within
     /// [`MAX_METADATA_ENTRIES`] and [`MAX_METADATA_BYTES`]; an entry that does not fit is dropped
     /// (an earlier value of its key stays).
-    fn put_metadata(&mut self, namespace: &str, key: &str, value: serde_json::Value) {
+    fn put_metadata(&mut self, namespace: &str, key: &str, mut value: serde_json::Value) {
+        if nests_deeper_than(&value, MAX_METADATA_DEPTH) {
+            value = serde_json::Value::String(value.to_string());
+        }
         let entries = &mut self.record.metadata;
         let slot = entries
             .iter()

@@ -46,6 +46,24 @@ pub(crate) fn cap_chars(s: &mut String, max: usize) {
     }
 }
 
+/// `true` when `value` nests more than `max` levels of arrays and objects (found without
+/// recursion, so any depth is safe to check).
+pub(crate) fn nests_deeper_than(value: &serde_json::Value, max: usize) -> bool {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+            serde_json::Value::Array(a) => Box::new(a.iter()),
+            serde_json::Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        if depth == max {
+            return true;
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    false
+}
+
 /// The length of `value` serialized as JSON, or `None` when that is over `max` bytes (counted
 /// without writing anything, and without serializing more than `max + 1` bytes).
 pub(crate) fn json_len_within(value: &serde_json::Value, max: usize) -> Option<usize> {
@@ -91,6 +109,19 @@ mod tests {
         cap_chars(&mut s, 10);
         assert_eq!(s, "x".repeat(10));
         assert!(s.capacity() < 100, "capacity {}", s.capacity());
+    }
+
+    #[test]
+    fn nesting_depth() {
+        let mut v = serde_json::json!("leaf");
+        assert!(!nests_deeper_than(&v, 0));
+        for _ in 0..3 {
+            v = serde_json::json!({"k": [1, v]});
+        }
+        // Three objects around three arrays: six levels.
+        assert!(!nests_deeper_than(&v, 6));
+        assert!(nests_deeper_than(&v, 5));
+        assert!(nests_deeper_than(&serde_json::json!([]), 0));
     }
 
     #[test]

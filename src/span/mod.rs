@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | annotations | [`MAX_ANNOTATIONS`] per trace; keys `[A-Za-z0-9_]{1,500}`, string values [`MAX_ANNOTATION_STRING`] chars | dropped (one log line), keys sanitized, values cut |
 //! | metadata | [`MAX_METADATA_ENTRIES`] entries, [`MAX_METADATA_BYTES`] bytes (serialized) per span | dropped (one log line per span) |
+//! | metadata nesting | [`MAX_METADATA_DEPTH`] levels per value | the value kept as its JSON text |
 //! | exceptions | [`MAX_EXCEPTIONS`] per span, messages and type names [`MAX_EXCEPTION_MESSAGE_CHARS`] chars | chain cut, text cut |
 //! | attributes, links | [`MAX_SPAN_ATTRIBUTES`], [`MAX_SPAN_LINKS`] per span | dropped |
 //! | attribute keys and string values, HTTP request text | [`MAX_ATTRIBUTE_CHARS`] chars | cut |
@@ -53,6 +54,10 @@ pub const MAX_METADATA_ENTRIES: usize = 128;
 /// Most metadata bytes on one span: namespaces, keys and serialized values added up (the size of
 /// an X-Ray document). An entry that would take a span past it is dropped.
 pub const MAX_METADATA_BYTES: usize = 64_000;
+
+/// Most levels of arrays and objects in one metadata value; a deeper value is kept as its JSON
+/// text (a string), so documents stay within the nesting that JSON parsers accept.
+pub const MAX_METADATA_DEPTH: usize = 32;
 
 /// Longest exception message (and type name) kept, in characters.
 pub const MAX_EXCEPTION_MESSAGE_CHARS: usize = 4096;

@@ -10,8 +10,9 @@ use serde_json::json;
 use super::recorder::{Recorder, Settings};
 use super::{
     AnnotationValue, AttributeValue, HttpRequestInfo, MAX_ATTRIBUTE_CHARS,
-    MAX_EXCEPTION_MESSAGE_CHARS, MAX_METADATA_BYTES, MAX_METADATA_ENTRIES, MAX_SPAN_ATTRIBUTES,
-    MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS, Outcome, Resource, RootPlacement, Span, SpanKind,
+    MAX_EXCEPTION_MESSAGE_CHARS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_METADATA_ENTRIES,
+    MAX_SPAN_ATTRIBUTES, MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS, Outcome, Resource, RootPlacement,
+    Span, SpanKind,
 };
 use crate::context::{Sampling, TraceContext};
 use crate::propagation::CompositePropagator;
@@ -105,6 +106,11 @@ fn metadata_keys_replace_and_entries_and_bytes_are_capped_per_span() {
     child.metadata_in("b", "one", "small"); // frees room
     child.metadata_in("b", "two", &half);
     child.metadata_in("b", "huge", "y".repeat(10 * MAX_METADATA_BYTES));
+    let mut deep = json!(1);
+    for _ in 0..=MAX_METADATA_DEPTH {
+        deep = json!([deep]);
+    }
+    child.metadata_in("b", "deep", &deep); // one level too deep: kept as its JSON text
     let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
 
     let root = &batch.spans[0];
@@ -119,7 +125,16 @@ fn metadata_keys_replace_and_entries_and_bytes_are_capped_per_span() {
         .iter()
         .map(|m| (m.key.as_str(), m.value.to_string().len()))
         .collect();
-    assert_eq!(keys, [("one", 7), ("two", MAX_METADATA_BYTES / 2 + 2)]);
+    let deep_text = 2 * (MAX_METADATA_DEPTH + 1) + 1;
+    assert_eq!(
+        keys,
+        [
+            ("one", 7),
+            ("two", MAX_METADATA_BYTES / 2 + 2),
+            ("deep", deep_text + 2)
+        ]
+    );
+    assert!(child.metadata[2].value.is_string());
 }
 
 #[test]

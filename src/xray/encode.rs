@@ -425,6 +425,26 @@ mod tests {
     }
 
     #[test]
+    fn documents_stay_within_the_json_depth_parsers_accept() {
+        // The deepest tree still nested, with the deepest metadata in its deepest span.
+        let mut spans = vec![span(1, None)];
+        spans.extend((2..=MAX_NESTING_DEPTH as u64 + 1).map(|i| span(i, Some(i - 1))));
+        let mut deep = json!(1);
+        for _ in 0..crate::span::MAX_METADATA_DEPTH {
+            deep = json!([deep]);
+        }
+        spans.last_mut().unwrap().metadata.push(MetadataEntry {
+            namespace: "default".into(),
+            key: "k".into(),
+            value: deep,
+        });
+        let mut out = Vec::new();
+        encode_batch(&batch(spans), &mut out);
+        assert_eq!(out.len(), 1, "nested, not split");
+        serde_json::from_slice::<Value>(&out[0]).expect("parses within serde_json's limit");
+    }
+
+    #[test]
     fn deep_chains_are_split_instead_of_nested() {
         let mut spans = vec![span(1, None)];
         spans.extend((2..=200).map(|i| span(i, Some(i - 1))));

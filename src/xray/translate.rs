@@ -60,8 +60,11 @@ pub const EVENTS_NAMESPACE: &str = "tracing";
 pub const EVENTS_KEY: &str = "events";
 
 /// Deepest nesting [`segment_tree`] builds; deeper batches are sent as standalone subsegments
-/// (serializing a very deep tree would need a deep stack).
-pub const MAX_NESTING_DEPTH: usize = 64;
+/// (serializing a very deep tree would need a deep stack). Each level nests the JSON twice
+/// (`"subsegments": [{…}]`), so with metadata values capped at
+/// [`MAX_METADATA_DEPTH`](crate::span::MAX_METADATA_DEPTH) levels every document stays within
+/// the 128 levels that common JSON parsers (serde_json's default among them) accept.
+pub const MAX_NESTING_DEPTH: usize = 32;
 
 /// Who is whose parent inside a batch: `parents[i]` is the index of span `i`'s parent (the
 /// root, `0`, for spans whose parent is missing); `parents[0]` is `0`.
