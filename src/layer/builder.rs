@@ -178,7 +178,6 @@ impl TraceLayerBuilder {
                 flush_mode: c.flush_mode,
                 after_response_installed: AtomicBool::new(false),
                 deferred: Default::default(),
-                interned: Default::default(),
             }),
         }
     }

@@ -2,9 +2,10 @@
 //! version, region, ARN, account, route, method) stored once, so recording them costs no
 //! allocation per invocation.
 //!
-//! Bounded: at most [`MAX_INTERNED`] strings of at most [`MAX_INTERNED_LEN`] bytes are ever kept
-//! (leaked, for `'static` borrows that live as long as the process, as the layer does); any other
-//! value is copied as before. A caller cannot grow it past that bound, whatever the events hold.
+//! One set per process, bounded: at most [`MAX_INTERNED`] strings of at most
+//! [`MAX_INTERNED_LEN`] bytes are ever kept (for `'static` borrows; they stay reachable from the
+//! set for the life of the process, however many layers are built); any other value is copied as
+//! before. A caller cannot grow it past that bound, whatever the events hold.
 
 use std::borrow::Cow;
 use std::sync::{Mutex, PoisonError};
@@ -14,15 +15,25 @@ pub(crate) const MAX_INTERNED: usize = 64;
 /// Longest string kept, in bytes.
 pub(crate) const MAX_INTERNED_LEN: usize = 256;
 
+/// The process's set of kept strings.
+static INTERNED: Interner = Interner {
+    strings: Mutex::new(Vec::new()),
+};
+
+/// `s` borrowed from the process's set (added when there is room), else copied.
+pub(crate) fn intern(s: &str) -> Cow<'static, str> {
+    INTERNED.get(s)
+}
+
 /// A bounded set of process-lifetime strings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Interner {
     strings: Mutex<Vec<&'static str>>,
 }
 
 impl Interner {
     /// `s` borrowed from the set (added when there is room), else copied.
-    pub(crate) fn get(&self, s: &str) -> Cow<'static, str> {
+    fn get(&self, s: &str) -> Cow<'static, str> {
         if s.len() > MAX_INTERNED_LEN {
             return Cow::Owned(s.to_owned());
         }
@@ -45,7 +56,10 @@ mod tests {
 
     #[test]
     fn repeats_are_borrowed_and_the_set_is_bounded() {
-        let interner = Interner::default();
+        // A set of its own, so that other tests' strings do not count.
+        let interner = Interner {
+            strings: Mutex::new(Vec::new()),
+        };
         assert!(matches!(interner.get("orders"), Cow::Borrowed("orders")));
         let again = interner.get(&String::from("orders"));
         assert!(matches!(again, Cow::Borrowed("orders")));

@@ -71,7 +71,7 @@ pub(crate) fn start(
         );
         // Values that repeat on every invocation of the process are interned (no allocation);
         // the request id is the one value that never repeats.
-        let s = |v: &str| AttributeValue::String(shared.interned.get(v));
+        let s = |v: &str| AttributeValue::String(super::intern::intern(v));
         let mut attributes: Vec<Attribute> = Vec::with_capacity(14);
         attributes.push((
             "faas.invocation_id".into(),

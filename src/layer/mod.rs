@@ -131,8 +131,6 @@ pub(crate) struct Shared {
     /// Set once an [`AfterResponseLayer`] exists; before that, exports are never deferred.
     pub(crate) after_response_installed: AtomicBool,
     pub(crate) deferred: after_response::Deferred,
-    /// Attribute values that repeat on every invocation, stored once.
-    pub(crate) interned: intern::Interner,
 }
 
 impl TraceLayer {
