@@ -478,42 +478,22 @@ impl Span {
     /// that is dropped (an existing one is still replaced). Keys and string values are cut to
     /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS).
     pub fn set_attribute(&self, mut attribute: Attribute) {
-        cap_cow(&mut attribute.0, MAX_ATTRIBUTE_CHARS);
-        if let AttributeValue::String(v) = &mut attribute.1 {
-            cap_cow(v, MAX_ATTRIBUTE_CHARS);
-        }
-        self.with_state(|s| {
-            let attributes = &mut s.record.attributes;
-            if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == attribute.0) {
-                *slot = attribute;
-            } else if attributes.len() < MAX_SPAN_ATTRIBUTES {
-                attributes.push(attribute);
-            }
-        });
+        cap_attribute(&mut attribute);
+        self.with_state(|s| upsert_attribute(&mut s.record.attributes, attribute));
     }
 
     /// Sets several attributes at once, with the caps of [`Span::set_attribute`] (one lock; a
-    /// span without attributes takes the `Vec`).
+    /// span without attributes takes the `Vec`, whose keys the caller keeps distinct).
     pub(crate) fn set_attributes(&self, mut attributes: Vec<Attribute>) {
-        for (key, value) in &mut attributes {
-            cap_cow(key, MAX_ATTRIBUTE_CHARS);
-            if let AttributeValue::String(v) = value {
-                cap_cow(v, MAX_ATTRIBUTE_CHARS);
-            }
-        }
+        attributes.iter_mut().for_each(cap_attribute);
         self.with_state(|s| {
             if s.record.attributes.is_empty() {
                 attributes.truncate(MAX_SPAN_ATTRIBUTES);
                 s.record.attributes = attributes;
                 return;
             }
-            let list = &mut s.record.attributes;
             for attribute in attributes {
-                if let Some(slot) = list.iter_mut().find(|(k, _)| *k == attribute.0) {
-                    *slot = attribute;
-                } else if list.len() < MAX_SPAN_ATTRIBUTES {
-                    list.push(attribute);
-                }
+                upsert_attribute(&mut s.record.attributes, attribute);
             }
         });
     }
@@ -567,5 +547,23 @@ impl fmt::Debug for Span {
                 .finish(),
             None => f.write_str("Span(noop)"),
         }
+    }
+}
+
+/// Cuts an attribute's key and string value to [`MAX_ATTRIBUTE_CHARS`].
+fn cap_attribute((key, value): &mut Attribute) {
+    cap_cow(key, MAX_ATTRIBUTE_CHARS);
+    if let AttributeValue::String(v) = value {
+        cap_cow(v, MAX_ATTRIBUTE_CHARS);
+    }
+}
+
+/// Replaces the attribute with the same key, or appends it while there is room
+/// ([`MAX_SPAN_ATTRIBUTES`]).
+fn upsert_attribute(list: &mut Vec<Attribute>, attribute: Attribute) {
+    if let Some(slot) = list.iter_mut().find(|(k, _)| *k == attribute.0) {
+        *slot = attribute;
+    } else if list.len() < MAX_SPAN_ATTRIBUTES {
+        list.push(attribute);
     }
 }
