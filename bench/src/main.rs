@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
-//! the noise), B = `bench-traced` sending to a real UDP socket; with `--network true` also
+//! the noise), B = `bench-traced` sending to a real UDP socket (default before-response flush),
+//! B' = the same with `LAMBDA_TRACE_FLUSH_MODE=after-response`; with `--network true` also
 //! C = `bench-traced-otlp` exporting over OTLP/HTTP to a receiver inside the driver (default
 //! before-response flush) and D = the same with `LAMBDA_TRACE_FLUSH_MODE=after-response`; the
 //! receiver answers after `--otlp-delay-ms`. With `--alternatives true`, the other tracing stacks
@@ -207,6 +208,16 @@ fn variants(args: &Args) -> Vec<Variant> {
             Export::Daemon { one_document: true },
             "one document, UDP, before the response",
             &[],
+        ),
+        v(
+            "B'",
+            "traced, after-response",
+            Role::LambdaTrace,
+            "bench-traced",
+            BUILD_BENCH,
+            Export::Daemon { one_document: true },
+            "one document, UDP, after the response",
+            &[("LAMBDA_TRACE_FLUSH_MODE", "after-response")],
         ),
     ];
     if args.network {

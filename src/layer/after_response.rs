@@ -9,9 +9,12 @@
 //! response at once, and the export still finishes before the next `/next` poll — so Lambda does
 //! not freeze the process with spans in flight.
 //!
+//! The whole export moves after the response: encoding the documents as well as sending them,
+//! so even the UDP daemon export (which never waits) leaves the caller's latency.
+//!
 //! The trade-off: the function's *billed duration* still includes the export (Lambda bills
-//! until `/next`), and an invocation that hits its timeout loses its spans. UDP exports (the
-//! daemon) never wait, so the mode changes nothing for them.
+//! until `/next`). An invocation that runs into its deadline is not affected: the timeout watch
+//! exports its spans at once, before the deadline, whatever the mode.
 //!
 //! ```no_run
 //! use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
@@ -31,6 +34,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,21 +48,22 @@ use tower::{Layer, Service};
 
 use super::{Shared, flush};
 use crate::error::ExportError;
-use crate::export::ExportFuture;
+use crate::export::{Export, ExportFuture};
+use crate::span::SpanBatch;
 
-/// Exports handed over by the handler layer, waiting for the end of the invocation.
+/// Batches handed over by the handler layer, waiting for the end of the invocation.
 #[derive(Default)]
-pub(crate) struct Deferred(Mutex<Vec<ExportFuture>>);
+pub(crate) struct Deferred(Mutex<Vec<SpanBatch>>);
 
 impl Deferred {
-    pub(crate) fn push(&self, export: ExportFuture) {
+    pub(crate) fn push(&self, batch: SpanBatch) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(export);
+            .push(batch);
     }
 
-    fn take(&self) -> Vec<ExportFuture> {
+    fn take(&self) -> Vec<SpanBatch> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -173,7 +178,7 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
                 *this.deadline_ms,
                 this.shared.flush_margin,
             );
-            let exports = this.shared.deferred.take();
+            let exports = start_exports(this.shared, this.shared.deferred.take());
             let timer = if exports.is_empty() {
                 None
             } else {
@@ -190,16 +195,20 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
             return Poll::Pending;
         };
         let shared = &this.shared;
-        flushing
-            .exports
-            .retain_mut(|export| match export.as_mut().poll(cx) {
-                Poll::Ready(Ok(())) => false,
-                Poll::Ready(Err(e)) => {
+        flushing.exports.retain_mut(|export| {
+            match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
+                Ok(Poll::Ready(Ok(()))) => false,
+                Ok(Poll::Ready(Err(e))) => {
                     shared.failures.report(&e);
                     false
                 }
-                Poll::Pending => true,
-            });
+                Ok(Poll::Pending) => true,
+                Err(_) => {
+                    shared.failures.report(&exporter_panicked());
+                    false
+                }
+            }
+        });
         if !flushing.exports.is_empty() {
             let expired = match flushing.timer.as_mut() {
                 Some(timer) => timer.as_mut().poll(cx).is_ready(),
@@ -216,4 +225,22 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
         }
         Poll::Ready(flushing.result.take().unwrap_or(Ok(())))
     }
+}
+
+/// Hands the deferred batches to the exporter; returns the exports that need awaiting.
+fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> {
+    let mut pending = Vec::new();
+    for batch in batches {
+        match catch_unwind(AssertUnwindSafe(|| shared.exporter.export(batch))) {
+            Ok(Export::Done(Ok(()))) => {}
+            Ok(Export::Done(Err(e))) => shared.failures.report(&e),
+            Ok(Export::Pending(export)) => pending.push(export),
+            Err(_) => shared.failures.report(&exporter_panicked()),
+        }
+    }
+    pending
+}
+
+fn exporter_panicked() -> ExportError {
+    ExportError::Other("exporter panicked".into())
 }

@@ -231,17 +231,18 @@ where
             output: Some(output),
         };
     }
+    if super::TraceLayer::defers(&inv.shared) {
+        // Encoding and sending both wait for the after-response layer.
+        inv.shared.deferred.push(batch);
+        return State::Ready {
+            output: Some(output),
+        };
+    }
     match inv.shared.exporter.export(batch) {
         Export::Done(result) => {
             if let Err(e) = result {
                 inv.shared.failures.report(&e);
             }
-            State::Ready {
-                output: Some(output),
-            }
-        }
-        Export::Pending(export) if super::TraceLayer::defers(&inv.shared) => {
-            inv.shared.deferred.push(export);
             State::Ready {
                 output: Some(output),
             }

@@ -507,15 +507,21 @@ fn response(status_code: i64) -> ApiGatewayProxyResponse {
     r
 }
 
-/// Completes each export after `delay`, noting when.
+/// Completes each export after 300 ms, noting when; `sync`: at once, inside `export` (as the
+/// daemon exporter does).
 #[derive(Debug, Default)]
 struct Slow {
     done: Arc<Mutex<Vec<Instant>>>,
+    sync: bool,
 }
 
 impl Exporter for Slow {
     fn export(&self, _batch: SpanBatch) -> Export {
         let done = Arc::clone(&self.done);
+        if self.sync {
+            done.lock().unwrap().push(Instant::now());
+            return Export::Done(Ok(()));
+        }
         Export::Pending(Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
             done.lock().unwrap().push(Instant::now());
@@ -527,8 +533,15 @@ impl Exporter for Slow {
 /// A stand-in for the runtime's own service: runs the traced handler and "posts" its response,
 /// noting when.
 async fn runtime_like(mode: crate::layer::FlushMode, install: bool) -> (Instant, Instant, Instant) {
+    runtime_like_with(mode, install, Slow::default()).await
+}
+
+async fn runtime_like_with(
+    mode: crate::layer::FlushMode,
+    install: bool,
+    slow: Slow,
+) -> (Instant, Instant, Instant) {
     use lambda_runtime::LambdaInvocation;
-    let slow = Slow::default();
     let done = Arc::clone(&slow.done);
     let tracing = TraceLayer::builder()
         .config(Config::from_lookup(|_| None))
@@ -589,6 +602,21 @@ async fn after_response_mode_posts_first_and_exports_before_the_next_invocation(
         exported <= finished,
         "the invocation (and so the next /next) waited for the export"
     );
+}
+
+#[tokio::test]
+async fn after_response_mode_defers_a_synchronous_export_too() {
+    let sync = Slow {
+        sync: true,
+        ..Slow::default()
+    };
+    let (posted, exported, finished) =
+        runtime_like_with(crate::layer::FlushMode::AfterResponse, true, sync).await;
+    assert!(
+        posted < exported,
+        "the document was encoded and sent before the response"
+    );
+    assert!(exported <= finished);
 }
 
 #[tokio::test]
