@@ -48,10 +48,10 @@ impl TraceId {
     /// Parses a W3C/B3/Jaeger hex trace id of 1 to 32 hex digits (lowercase or uppercase is the
     /// caller's rule to enforce), left-padding shorter ids with zeros (64-bit B3 and Jaeger ids).
     pub(crate) fn from_hex_lenient(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if s.is_empty() || s.len() > 32 {
             return Err(ParseError::InvalidTraceId);
         }
-        let value = u128::from_str_radix(s, 16).map_err(|_| ParseError::InvalidTraceId)?;
+        let value = parse_hex(s.as_bytes(), false).ok_or(ParseError::InvalidTraceId)?;
         Self::from_u128(value).ok_or(ParseError::InvalidTraceId)
     }
 
@@ -61,12 +61,8 @@ impl TraceId {
         if b.len() != 35 || &b[..2] != b"1-" || b[10] != b'-' {
             return Err(ParseError::InvalidTraceId);
         }
-        let (time, rest) = (&s[2..10], &s[11..]);
-        if !is_lower_hex(time) || !is_lower_hex(rest) {
-            return Err(ParseError::InvalidTraceId);
-        }
-        let time = u128::from_str_radix(time, 16).map_err(|_| ParseError::InvalidTraceId)?;
-        let rest = u128::from_str_radix(rest, 16).map_err(|_| ParseError::InvalidTraceId)?;
+        let time = parse_hex(&b[2..10], true).ok_or(ParseError::InvalidTraceId)?;
+        let rest = parse_hex(&b[11..], true).ok_or(ParseError::InvalidTraceId)?;
         Self::from_u128((time << 96) | rest).ok_or(ParseError::InvalidTraceId)
     }
 
@@ -79,13 +75,8 @@ impl TraceId {
 
     /// Appends the X-Ray form to `out` without allocating a temporary.
     pub fn write_xray(self, out: &mut String) {
-        use fmt::Write;
-        let _ = write!(
-            out,
-            "1-{:08x}-{:024x}",
-            (self.0 >> 96) as u32,
-            self.0 & ((1u128 << 96) - 1)
-        );
+        let bytes = self.xray_bytes();
+        out.push_str(std::str::from_utf8(&bytes).unwrap_or_default());
     }
 }
 
@@ -93,16 +84,19 @@ impl TraceId {
 impl FromStr for TraceId {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        if s.len() != 32 || !is_lower_hex(s) {
+        if s.len() != 32 {
             return Err(ParseError::InvalidTraceId);
         }
-        Self::from_hex_lenient(s)
+        let value = parse_hex(s.as_bytes(), true).ok_or(ParseError::InvalidTraceId)?;
+        Self::from_u128(value).ok_or(ParseError::InvalidTraceId)
     }
 }
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        let digits = hex_digits::<32>(self.0);
+        // Hex digits are ASCII.
+        f.write_str(std::str::from_utf8(&digits).unwrap_or_default())
     }
 }
 
@@ -142,11 +136,11 @@ impl SpanId {
 
     /// Parses 1 to 16 hex digits, left-padded (Jaeger and 64-bit forms).
     pub(crate) fn from_hex_lenient(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if s.is_empty() || s.len() > 16 {
             return Err(ParseError::InvalidSpanId);
         }
-        let value = u64::from_str_radix(s, 16).map_err(|_| ParseError::InvalidSpanId)?;
-        Self::from_u64(value).ok_or(ParseError::InvalidSpanId)
+        let value = parse_hex(s.as_bytes(), false).ok_or(ParseError::InvalidSpanId)?;
+        Self::from_u64(value as u64).ok_or(ParseError::InvalidSpanId)
     }
 }
 
@@ -154,16 +148,18 @@ impl SpanId {
 impl FromStr for SpanId {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        if s.len() != 16 || !is_lower_hex(s) {
+        if s.len() != 16 {
             return Err(ParseError::InvalidSpanId);
         }
-        Self::from_hex_lenient(s)
+        let value = parse_hex(s.as_bytes(), true).ok_or(ParseError::InvalidSpanId)?;
+        Self::from_u64(value as u64).ok_or(ParseError::InvalidSpanId)
     }
 }
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        let digits = self.hex();
+        f.write_str(std::str::from_utf8(&digits).unwrap_or_default())
     }
 }
 
@@ -281,13 +277,88 @@ impl TraceId {
     }
 }
 
-fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+/// The value of at most 32 hex digits (`lower_only`: `a`–`f` only, else either case); `None` for
+/// any other byte. One table lookup per digit: ids are parsed on every invocation.
+fn parse_hex(digits: &[u8], lower_only: bool) -> Option<u128> {
+    debug_assert!(digits.len() <= 32);
+    let mut value = 0u128;
+    let mut bad = 0u8;
+    for &b in digits {
+        let nibble = HEX_VALUES[usize::from(b)];
+        bad |= nibble;
+        value = (value << 4) | u128::from(nibble & 0xf);
+    }
+    let upper = if lower_only {
+        digits.iter().any(u8::is_ascii_uppercase)
+    } else {
+        false
+    };
+    (bad & INVALID == 0 && !upper).then_some(value)
 }
+
+/// Marks a byte that is not a hex digit in [`HEX_VALUES`].
+const INVALID: u8 = 0x80;
+
+/// Byte → hex digit value, or [`INVALID`].
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The table decoder agrees with the standard library's parser on any input.
+        #[test]
+        fn parse_hex_agrees_with_from_str_radix(s in "[0-9a-fA-Fg-z \\-+\u{80}-\u{ff}]{1,32}") {
+            let digits = s.as_bytes();
+            prop_assume!(digits.len() <= 32);
+            let std = s
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+                .then(|| u128::from_str_radix(&s, 16).ok())
+                .flatten();
+            prop_assert_eq!(parse_hex(digits, false), std);
+            let lower = std.filter(|_| !s.bytes().any(|b| b.is_ascii_uppercase()));
+            prop_assert_eq!(parse_hex(digits, true), lower);
+        }
+    }
+
+    #[test]
+    fn strict_forms_reject_uppercase_lenient_ones_accept_it() {
+        assert!(
+            "5759E988BD862E3FE1BE46A994272793"
+                .parse::<TraceId>()
+                .is_err()
+        );
+        assert!(TraceId::from_xray("1-5759E988-bd862e3fe1be46a994272793").is_err());
+        assert!("53995C3F42CD8AD8".parse::<SpanId>().is_err());
+        assert_eq!(
+            SpanId::from_hex_lenient("53995C3F42CD8AD8")
+                .unwrap()
+                .to_string(),
+            "53995c3f42cd8ad8"
+        );
+        assert_eq!(
+            TraceId::from_hex_lenient("ABC").unwrap().to_string(),
+            "00000000000000000000000000000abc"
+        );
+        assert!(TraceId::from_hex_lenient("+abc").is_err());
+    }
 
     #[test]
     fn trace_id_forms_round_trip() {

@@ -14,7 +14,7 @@ use aws_lambda_events::alb::AlbTargetGroupRequest;
 
 use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
 use super::{EventCarrier, RequestInfo, Trigger};
-use crate::propagation::Extractor;
+use crate::propagation::{Extractor, header_map_has_prefix};
 use crate::redact::query_from_pairs;
 
 impl Extractor for AlbTargetGroupRequest {
@@ -28,6 +28,10 @@ impl Extractor for AlbTargetGroupRequest {
 
     fn keys(&self) -> Vec<&str> {
         merged_keys(&self.multi_value_headers, &self.headers)
+    }
+
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        header_map_has_prefix(&[&self.multi_value_headers, &self.headers], prefix)
     }
 }
 

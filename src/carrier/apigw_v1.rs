@@ -16,7 +16,7 @@ use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 
 use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
 use super::{EventCarrier, RequestInfo, Trigger};
-use crate::propagation::Extractor;
+use crate::propagation::{Extractor, header_map_has_prefix};
 use crate::redact::query_from_pairs;
 
 impl Extractor for ApiGatewayProxyRequest {
@@ -30,6 +30,10 @@ impl Extractor for ApiGatewayProxyRequest {
 
     fn keys(&self) -> Vec<&str> {
         merged_keys(&self.multi_value_headers, &self.headers)
+    }
+
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        header_map_has_prefix(&[&self.multi_value_headers, &self.headers], prefix)
     }
 }
 
@@ -118,6 +122,29 @@ mod tests {
         assert_eq!(e.get("traceparent"), Some("first"));
         assert_eq!(e.get("b3"), Some("0"), "falls back to `headers`");
         assert_eq!(e.keys(), ["traceparent", "b3"], "no duplicates");
+    }
+
+    #[test]
+    fn prefix_check_sees_both_maps_without_collecting_names() {
+        let e = event(
+            r#"{"httpMethod":"GET","path":"/","requestContext":{"httpMethod":"GET"},
+                "headers":{"Uberctx-Tenant":"a"},
+                "multiValueHeaders":{"OT-Baggage-Tier":["b"], "uberctx-":["not a key"]}}"#,
+        );
+        assert!(
+            e.has_key_with_prefix("uberctx-"),
+            "from `headers`, any case"
+        );
+        assert!(
+            e.has_key_with_prefix("ot-baggage-"),
+            "from `multiValueHeaders`"
+        );
+        assert!(!e.has_key_with_prefix("b3-"));
+        let e = event(
+            r#"{"httpMethod":"GET","requestContext":{"httpMethod":"GET"},
+                "multiValueHeaders":{"uberctx-":["the prefix alone"]}}"#,
+        );
+        assert!(!e.has_key_with_prefix("uberctx-"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 
 use super::request::{RawHttp, first_value, header_values, route_from_key};
 use super::{EventCarrier, RequestInfo, Trigger};
-use crate::propagation::Extractor;
+use crate::propagation::{Extractor, header_map_has_prefix};
 
 impl Extractor for ApiGatewayV2httpRequest {
     fn get(&self, name: &str) -> Option<&str> {
@@ -30,6 +30,10 @@ impl Extractor for ApiGatewayV2httpRequest {
 
     fn keys(&self) -> Vec<&str> {
         self.headers.keys().map(|k| k.as_str()).collect()
+    }
+
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        header_map_has_prefix(&[&self.headers], prefix)
     }
 }
 

@@ -10,7 +10,7 @@ use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 
 use super::request::{RawHttp, first_value, header_values};
 use super::{EventCarrier, RequestInfo, Trigger};
-use crate::propagation::Extractor;
+use crate::propagation::{Extractor, header_map_has_prefix};
 
 impl Extractor for LambdaFunctionUrlRequest {
     fn get(&self, name: &str) -> Option<&str> {
@@ -23,6 +23,10 @@ impl Extractor for LambdaFunctionUrlRequest {
 
     fn keys(&self) -> Vec<&str> {
         self.headers.keys().map(|k| k.as_str()).collect()
+    }
+
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        header_map_has_prefix(&[&self.headers], prefix)
     }
 }
 

@@ -33,6 +33,10 @@ impl Extractor for HttpCarrier<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.headers().keys().map(|k| k.as_str()).collect()
     }
+
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        crate::propagation::header_map_has_prefix(&[self.0.headers()], prefix)
+    }
 }
 
 impl EventCarrier for HttpCarrier<'_> {

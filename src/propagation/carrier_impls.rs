@@ -26,6 +26,10 @@ impl Extractor for HeaderExtractor<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(HeaderName::as_str).collect()
     }
+
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        super::header_map_has_prefix(&[self.0], prefix)
+    }
 }
 
 /// Writes headers into an [`http::HeaderMap`]; values that are not valid header values are

@@ -108,6 +108,28 @@ pub trait Extractor {
 
     /// Every header name (any case), for formats that use a name prefix (`uberctx-`, `ot-baggage-`).
     fn keys(&self) -> Vec<&str>;
+
+    /// `true` when a header name starts with `prefix` (lowercase; names compare in any case)
+    /// and is longer than it. Asked before [`keys`](Extractor::keys), on every extraction, so
+    /// carriers that can answer without collecting the names should (the default collects).
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        self.keys()
+            .iter()
+            .any(|k| starts_with_ignore_case(k, prefix))
+    }
+}
+
+/// `true` when `name` is longer than `prefix` (lowercase) and starts with it in any case.
+pub(crate) fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.len() > prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// [`Extractor::has_key_with_prefix`] for `HeaderMap`s, whose names are lowercase already.
+pub(crate) fn header_map_has_prefix(maps: &[&http::HeaderMap], prefix: &str) -> bool {
+    maps.iter()
+        .flat_map(|m| m.keys())
+        .any(|k| k.as_str().len() > prefix.len() && k.as_str().starts_with(prefix))
 }
 
 /// Write access to an outgoing request's headers. `name` is lowercase.
@@ -181,14 +203,13 @@ pub(crate) fn prefixed_keys<'a>(
     headers: &'a dyn Extractor,
     prefix: &'static str,
 ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    headers
-        .keys()
-        .into_iter()
-        .filter_map(move |k| {
-            let head = k.get(..prefix.len())?;
-            (head.eq_ignore_ascii_case(prefix) && k.len() > prefix.len())
-                .then(|| (k, &k[prefix.len()..]))
-        })
+    let keys = if headers.has_key_with_prefix(prefix) {
+        headers.keys()
+    } else {
+        Vec::new()
+    };
+    keys.into_iter()
+        .filter_map(move |k| starts_with_ignore_case(k, prefix).then(|| (k, &k[prefix.len()..])))
         .take(MAX_PREFIXED_BAGGAGE_HEADERS)
 }
 

@@ -74,7 +74,7 @@ impl FromStr for XrayHeader {
             let Some((key, value)) = pair.split_once('=') else {
                 continue;
             };
-            let (key, value) = (key.trim(), value.trim());
+            let (key, value) = (key.trim_ascii(), value.trim_ascii());
             if key.eq_ignore_ascii_case("root") {
                 let id = TraceId::from_xray(value)?;
                 set_once(&mut root, id)?;

@@ -121,13 +121,8 @@ pub struct XrayTraceId(pub TraceId);
 
 impl fmt::Display for XrayTraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0.to_u128();
-        write!(
-            f,
-            "1-{:08x}-{:024x}",
-            (v >> 96) as u32,
-            v & ((1u128 << 96) - 1)
-        )
+        let bytes = self.0.xray_bytes();
+        f.write_str(std::str::from_utf8(&bytes).unwrap_or_default())
     }
 }
 

@@ -65,11 +65,7 @@ impl<'b> Out<'b> {
             return;
         }
         self.byte(b'"');
-        // No early exit: the scan vectorizes, and most strings need no escaping at all.
-        let clean = s
-            .bytes()
-            .fold(true, |ok, b| ok & (b >= 0x20 && b != b'"' && b != b'\\'));
-        if clean {
+        if !needs_escape(s.as_bytes()) {
             self.buf.extend_from_slice(s.as_bytes());
         } else {
             self.escaped(s.as_bytes());
@@ -125,18 +121,9 @@ impl<'b> Out<'b> {
     }
 
     /// An unsigned integer.
-    pub(crate) fn u64(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&digits[i..]);
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// A signed integer.
@@ -162,14 +149,11 @@ impl<'b> Out<'b> {
         }
         let micros = micros as u64;
         self.u64(micros / 1_000_000);
-        let frac = micros % 1_000_000;
-        let mut digits = *b".000000";
-        let mut rest = frac;
-        for d in digits[1..].iter_mut().rev() {
-            *d = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        self.buf.extend_from_slice(&digits);
+        // The fraction as the last 6 digits of 1_000_000 + frac (always 7 digits).
+        let mut frac = itoa::Buffer::new();
+        let frac = frac.format(1_000_000 + micros % 1_000_000).as_bytes();
+        self.byte(b'.');
+        self.buf.extend_from_slice(&frac[1..]);
     }
 
     /// Any serde value (user metadata), through serde_json, written up to the limit; a value
@@ -290,6 +274,20 @@ impl Array {
     pub(crate) fn end(self, out: &mut Out<'_>) {
         out.byte(b']');
     }
+}
+
+/// `true` when `bytes` hold a byte JSON strings must escape (`"`, `\\`, a control character).
+/// Checked 16 bytes at a time (fixed-size blocks the compiler turns into vector compares):
+/// most strings need no escaping at all.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut blocks = bytes.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |hit, &b| hit | special(b)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| special(b))
 }
 
 #[cfg(test)]
