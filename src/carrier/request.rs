@@ -130,7 +130,12 @@ pub(super) fn capped(s: &str, max: usize) -> Option<String> {
     if s.is_empty() {
         return None;
     }
-    let end = s.char_indices().nth(max).map_or(s.len(), |(i, _)| i);
+    // No more bytes than `max` means no more chars: skip the count.
+    let end = if s.len() <= max {
+        s.len()
+    } else {
+        s.char_indices().nth(max).map_or(s.len(), |(i, _)| i)
+    };
     Some(s[..end].to_string())
 }
 

@@ -70,8 +70,13 @@ impl FromStr for XrayHeader {
         let mut parent = None;
         let mut sampled = None;
         let mut extra = Vec::new();
-        for pair in s.split(';') {
-            let Some((key, value)) = pair.split_once('=') else {
+        // Byte scans rather than `split`/`split_once`: this runs on every invocation (Lambda's
+        // own header and the event's), for a handful of short pairs.
+        let mut rest = s;
+        while !rest.is_empty() {
+            let (pair, tail) = split_at_byte(rest, b';');
+            rest = tail;
+            let Some((key, value)) = split_once_byte(pair, b'=') else {
                 continue;
             };
             let (key, value) = (key.trim_ascii(), value.trim_ascii());
@@ -100,6 +105,22 @@ impl FromStr for XrayHeader {
             extra,
         })
     }
+}
+
+/// `s` up to the first `sep` and what follows it (empty when there is none).
+fn split_at_byte(s: &str, sep: u8) -> (&str, &str) {
+    match s.bytes().position(|b| b == sep) {
+        // `sep` is ASCII, so both sides are on char boundaries.
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, ""),
+    }
+}
+
+/// `s` split at its first `sep`, or `None` without one.
+fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    s.bytes()
+        .position(|b| b == sep)
+        .map(|i| (&s[..i], &s[i + 1..]))
 }
 
 /// Stores `value` in `slot`; a second value for the same key makes the header ambiguous.

@@ -13,7 +13,10 @@ pub(crate) fn sanitize_annotation_key(key: &str) -> Option<Cow<'_, str>> {
         return None;
     }
     let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    if key.len() <= MAX_ANNOTATION_KEY && key.chars().all(valid) {
+    // Valid keys are ASCII, so a byte check decides (no char decoding on the hot path).
+    if key.len() <= MAX_ANNOTATION_KEY
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Some(Cow::Borrowed(key));
     }
     Some(Cow::Owned(

@@ -22,6 +22,10 @@ pub fn sanitize_name(name: &str) -> Cow<'_, str> {
     if name.is_empty() {
         return Cow::Borrowed(UNNAMED);
     }
+    // The common case, by bytes: short, ASCII, every byte allowed.
+    if name.len() <= MAX_NAME_CHARS && name.bytes().all(|b| ASCII_ALLOWED[usize::from(b)]) {
+        return Cow::Borrowed(name);
+    }
     let mut count = 0;
     let mut valid = true;
     for c in name.chars() {
@@ -42,14 +46,29 @@ pub fn sanitize_name(name: &str) -> Cow<'_, str> {
     )
 }
 
+/// Byte → allowed in a name, for ASCII (every non-ASCII byte is `false`: decided per char).
+const ASCII_ALLOWED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = is_allowed_ascii(b as u8);
+        b += 1;
+    }
+    table
+};
+
+const fn is_allowed_ascii(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b' ' | b'_' | b'.' | b':' | b'/' | b'%' | b'&' | b'#' | b'=' | b'+' | b'-' | b'@'
+        )
+}
+
 /// `true` when `c` may appear in a segment name.
 pub(crate) fn is_allowed(c: char) -> bool {
     if c.is_ascii() {
-        return c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                ' ' | '_' | '.' | ':' | '/' | '%' | '&' | '#' | '=' | '+' | '-' | '@'
-            );
+        return is_allowed_ascii(c as u8);
     }
     let c = u32::from(c);
     ALLOWED

@@ -120,6 +120,11 @@ pub fn segment_tree<'a>(batch: &'a SpanBatch, family: &Family) -> Option<Documen
     docs.extend(spans[1..].iter().map(|s| Some(span_document(s))));
     // Children have larger indices than their parents: attach from the back. A parent's
     // children are all attached (in reverse) by the time it is moved into its own parent.
+    // Each parent's list is sized once (documents are large: growing it would copy them).
+    let mut children = vec![0usize; docs.len()];
+    for i in 1..docs.len() {
+        children[family.parents.get(i).copied().unwrap_or(0)] += 1;
+    }
     for i in (1..docs.len()).rev() {
         let Some(mut doc) = docs[i].take() else {
             continue;
@@ -127,6 +132,9 @@ pub fn segment_tree<'a>(batch: &'a SpanBatch, family: &Family) -> Option<Documen
         doc.subsegments.reverse();
         let parent = family.parents.get(i).copied().unwrap_or(0);
         if let Some(Some(p)) = docs.get_mut(parent) {
+            if p.subsegments.capacity() == 0 {
+                p.subsegments.reserve_exact(children[parent]);
+            }
             p.subsegments.push(doc);
         }
     }
