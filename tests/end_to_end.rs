@@ -23,6 +23,7 @@ const LAMBDA_HEADER: &str =
 /// delivered by the time its result reached the Runtime API.
 struct Harness {
     api: RuntimeApi,
+    daemon: Arc<XrayDaemon>,
     at_response: Arc<Mutex<HashMap<String, Vec<Datagram>>>>,
     _process: FunctionProcess,
 }
@@ -57,6 +58,7 @@ impl Harness {
         );
         Self {
             api,
+            daemon,
             at_response,
             _process: process,
         }
@@ -114,6 +116,37 @@ async fn active_tracing_invocations_flush_before_the_response() {
         let children = doc["subsegments"].as_array().expect("child spans nested");
         let names: Vec<&str> = children.iter().filter_map(|c| c["name"].as_str()).collect();
         assert_eq!(names, ["child-0", "child-1", "child-2"]);
+    }
+}
+
+#[tokio::test]
+async fn after_response_mode_sends_after_the_response_and_before_the_next_poll() {
+    let h = Harness::start(&[("LAMBDA_TRACE_FLUSH_MODE", "after-response")]).await;
+    for n in 0..3 {
+        let payload = json!({"children": 3, "n": n});
+        let (outcome, at_response) = h
+            .invoke(event(payload.clone()).with_trace_header(LAMBDA_HEADER))
+            .await;
+        assert_eq!(
+            response_json(&outcome),
+            payload,
+            "the response is unchanged"
+        );
+        assert!(
+            at_response.is_empty(),
+            "the document waited for the response: {at_response:?}"
+        );
+        assert!(
+            h.api.wait_for_next_poll(Duration::from_secs(10)).await,
+            "the function asks for the next invocation"
+        );
+        // The export ran before that poll: its datagram is in the socket now.
+        let docs: Vec<Value> = h.daemon.drain().into_iter().map(|d| d.document).collect();
+        assert_eq!(docs.len(), 1, "one document, sent before /next: {docs:?}");
+        support::assert_valid_document(&docs[0]);
+        assert_eq!(docs[0]["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(docs[0]["annotations"]["ColdStart"], n == 0);
+        assert_eq!(docs[0]["subsegments"].as_array().map(Vec::len), Some(3));
     }
 }
 
