@@ -852,14 +852,14 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        assert_eq!(keys(&a), "A A' B");
-        assert_eq!(keys(&alt), "A A' B E F G H");
+        assert_eq!(keys(&a), "A A' B B'");
+        assert_eq!(keys(&alt), "A A' B B' E F G H");
         assert_eq!(
             keys(&Args {
                 network: true,
                 ..alt
             }),
-            "A A' B C D E F G H"
+            "A A' B B' C D E F G H"
         );
         assert!(Args::parse(["--network", "yes"].into_iter().map(String::from)).is_err());
         assert!(Args::parse(["--nope", "1"].into_iter().map(String::from)).is_err());

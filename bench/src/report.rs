@@ -206,6 +206,8 @@ pub struct Target {
 /// Lambda bills) against the lowest overhead of the alternatives (role [`Role::Alternative`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
+    /// The lambda-trace variant compared (B, or B' for the after-response mode).
+    pub key: String,
     /// B's overhead.
     pub b_overhead: f64,
     /// A' over A, the same way: the noise.
@@ -228,9 +230,8 @@ pub struct Comparison {
 pub const TARGET_FACTOR: f64 = 3.0;
 
 impl Comparison {
-    fn of(rows: &[Row]) -> Option<Comparison> {
+    fn of(rows: &[Row], b: &Row) -> Option<Comparison> {
         let overhead = |r: &Row| r.ratio_to_bare.cycle_p50.map(|x| x - 1.0);
-        let b = rows.iter().find(|r| r.role == Role::LambdaTrace)?;
         let b_overhead = overhead(b)?;
         let best = rows
             .iter()
@@ -247,6 +248,7 @@ impl Comparison {
             .and_then(overhead)
             .unwrap_or(f64::NAN);
         Some(Comparison {
+            key: b.key.clone(),
             b_overhead,
             control_overhead: control,
             best_alternative: format!("{} {}", best.0.key, best.0.label),
@@ -264,8 +266,8 @@ impl Comparison {
             .factor
             .map_or("not positive".to_owned(), |f| format!("{f:.2}× lower"));
         let mut out = format!(
-            "Overhead (cycle p50 ratio − 1): B {}, best alternative {} {} (A/A: {}); B's is {} \
-             (issue target: at least {:.0}× lower): {}.",
+            "Overhead (cycle p50 ratio − 1): {key} {}, best alternative {} {} (A/A: {}); {key}'s \
+             is {} (issue target: at least {:.0}× lower): {}.",
             pct(self.b_overhead),
             self.best_alternative,
             pct(self.best_overhead),
@@ -273,6 +275,7 @@ impl Comparison {
             factor,
             self.target_factor,
             if self.pass { "pass" } else { "FAIL" },
+            key = self.key,
         );
         if let Some((floor, overhead)) = &self.floor {
             out.push_str(&format!(" {floor}: {}.", pct(*overhead)));
@@ -297,8 +300,12 @@ pub struct Report {
     pub variants: Vec<VariantResult>,
     /// Issue 6's targets for B.
     pub targets: Vec<Target>,
+    /// The same targets for B' (the after-response mode), when it ran.
+    pub targets_after_response: Vec<Target>,
     /// B against the alternatives, when they ran.
     pub comparison: Option<Comparison>,
+    /// B' against the alternatives, when both ran.
+    pub comparison_after_response: Option<Comparison>,
     /// How long the whole run took, s.
     pub wall_seconds: f64,
 }
@@ -329,12 +336,21 @@ impl Report {
                 round_cpu_ratios: per_round(v, &variants[0], |r| r.cpu_us_per_invocation),
             })
             .collect::<Vec<_>>();
+        let after_response = rows.iter().find(|r| r.key == "B'");
+        let targets_after_response = match after_response {
+            Some(b) if rows.len() >= 3 => targets(&base, &rows[1], b),
+            _ => Vec::new(),
+        };
         let targets = if rows.len() >= 3 {
             targets(&base, &rows[1], &rows[2])
         } else {
             Vec::new()
         };
-        let comparison = Comparison::of(&rows);
+        let comparison = rows
+            .iter()
+            .find(|r| r.role == Role::LambdaTrace)
+            .and_then(|b| Comparison::of(&rows, b));
+        let comparison_after_response = after_response.and_then(|b| Comparison::of(&rows, b));
         Report {
             date,
             machine,
@@ -342,7 +358,9 @@ impl Report {
             rows,
             variants,
             targets,
+            targets_after_response,
             comparison,
+            comparison_after_response,
             wall_seconds,
         }
     }
@@ -426,13 +444,22 @@ impl Report {
             ));
         }
         out.push_str(&self.exports_markdown());
-        if let Some(comparison) = &self.comparison {
+        for comparison in [&self.comparison, &self.comparison_after_response]
+            .into_iter()
+            .flatten()
+        {
             out.push('\n');
             out.push_str(&comparison.markdown());
         }
-        if !self.targets.is_empty() {
-            out.push_str("\nIssue 6 targets for B:\n\n");
-            for t in &self.targets {
+        for (title, targets) in [
+            ("B", &self.targets),
+            ("B' (after-response)", &self.targets_after_response),
+        ] {
+            if targets.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("\nIssue 6 targets for {title}:\n\n"));
+            for t in targets {
                 out.push_str(&format!(
                     "- {}: {:.3} (limit {:.3}) {}\n",
                     t.name,
@@ -553,7 +580,7 @@ mod tests {
             role: match key {
                 "A" => Role::Bare,
                 "A'" => Role::Control,
-                "B" => Role::LambdaTrace,
+                "B" | "B'" => Role::LambdaTrace,
                 "H" => Role::Floor,
                 _ => Role::Alternative,
             },
@@ -609,6 +636,47 @@ mod tests {
         assert!(md.contains("FAIL"));
         assert!(report.comparison.is_none(), "no alternatives ran");
         assert!(!md.contains("spans per invocation"), "{md}");
+        assert!(report.targets_after_response.is_empty(), "no B' row");
+    }
+
+    #[test]
+    fn after_response_row_gets_its_own_targets_and_comparison() {
+        let report = Report::new(
+            "2024-01-01T00:00:00Z".into(),
+            Machine::detect(),
+            serde_json::json!({"invocations": 10, "rounds": 1, "warmup": 0}),
+            vec![
+                variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+                variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+                variant("B", 110, 60.0, 2.6, 4600, 1024 * 1100),
+                variant("B'", 101, 52.0, 2.1, 4100, 1024 * 1100),
+                variant("G", 115, 60.0, 2.0, 4000, 1024 * 1000),
+            ],
+            1.0,
+        );
+        let pass = |t: &[Target]| t.iter().map(|t| t.pass).collect::<Vec<_>>();
+        assert_eq!(
+            pass(&report.targets),
+            [false, false, false, false, false, true]
+        );
+        assert_eq!(
+            pass(&report.targets_after_response),
+            [true, true, true, true, true, true]
+        );
+        // Cycles: A 120, B 130 (+8.3 %), B' 121 (+0.8 %), G 135 (+12.5 %).
+        let b = report.comparison.as_ref().unwrap();
+        let b2 = report.comparison_after_response.as_ref().unwrap();
+        assert_eq!((b.key.as_str(), b2.key.as_str()), ("B", "B'"));
+        assert!((b2.factor.unwrap() - 15.0).abs() < 1e-9);
+        let md = report.markdown();
+        assert!(
+            md.contains("Issue 6 targets for B' (after-response):"),
+            "{md}"
+        );
+        assert!(
+            md.contains("B' +0.8 %, best alternative G G +12.5 %"),
+            "{md}"
+        );
     }
 
     #[test]
