@@ -209,7 +209,8 @@ pub(crate) fn prefixed_keys<'a>(
         Vec::new()
     };
     keys.into_iter()
-        .filter_map(move |k| starts_with_ignore_case(k, prefix).then(|| (k, &k[prefix.len()..])))
+        .filter(move |k| starts_with_ignore_case(k, prefix))
+        .map(move |k| (k, &k[prefix.len()..]))
         .take(MAX_PREFIXED_BAGGAGE_HEADERS)
 }
 
