@@ -50,9 +50,9 @@ pub(crate) fn start(
     } else {
         RequestInfo::default()
     };
-    let route = info.http.as_ref().and_then(|h| h.route.clone());
-    let name = match (&route, shared.route_as_name) {
-        (Some(route), true) => route.clone(),
+    let route = info.http.as_ref().and_then(|h| h.route.as_deref());
+    let name = match (route, shared.route_as_name) {
+        (Some(route), true) => route.to_owned(),
         _ if function_name.is_empty() => resource.service_name.clone(),
         _ => function_name.to_string(),
     };
@@ -115,7 +115,7 @@ pub(crate) fn start(
             if let Some(method) = &http.method {
                 attributes.push(("http.request.method".into(), s(method)));
             }
-            if let Some(route) = &route {
+            if let Some(route) = route {
                 attributes.push(("http.route".into(), s(route)));
             }
         }
