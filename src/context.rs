@@ -270,6 +270,11 @@ impl SpanId {
 }
 
 impl TraceId {
+    /// The 32 lowercase hex digits, on the stack (the same text as `Display`).
+    pub(crate) fn hex(self) -> [u8; 32] {
+        hex_digits::<32>(self.0)
+    }
+
     /// The X-Ray form `1-{8 hex}-{24 hex}`, on the stack (see [`SpanId::hex`]).
     pub(crate) fn xray_bytes(self) -> [u8; 35] {
         let mut out = [0u8; 35];

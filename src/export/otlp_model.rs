@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use crate::span::{
     AnnotationValue, AttributeValue, ExceptionRecord, Resource, SpanBatch, SpanKind, SpanRecord,
 };
+use crate::xray::json::value_text;
 
 /// The instrumentation scope's name.
 pub(crate) const SCOPE_NAME: &str = "lambda-trace";
@@ -134,14 +135,17 @@ pub(crate) fn span_attributes(batch: &SpanBatch, index: usize) -> KeyValues<'_> 
             AnnotationValue::String(s) => Value::Str(Cow::Borrowed(s)),
             AnnotationValue::Int(i) => Value::Int(*i),
             AnnotationValue::Float(f) if f.is_finite() => Value::Double(*f),
-            AnnotationValue::Float(f) => Value::Str(f.to_string().into()),
+            // What `Display` writes for these, without the float formatting code.
+            AnnotationValue::Float(f) if f.is_nan() => Value::Str("NaN".into()),
+            AnnotationValue::Float(f) if *f > 0.0 => Value::Str("inf".into()),
+            AnnotationValue::Float(_) => Value::Str("-inf".into()),
             AnnotationValue::Bool(b) => Value::Bool(*b),
         };
         kv.push(Cow::Borrowed(key.as_str()), value);
     }
     for entry in &span.metadata {
         let key = format!("{METADATA_PREFIX}{}.{}", entry.namespace, entry.key);
-        kv.push(key, Value::Str(entry.value.to_string().into()));
+        kv.push(key, Value::Str(value_text(&entry.value).into()));
     }
     if span.unfinished {
         kv.push("lambda_trace.unfinished", Value::Bool(true));

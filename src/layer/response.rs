@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::span::Span;
 use crate::xray::METADATA_NAMESPACE;
+use crate::xray::json::value_text;
 
 /// Most bytes of a response body recorded; a longer body is cut (on a char boundary) and marked
 /// `truncated`.
@@ -100,10 +101,10 @@ fn json_body(v: &Value) -> Option<Captured<'_>> {
             Value::String(s) if base64 => Some(Captured::Binary(s.len() / 4 * 3)),
             Value::String(s) => Some(Captured::Text(Cow::Borrowed(s))),
             Value::Null => None,
-            other => Some(Captured::Text(Cow::Owned(other.to_string()))),
+            other => Some(Captured::Text(Cow::Owned(value_text(other)))),
         };
     }
-    Some(Captured::Text(Cow::Owned(v.to_string())))
+    Some(Captured::Text(Cow::Owned(value_text(v))))
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ impl State {
     /// (an earlier value of its key stays).
     fn put_metadata(&mut self, namespace: &str, key: &str, mut value: serde_json::Value) {
         if nests_deeper_than(&value, MAX_METADATA_DEPTH) {
-            value = serde_json::Value::String(value.to_string());
+            value = serde_json::Value::String(crate::xray::json::value_text(&value));
         }
         let entries = &mut self.record.metadata;
         let slot = entries

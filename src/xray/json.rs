@@ -192,6 +192,20 @@ impl<'b> Out<'b> {
     }
 }
 
+/// `value` as compact JSON text (what its `Display` writes), through the same serde_json writer
+/// as [`Out::value`]: one copy of serde_json's `Value` serializer in the binary, not one per
+/// writer type (issue 6, binary size).
+pub(crate) fn value_text(value: &serde_json::Value) -> String {
+    let mut buf = Vec::new();
+    let limit = Limit {
+        buf: &mut buf,
+        max: usize::MAX,
+    };
+    // A `Value` always serializes (its map keys are strings), and always as UTF-8.
+    let _ = serde_json::to_writer(limit, value);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
 /// A `Vec` writer that refuses to grow past `max` bytes: it fills up to `max` (so a cut-off
 /// preview of a metadata value can be taken from it), then fails.
 pub(crate) struct Limit<'b> {
