@@ -450,11 +450,12 @@ impl Config {
                 headers
             },
             disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
-            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE")
-                .map_or(1.0, |v| {
-                    parse_or_default_with("LAMBDA_TRACE_SAMPLE_RATE", &v, 1.0f64)
+            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE").map_or(1.0, |v| {
+                parse_share(&v).unwrap_or_else(|| {
+                    invalid("LAMBDA_TRACE_SAMPLE_RATE", &v);
+                    1.0
                 })
-                .clamp(0.0, 1.0),
+            }),
             flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
             flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
             timeout_margin: ms("LAMBDA_TRACE_TIMEOUT_MARGIN_MS", 100),
@@ -491,9 +492,129 @@ fn parse_or_default<T: FromStr + Default>(key: &str, value: &str) -> T {
 
 fn parse_or_default_with<T: FromStr>(key: &str, value: &str, default: T) -> T {
     value.parse().unwrap_or_else(|_| {
-        tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::layer::log_safe(value));
+        invalid(key, value);
         default
     })
+}
+
+/// The log line for a value that does not parse (one copy, not one per parsed type).
+#[cold]
+fn invalid(key: &str, value: &str) {
+    tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::layer::log_safe(value));
+}
+
+/// Significant digits kept of a decimal number; the rest only tell whether it goes on
+/// (767 always decide an `f64`'s rounding; Rust's own parser keeps 768).
+const MAX_SHARE_DIGITS: usize = 800;
+
+/// `s.parse::<f64>()` then `clamp(0.0, 1.0)`, to the bit (same syntax: sign, `inf`,
+/// `infinity`, `nan` in any case, `1`, `1.`, `.5`, exponents; correctly rounded), without the
+/// general float parser: its tables and code would be the largest thing the crate brings into a
+/// binary for one configuration value (issue 6, binary size). Only what falls inside `0..1` is
+/// converted, digit by digit (run once, at startup).
+fn parse_share(s: &str) -> Option<f64> {
+    let (negative, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let clamp = |x: f64| {
+        if negative {
+            (-x).clamp(0.0, 1.0)
+        } else {
+            x.clamp(0.0, 1.0)
+        }
+    };
+    for (word, value) in [
+        ("inf", f64::INFINITY),
+        ("infinity", f64::INFINITY),
+        ("nan", f64::NAN),
+    ] {
+        if s.eq_ignore_ascii_case(word) {
+            return Some(clamp(value));
+        }
+    }
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.len() + frac.len() == 0 || !all_digits(int) || !all_digits(frac) {
+        return None;
+    }
+    let exponent: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let (minus, digits) = match e.as_bytes().first() {
+                Some(b'-') => (true, &e[1..]),
+                Some(b'+') => (false, &e[1..]),
+                _ => (false, e),
+            };
+            if digits.is_empty() || !all_digits(digits) {
+                return None;
+            }
+            // Saturated: anything past a million is as good as infinite here.
+            let e = digits
+                .bytes()
+                .fold(0i64, |n, b| (n * 10 + i64::from(b - b'0')).min(1 << 20));
+            if minus { -e } else { e }
+        }
+    };
+    // The digits as 0.d1d2… × 10^point, d1 not zero.
+    let digits = int.bytes().chain(frac.bytes());
+    let leading = digits.clone().take_while(|&b| b == b'0').count();
+    let significant: Vec<u8> = digits.skip(leading).map(|b| b - b'0').collect();
+    let Some(last) = significant.iter().rposition(|&d| d != 0) else {
+        return Some(clamp(0.0)); // zero, signed like Rust's
+    };
+    let point = int.len() as i64 + exponent - leading as i64;
+    if point > 0 {
+        return Some(clamp(1.0)); // at least 1
+    }
+    if point < -330 {
+        return Some(clamp(0.0)); // below 10^-330, under half the smallest f64
+    }
+    // The fraction's decimal digits (zeros first), at most MAX_SHARE_DIGITS significant ones;
+    // `rest` remembers non-zero digits cut off.
+    let kept = (last + 1).min(MAX_SHARE_DIGITS);
+    let mut rest = significant[kept..].iter().any(|&d| d != 0);
+    let mut fraction = vec![0u8; (-point) as usize];
+    fraction.extend_from_slice(&significant[..kept]);
+    // Binary digits of the fraction, by doubling it: the carry out of each doubling is the next
+    // bit. `bits` collects the mantissa from the first 1 bit on, to bit `end`: 53 bits, or bit
+    // 1074 (the smallest subnormal) when the number is that small.
+    let double = |fraction: &mut Vec<u8>| {
+        let mut carry = 0;
+        for d in fraction.iter_mut().rev() {
+            let v = *d * 2 + carry;
+            *d = v % 10;
+            carry = v / 10;
+        }
+        carry
+    };
+    let (mut bits, mut end, mut position) = (0u64, 1074u32, 0u32);
+    while position < end {
+        position += 1;
+        let bit = double(&mut fraction);
+        if bits == 0 && bit == 1 {
+            end = end.min(position + 52);
+        }
+        bits = bits << 1 | u64::from(bit);
+    }
+    // Round to nearest, ties to even, with the next bit and whether anything follows it.
+    let guard = double(&mut fraction) == 1;
+    rest |= fraction.iter().any(|&d| d != 0);
+    if guard && (rest || bits & 1 == 1) {
+        bits += 1;
+    }
+    // bits × 2^-end; both factors and the product are exact.
+    let scale = if end <= 1022 {
+        f64::from_bits(u64::from(1023 - end) << 52)
+    } else {
+        f64::from_bits(1 << (1074 - end))
+    };
+    Some(clamp(bits as f64 * scale))
 }
 
 #[cfg(test)]
@@ -664,5 +785,88 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("a/b="), "{shown}");
         assert!(shown.contains("lightstep-access-token=…"), "{shown}");
+    }
+
+    /// `parse_share` against what it stands for: Rust's parser, then the clamp (to the bit).
+    fn same_as_rust(s: &str) {
+        let want = s.parse::<f64>().ok().map(|v| v.clamp(0.0, 1.0).to_bits());
+        assert_eq!(parse_share(s).map(f64::to_bits), want, "{s:?}");
+    }
+
+    #[test]
+    fn shares_parse_as_rust_parses_them() {
+        #[rustfmt::skip]
+        let cases = [
+            "0", "-0", "+0", "1", "0.5", ".5", "5.", "1.e-1", "0.1", "0.05", "1e-3", "2.5E-1",
+            "+0.25", "-0.25", "0.999", "1.0", "1.5", "10", "inf", "-Infinity", "INF", "NaN",
+            "-nan", "+nan", "1e400", "1e-400", "0e999999999999", "1e-99999999999999999999",
+            "4.9406564584124654e-324", "2.4703282292062327e-324", "2.4703282292062328e-324",
+            "2.2250738585072011e-308", "2.2250738585072014e-308", "0.30000000000000004",
+            "0.1000000000000000055511151231257827", "0.999999999999999999999",
+            "0.99999999999999994448884876874217297882", "00.5", "0.0000", "000", "1e+0",
+            "", ".", "e5", "1e", "1e+", "0x1", " 1", "1 ", "++1", "nan1", "infinit", "1,5",
+            "1.2.3", "1e5e3", "-", "+", "+.", "0.5e-", "١",
+        ];
+        for s in cases {
+            same_as_rust(s);
+        }
+    }
+
+    /// The exact decimal expansion of `a` and `b`'s midpoint (a tie for the rounding), from
+    /// their exact expansions.
+    fn midpoint(a: f64, b: f64) -> String {
+        let (a, b) = (format!("{a:.1100}"), format!("{b:.1100}"));
+        let digits = |s: &str| {
+            s.replace('.', "")
+                .bytes()
+                .map(|c| c - b'0')
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (digits(&a), digits(&b));
+        let mut sum = vec![0u8; a.len() + 1];
+        let mut carry = 0;
+        for i in (0..a.len()).rev() {
+            let v = a[i] + b[i] + carry;
+            sum[i + 1] = v % 10;
+            carry = v / 10;
+        }
+        sum[0] = carry;
+        let mut half = Vec::with_capacity(sum.len() + 1);
+        let mut rem = 0;
+        for d in sum.iter().copied().chain([0]) {
+            let v = rem * 10 + d;
+            half.push(b'0' + v / 2);
+            rem = v % 2;
+        }
+        // sum has one integer digit more than a and b (one each), half one fraction digit more.
+        let text = String::from_utf8(half).unwrap();
+        format!("{}.{}", &text[..2], &text[2..])
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_shares(s in "[+-]?[0-9]{0,22}(\\.[0-9]{0,22})?([eE][+-]?[0-9]{1,3})?") {
+            same_as_rust(&s);
+        }
+
+        #[test]
+        fn every_share_round_trips(v in 0.0f64..=1.0, tiny in 0u64..(1 << 52)) {
+            for x in [v, f64::from_bits(tiny), f64::from_bits(tiny).sqrt() * 1e-160] {
+                for s in [format!("{x}"), format!("{x:e}"), format!("{x:.17}"), format!("{x:.1100}")] {
+                    same_as_rust(&s);
+                }
+            }
+        }
+
+        #[test]
+        fn ties_round_to_even(v in 0.0f64..1.0, tiny in 1u64..(1 << 52)) {
+            for x in [v, f64::from_bits(tiny)] {
+                let next = f64::from_bits(x.to_bits() + 1);
+                let mid = midpoint(x, next);
+                same_as_rust(&mid);
+                same_as_rust(&format!("{mid}1")); // just above the tie
+                same_as_rust(&format!("{mid}{}1", "0".repeat(900))); // above, past the kept digits
+            }
+        }
     }
 }
