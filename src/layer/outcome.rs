@@ -19,7 +19,7 @@ pub(crate) fn status_fn<R: Any>(response: &dyn Any) -> Option<u16> {
 /// `response` as a `T` when `R` is `T`. The test is resolved when compiling, so the code for
 /// every other type drops out of the binary (issue 6, binary size).
 #[inline(always)]
-fn cast<R: Any, T: Any>(response: &R) -> Option<&T> {
+pub(super) fn cast<R: Any, T: Any>(response: &R) -> Option<&T> {
     if TypeId::of::<R>() == TypeId::of::<T>() {
         (response as &dyn Any).downcast_ref::<T>()
     } else {
