@@ -48,11 +48,9 @@ impl TraceId {
     /// Parses a W3C/B3/Jaeger hex trace id of 1 to 32 hex digits (lowercase or uppercase is the
     /// caller's rule to enforce), left-padding shorter ids with zeros (64-bit B3 and Jaeger ids).
     pub(crate) fn from_hex_lenient(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ParseError::InvalidTraceId);
-        }
-        let value = u128::from_str_radix(s, 16).map_err(|_| ParseError::InvalidTraceId)?;
-        Self::from_u128(value).ok_or(ParseError::InvalidTraceId)
+        hex_value(s)
+            .and_then(Self::from_u128)
+            .ok_or(ParseError::InvalidTraceId)
     }
 
     /// Parses an X-Ray trace id `1-{8 hex}-{24 hex}` (lowercase hex).
@@ -65,8 +63,9 @@ impl TraceId {
         if !is_lower_hex(time) || !is_lower_hex(rest) {
             return Err(ParseError::InvalidTraceId);
         }
-        let time = u128::from_str_radix(time, 16).map_err(|_| ParseError::InvalidTraceId)?;
-        let rest = u128::from_str_radix(rest, 16).map_err(|_| ParseError::InvalidTraceId)?;
+        let (Some(time), Some(rest)) = (hex_value(time), hex_value(rest)) else {
+            return Err(ParseError::InvalidTraceId);
+        };
         Self::from_u128((time << 96) | rest).ok_or(ParseError::InvalidTraceId)
     }
 
@@ -142,11 +141,12 @@ impl SpanId {
 
     /// Parses 1 to 16 hex digits, left-padded (Jaeger and 64-bit forms).
     pub(crate) fn from_hex_lenient(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() || s.len() > 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if s.len() > 16 {
             return Err(ParseError::InvalidSpanId);
         }
-        let value = u64::from_str_radix(s, 16).map_err(|_| ParseError::InvalidSpanId)?;
-        Self::from_u64(value).ok_or(ParseError::InvalidSpanId)
+        hex_value(s)
+            .and_then(|v| Self::from_u64(v as u64)) // at most 16 digits: fits
+            .ok_or(ParseError::InvalidSpanId)
     }
 }
 
@@ -286,6 +286,25 @@ impl TraceId {
     }
 }
 
+/// The value of `s`: 1 to 32 hex digits of either case, else `None` (what `from_str_radix`
+/// gives for such input). One small loop for every id parser, instead of `from_str_radix`
+/// inlined into each (issue 6, binary size).
+#[inline(never)]
+fn hex_value(s: &str) -> Option<u128> {
+    if s.is_empty() || s.len() > 32 {
+        return None;
+    }
+    s.bytes().try_fold(0u128, |value, b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        Some(value << 4 | u128::from(digit))
+    })
+}
+
 fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -360,5 +379,17 @@ mod tests {
         );
         assert!(SpanId::from_hex_lenient("+1").is_err());
         assert!(TraceId::from_hex_lenient("").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex_value_is_from_str_radix(s in "[0-9a-fA-F+ g-]{0,34}") {
+            let want = if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                None
+            } else {
+                u128::from_str_radix(&s, 16).ok()
+            };
+            proptest::prop_assert_eq!(hex_value(&s), want);
+        }
     }
 }
