@@ -19,149 +19,157 @@ use crate::xray::json::Out;
 pub(crate) fn write_request(batch: &SpanBatch, buf: &mut Vec<u8>) {
     let mut out = Out::new(buf, usize::MAX);
     let trace_id = batch.trace_id.hex();
-    out.raw(r#"{"resourceSpans":[{"resource":{"attributes":"#);
+    raw(&mut out, r#"{"resourceSpans":[{"resource":{"attributes":"#);
     attributes(&mut out, model::resource_attributes(&batch.resource));
-    out.raw(r#"},"scopeSpans":[{"scope":{"name":"#);
+    raw(&mut out, r#"},"scopeSpans":[{"scope":{"name":"#);
     out.string(model::SCOPE_NAME);
-    out.raw(r#","version":"#);
+    raw(&mut out, r#","version":"#);
     out.string(model::SCOPE_VERSION);
-    out.raw(r#"},"spans":["#);
+    raw(&mut out, r#"},"spans":["#);
     for index in 0..batch.spans.len() {
         if index > 0 {
-            out.raw(",");
+            raw(&mut out, ",");
         }
         span(&mut out, batch, index, &trace_id);
     }
-    out.raw("]}]}]}");
+    raw(&mut out, "]}]}]}");
+}
+
+/// JSON text as is. Not inlined: the line is written once per invocation, and each of the many
+/// keys written inline would add its own copy of the buffer's growth check (issue 6, binary
+/// size).
+#[inline(never)]
+fn raw(out: &mut Out<'_>, text: &str) {
+    out.raw(text);
 }
 
 /// A decimal string (`"1700000000000000000"`): OTLP/JSON's form of 64-bit integers.
 fn quoted_u64(out: &mut Out<'_>, v: u64) {
-    out.raw("\"");
+    raw(out, "\"");
     out.u64(v);
-    out.raw("\"");
+    raw(out, "\"");
 }
 
 fn span(out: &mut Out<'_>, batch: &SpanBatch, index: usize, trace_id: &[u8; 32]) {
     let s = &batch.spans[index];
     // Keys in sorted order, as a `serde_json::Map` writes them.
-    out.raw(r#"{"attributes":"#);
+    raw(out, r#"{"attributes":"#);
     attributes(out, model::span_attributes(batch, index));
-    out.raw(r#","endTimeUnixNano":"#);
+    raw(out, r#","endTimeUnixNano":"#);
     quoted_u64(out, s.end_unix_nanos);
     if !s.exceptions.is_empty() {
-        out.raw(r#","events":["#);
+        raw(out, r#","events":["#);
         for (i, e) in s.exceptions.iter().enumerate() {
             if i > 0 {
-                out.raw(",");
+                raw(out, ",");
             }
-            out.raw(r#"{"attributes":"#);
+            raw(out, r#"{"attributes":"#);
             attributes(out, model::exception_attributes(e));
-            out.raw(r#","name":"#);
+            raw(out, r#","name":"#);
             out.string(model::EXCEPTION_EVENT);
-            out.raw(r#","timeUnixNano":"#);
+            raw(out, r#","timeUnixNano":"#);
             quoted_u64(out, s.end_unix_nanos);
-            out.raw("}");
+            raw(out, "}");
         }
-        out.raw("]");
+        raw(out, "]");
     }
-    out.raw(r#","flags":"#);
+    raw(out, r#","flags":"#);
     out.u64(model::flags(batch, index).into());
-    out.raw(r#","kind":"#);
+    raw(out, r#","kind":"#);
     out.i64(model::kind(s.kind).into());
     if !s.links.is_empty() {
-        out.raw(r#","links":["#);
+        raw(out, r#","links":["#);
         for (i, (trace, span)) in s.links.iter().enumerate() {
             if i > 0 {
-                out.raw(",");
+                raw(out, ",");
             }
-            out.raw(r#"{"spanId":"#);
+            raw(out, r#"{"spanId":"#);
             match span {
                 Some(span) => out.ascii_string(&span.hex()),
-                None => out.raw(r#""""#),
+                None => raw(out, r#""""#),
             }
-            out.raw(r#","traceId":"#);
+            raw(out, r#","traceId":"#);
             out.ascii_string(&trace.hex());
-            out.raw("}");
+            raw(out, "}");
         }
-        out.raw("]");
+        raw(out, "]");
     }
-    out.raw(r#","name":"#);
+    raw(out, r#","name":"#);
     out.string(&s.name);
     if let Some(parent) = s.parent_id {
-        out.raw(r#","parentSpanId":"#);
+        raw(out, r#","parentSpanId":"#);
         out.ascii_string(&parent.hex());
     }
-    out.raw(r#","spanId":"#);
+    raw(out, r#","spanId":"#);
     out.ascii_string(&s.span_id.hex());
-    out.raw(r#","startTimeUnixNano":"#);
+    raw(out, r#","startTimeUnixNano":"#);
     quoted_u64(out, s.start_unix_nanos);
-    out.raw(r#","status":{"#);
+    raw(out, r#","status":{"#);
     let (code, message) = model::status(s);
     if code != StatusCode::Unset {
-        out.raw(r#""code":"#);
+        raw(out, r#""code":"#);
         out.i64((code as i32).into());
     }
     if !message.is_empty() {
         if code != StatusCode::Unset {
-            out.raw(",");
+            raw(out, ",");
         }
-        out.raw(r#""message":"#);
+        raw(out, r#""message":"#);
         out.string(message);
     }
-    out.raw(r#"},"traceId":"#);
+    raw(out, r#"},"traceId":"#);
     out.ascii_string(trace_id);
-    out.raw("}");
+    raw(out, "}");
 }
 
 fn attributes(out: &mut Out<'_>, kv: KeyValues<'_>) {
-    out.raw("[");
+    raw(out, "[");
     for (i, (key, value)) in kv.0.iter().enumerate() {
         if i > 0 {
-            out.raw(",");
+            raw(out, ",");
         }
-        out.raw(r#"{"key":"#);
+        raw(out, r#"{"key":"#);
         out.string(key);
-        out.raw(r#","value":"#);
+        raw(out, r#","value":"#);
         any_value(out, value);
-        out.raw("}");
+        raw(out, "}");
     }
-    out.raw("]");
+    raw(out, "]");
 }
 
 fn any_value(out: &mut Out<'_>, value: &Value<'_>) {
     match value {
         Value::Str(s) => {
-            out.raw(r#"{"stringValue":"#);
+            raw(out, r#"{"stringValue":"#);
             out.string(s);
         }
         Value::Int(i) => {
-            out.raw(r#"{"intValue":""#);
+            raw(out, r#"{"intValue":""#);
             out.i64(*i);
-            out.raw("\"");
+            raw(out, "\"");
         }
         Value::Double(f) => {
-            out.raw(r#"{"doubleValue":"#);
+            raw(out, r#"{"doubleValue":"#);
             out.f64(*f);
         }
         Value::Bool(b) => {
-            out.raw(r#"{"boolValue":"#);
+            raw(out, r#"{"boolValue":"#);
             out.bool(*b);
         }
         Value::StrArray(items) => {
-            out.raw(r#"{"arrayValue":{"values":["#);
+            raw(out, r#"{"arrayValue":{"values":["#);
             for (i, s) in items.iter().enumerate() {
                 if i > 0 {
-                    out.raw(",");
+                    raw(out, ",");
                 }
-                out.raw(r#"{"stringValue":"#);
+                raw(out, r#"{"stringValue":"#);
                 out.string(s);
-                out.raw("}");
+                raw(out, "}");
             }
-            out.raw("]}");
+            raw(out, "]}");
         }
     }
-    out.raw("}");
+    raw(out, "}");
 }
 
 /// The encoder this module replaced: the request as a `serde_json::Value`. The tests hold the
