@@ -57,7 +57,13 @@ pub(crate) struct KeyValues<'a>(pub(crate) Vec<(Cow<'a, str>, Value<'a>)>);
 impl<'a> KeyValues<'a> {
     /// Adds `key = value` unless `key` is already set.
     fn push(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
-        let key = key.into();
+        self.push_cow(key.into(), value);
+    }
+
+    // Not inlined, not generic: called for every key of every span, and each call site would
+    // carry its own copy of the duplicate check and the push (issue 6, binary size).
+    #[inline(never)]
+    fn push_cow(&mut self, key: Cow<'a, str>, value: Value<'a>) {
         if !self.0.iter().any(|(k, _)| *k == key) {
             self.0.push((key, value));
         }
