@@ -450,11 +450,12 @@ impl Config {
                 headers
             },
             disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
-            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE")
-                .map_or(1.0, |v| {
-                    parse_or_default_with("LAMBDA_TRACE_SAMPLE_RATE", &v, 1.0f64)
+            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE").map_or(1.0, |v| {
+                parse_share(&v).unwrap_or_else(|| {
+                    invalid("LAMBDA_TRACE_SAMPLE_RATE", &v);
+                    1.0
                 })
-                .clamp(0.0, 1.0),
+            }),
             flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
             flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
             timeout_margin: ms("LAMBDA_TRACE_TIMEOUT_MARGIN_MS", 100),
@@ -491,9 +492,46 @@ fn parse_or_default<T: FromStr + Default>(key: &str, value: &str) -> T {
 
 fn parse_or_default_with<T: FromStr>(key: &str, value: &str, default: T) -> T {
     value.parse().unwrap_or_else(|_| {
-        tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::layer::log_safe(value));
+        invalid(key, value);
         default
     })
+}
+
+/// The log line for a value that does not parse (one copy, not one per parsed type).
+#[cold]
+fn invalid(key: &str, value: &str) {
+    tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::layer::log_safe(value));
+}
+
+/// `LAMBDA_TRACE_SAMPLE_RATE`: a decimal number (`0.05`, `.5`, `+1`, `5e-2`) clamped to `0..=1`;
+/// `None` for anything else (`inf` and `nan` are not rates). Read by serde_json's number parser,
+/// which every function already has for its events, rather than `str::parse::<f64>`, whose tables
+/// would be the largest thing this crate adds to a binary, for one value read once (issue 6).
+fn parse_share(s: &str) -> Option<f64> {
+    // Rewritten in JSON's number syntax: no `+`, no leading zeros, digits on both sides of the
+    // point (`.5` is `0.5`, `5.` is `5.0`).
+    let (sign, unsigned) = match s.as_bytes().first() {
+        Some(b'-') => ("-", &s[1..]),
+        Some(b'+') => ("", &s[1..]),
+        _ => ("", s),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => unsigned.split_at(i),
+        None => (unsigned, ""),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.len() + frac.len() == 0 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let int = match int.trim_start_matches('0') {
+        "" => "0",
+        int => int,
+    };
+    let frac = if frac.is_empty() { "0" } else { frac };
+    serde_json::from_str::<f64>(&format!("{sign}{int}.{frac}{exponent}"))
+        .ok()
+        .map(|rate| rate.clamp(0.0, 1.0))
 }
 
 #[cfg(test)]
@@ -664,5 +702,34 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("a/b="), "{shown}");
         assert!(shown.contains("lightstep-access-token=…"), "{shown}");
+    }
+
+    #[test]
+    fn sample_rates_are_decimal_numbers_clamped_to_one() {
+        #[rustfmt::skip]
+        let cases: [(&str, Option<f64>); 22] = [
+            ("0", Some(0.0)), ("1", Some(1.0)), ("0.5", Some(0.5)), (".5", Some(0.5)),
+            ("5.", Some(1.0)), ("+0.25", Some(0.25)), ("0.05", Some(0.05)), ("5e-2", Some(0.05)),
+            ("2.5E-1", Some(0.25)), ("1.e-1", Some(0.1)), ("10", Some(1.0)), ("-0.25", Some(0.0)),
+            ("1e-400", Some(0.0)), ("", None), (".", None), ("e5", None), ("inf", None),
+            ("NaN", None), (" 1", None), ("1,5", None), ("0x1", None), ("++1", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_share(text), want, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever `str::parse` reads as a finite number in `0..=1` reads the same here (to
+        /// within an ulp: serde_json's parser is not always correctly rounded).
+        #[test]
+        fn shares_agree_with_str_parse(s in "[+-]?[0-9]{0,6}(\\.[0-9]{0,12})?([eE][+-]?[0-9]{1,2})?") {
+            if let Ok(want) = s.parse::<f64>() {
+                let got = parse_share(&s);
+                proptest::prop_assert!(got.is_some(), "{s:?}");
+                let (got, want) = (got.unwrap(), want.clamp(0.0, 1.0));
+                proptest::prop_assert!((got - want).abs() <= f64::EPSILON * want.max(1e-300), "{s:?}: {got} vs {want}");
+            }
+        }
     }
 }

@@ -266,6 +266,11 @@ impl SpanId {
 }
 
 impl TraceId {
+    /// The 32 lowercase hex digits, on the stack (the same text as `Display`).
+    pub(crate) fn hex(self) -> [u8; 32] {
+        hex_digits::<32>(self.0)
+    }
+
     /// The X-Ray form `1-{8 hex}-{24 hex}`, on the stack (see [`SpanId::hex`]).
     pub(crate) fn xray_bytes(self) -> [u8; 35] {
         let mut out = [0u8; 35];
@@ -426,5 +431,18 @@ mod tests {
         );
         assert!(SpanId::from_hex_lenient("+1").is_err());
         assert!(TraceId::from_hex_lenient("").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lenient_trace_ids_are_from_str_radix(s in "[0-9a-fA-F+ g-]{0,34}") {
+            let want = if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                None
+            } else {
+                u128::from_str_radix(&s, 16).ok().filter(|&v| v != 0)
+            };
+            let got = TraceId::from_hex_lenient(&s).ok().map(TraceId::to_u128);
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use tower::Layer;
 
 use crate::TraceLayer;
-use crate::config::FlushMode;
 
 /// Starts the Lambda runtime with `handler` wrapped in [`TraceLayer::from_env`]: what
 /// `lambda_runtime::run` does, with every invocation traced. With
@@ -40,17 +39,16 @@ where
     E: Into<Error> + Send + fmt::Debug,
 {
     let tracing = TraceLayer::from_env();
-    match tracing.flush_mode() {
-        FlushMode::AfterResponse => {
-            let flush = tracing.after_response_layer();
-            Runtime::new(tracing.layer(handler))
-                .layer(lambda_runtime::layers::TracingLayer::new())
-                .layer(flush)
-                .run()
-                .await
-        }
-        _ => lambda_runtime::run(tracing.layer(handler)).await,
-    }
+    // One runtime stack whatever the flush mode: `lambda_runtime::run` is this stack without the
+    // after-response layer, which passes the invocation through untouched unless the mode is
+    // after-response. So the runtime, generic over the whole stack, is compiled once, not once
+    // per mode (issue 6: binary size).
+    let flush = tracing.after_response_layer();
+    Runtime::new(tracing.layer(handler))
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(flush)
+        .run()
+        .await
 }
 
 /// [`run`] for `lambda_runtime`'s concurrent mode: with `AWS_LAMBDA_MAX_CONCURRENCY` above 1
@@ -84,15 +82,11 @@ where
     E: Into<Error> + Send + fmt::Debug + 'static,
 {
     let tracing = TraceLayer::from_env();
-    match tracing.flush_mode() {
-        FlushMode::AfterResponse => {
-            let flush = tracing.after_response_layer();
-            Runtime::new(tracing.layer(handler))
-                .layer(lambda_runtime::layers::TracingLayer::new())
-                .layer(flush)
-                .run_concurrent()
-                .await
-        }
-        _ => lambda_runtime::run_concurrent(tracing.layer(handler)).await,
-    }
+    // One runtime stack whatever the flush mode, as in `run`.
+    let flush = tracing.after_response_layer();
+    Runtime::new(tracing.layer(handler))
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(flush)
+        .run_concurrent()
+        .await
 }

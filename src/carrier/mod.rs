@@ -46,7 +46,7 @@ mod json;
 mod request;
 mod sqs;
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -130,6 +130,20 @@ pub(crate) fn request_info(carrier: &dyn EventCarrier, capture_query: bool) -> R
     info
 }
 
+/// Calls the macro `$apply` with the list of event types that have a carrier.
+macro_rules! carrier_types {
+    ($apply:ident) => {
+        $apply!(
+            ApiGatewayProxyRequest,
+            ApiGatewayV2httpRequest,
+            AlbTargetGroupRequest,
+            LambdaFunctionUrlRequest,
+            SqsEvent,
+            serde_json::Value
+        )
+    };
+}
+
 /// The carrier view of `event` when its type is one this crate knows.
 pub fn from_event(event: &dyn Any) -> Option<&dyn EventCarrier> {
     macro_rules! try_types {
@@ -139,13 +153,22 @@ pub fn from_event(event: &dyn Any) -> Option<&dyn EventCarrier> {
             }
         )*};
     }
-    try_types!(
-        ApiGatewayProxyRequest,
-        ApiGatewayV2httpRequest,
-        AlbTargetGroupRequest,
-        LambdaFunctionUrlRequest,
-        SqsEvent,
-        serde_json::Value
-    );
+    carrier_types!(try_types);
+    None
+}
+
+/// [`from_event`] for an event whose type is known when compiling: the type tests are resolved
+/// by the compiler, so only that type's carrier is in the binary, not every carrier (issue 6,
+/// binary size). What the layer uses.
+#[inline]
+pub(crate) fn for_event<E: Any>(event: &E) -> Option<&dyn EventCarrier> {
+    macro_rules! try_types {
+        ($($t:ty),*) => {$(
+            if TypeId::of::<E>() == TypeId::of::<$t>() {
+                return (event as &dyn Any).downcast_ref::<$t>().map(|e| e as &dyn EventCarrier);
+            }
+        )*};
+    }
+    carrier_types!(try_types);
     None
 }

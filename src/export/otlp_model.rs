@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use crate::span::{
     AnnotationValue, AttributeValue, ExceptionRecord, Resource, SpanBatch, SpanKind, SpanRecord,
 };
+use crate::xray::json::value_text;
 
 /// The instrumentation scope's name.
 pub(crate) const SCOPE_NAME: &str = "lambda-trace";
@@ -56,7 +57,13 @@ pub(crate) struct KeyValues<'a>(pub(crate) Vec<(Cow<'a, str>, Value<'a>)>);
 impl<'a> KeyValues<'a> {
     /// Adds `key = value` unless `key` is already set.
     fn push(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
-        let key = key.into();
+        self.push_cow(key.into(), value);
+    }
+
+    // Not inlined, not generic: called for every key of every span, and each call site would
+    // carry its own copy of the duplicate check and the push (issue 6, binary size).
+    #[inline(never)]
+    fn push_cow(&mut self, key: Cow<'a, str>, value: Value<'a>) {
         if !self.0.iter().any(|(k, _)| *k == key) {
             self.0.push((key, value));
         }
@@ -134,14 +141,17 @@ pub(crate) fn span_attributes(batch: &SpanBatch, index: usize) -> KeyValues<'_> 
             AnnotationValue::String(s) => Value::Str(Cow::Borrowed(s)),
             AnnotationValue::Int(i) => Value::Int(*i),
             AnnotationValue::Float(f) if f.is_finite() => Value::Double(*f),
-            AnnotationValue::Float(f) => Value::Str(f.to_string().into()),
+            // What `Display` writes for these, without the float formatting code.
+            AnnotationValue::Float(f) if f.is_nan() => Value::Str("NaN".into()),
+            AnnotationValue::Float(f) if *f > 0.0 => Value::Str("inf".into()),
+            AnnotationValue::Float(_) => Value::Str("-inf".into()),
             AnnotationValue::Bool(b) => Value::Bool(*b),
         };
         kv.push(Cow::Borrowed(key.as_str()), value);
     }
     for entry in &span.metadata {
         let key = format!("{METADATA_PREFIX}{}.{}", entry.namespace, entry.key);
-        kv.push(key, Value::Str(entry.value.to_string().into()));
+        kv.push(key, Value::Str(value_text(&entry.value).into()));
     }
     if span.unfinished {
         kv.push("lambda_trace.unfinished", Value::Bool(true));

@@ -46,7 +46,10 @@ impl StdoutExporter {
 
     /// The line (without its `\n`) written for `batch`.
     pub fn encode(batch: &SpanBatch) -> String {
-        otlp_json::request(batch).to_string()
+        let mut line = Vec::new();
+        otlp_json::write_request(batch, &mut line);
+        // Always UTF-8: the writer copies whole `str`s and adds ASCII.
+        String::from_utf8(line).unwrap_or_default()
     }
 }
 
@@ -64,7 +67,8 @@ impl fmt::Debug for StdoutExporter {
 
 impl Exporter for StdoutExporter {
     fn export(&self, batch: SpanBatch) -> Export {
-        let mut line = Self::encode(&batch).into_bytes();
+        let mut line = Vec::new();
+        otlp_json::write_request(&batch, &mut line);
         line.push(b'\n');
         // One `write_all` of the whole line under the lock: lines of concurrent invocations
         // never interleave.
@@ -143,10 +147,24 @@ mod tests {
         );
         child.end_unix_nanos = 1_700_000_000_200_000_000;
         child.outcome = Outcome::from_http_status(404);
+        child.annotations.extend([
+            ("ratio".into(), AnnotationValue::Float(0.25)),
+            ("nan".into(), AnnotationValue::Float(f64::NAN)),
+            ("low".into(), AnnotationValue::Float(f64::NEG_INFINITY)),
+            ("high".into(), AnnotationValue::Float(f64::INFINITY)),
+            (
+                "note".into(),
+                AnnotationValue::from("a \"quote\" \\ \u{1} é\t"),
+            ),
+        ]);
+        child
+            .links
+            .push((TraceId::from_u128(10).unwrap(), Some(id(0xc3))));
         let mut resource = Resource::new("orders", "orders-fn", "7");
         resource.region = Some("eu-west-1".into());
         resource.memory_mb = Some(256);
         resource.log_group = Some("/aws/lambda/orders-fn".into());
+        resource.log_stream = Some("2026/11/22/[$LATEST]abc".into());
         SpanBatch::new(
             Arc::new(resource),
             TraceId::from_u128(0x5759e988bd862e3fe1be46a994272793).unwrap(),
@@ -257,6 +275,31 @@ mod tests {
         assert_eq!(child["flags"], 0x101);
         assert_eq!(child["status"], json!({"code": 2}), "4xx on a client span");
         assert!(child.get("events").is_none());
+    }
+
+    #[test]
+    fn the_line_is_what_serde_json_writes() {
+        let batch = batch();
+        let line = StdoutExporter::encode(&batch);
+        assert_eq!(line, otlp_json::reference::request(&batch).to_string());
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let child = &v["resourceSpans"][0]["scopeSpans"][0]["spans"][1];
+        assert_eq!(
+            attr(&child["attributes"], "ratio"),
+            &json!({"doubleValue": 0.25})
+        );
+        assert_eq!(
+            attr(&child["attributes"], "nan"),
+            &json!({"stringValue": "NaN"})
+        );
+        assert_eq!(
+            attr(&child["attributes"], "low"),
+            &json!({"stringValue": "-inf"})
+        );
+        assert_eq!(
+            attr(&child["attributes"], "high"),
+            &json!({"stringValue": "inf"})
+        );
     }
 
     #[test]

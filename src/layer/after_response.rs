@@ -46,7 +46,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
-use super::{Shared, flush};
+use super::{FlushMode, Shared, flush};
 use crate::error::ExportError;
 use crate::export::{Export, ExportFuture};
 use crate::span::SpanBatch;
@@ -76,7 +76,8 @@ impl fmt::Debug for Deferred {
 }
 
 /// Runtime layer that awaits deferred exports after each response (the after-response flush mode).
-/// Get it from [`TraceLayer::after_response_layer`](super::TraceLayer::after_response_layer).
+/// In any other flush mode nothing is deferred, and it passes each invocation through untouched
+/// (which lets [`run`](crate::run) install it whatever the mode). Get it from [`TraceLayer::after_response_layer`](super::TraceLayer::after_response_layer).
 #[derive(Debug, Clone)]
 pub struct AfterResponseLayer {
     shared: Arc<Shared>,
@@ -133,6 +134,7 @@ where
         let deadline_ms = invocation.context.deadline;
         AfterResponseFuture {
             inner: self.inner.call(invocation),
+            passthrough: self.shared.flush_mode != FlushMode::AfterResponse,
             shared: Arc::clone(&self.shared),
             deadline_ms,
             flushing: None,
@@ -145,6 +147,8 @@ pin_project! {
     pub struct AfterResponseFuture<F> {
         #[pin]
         inner: F,
+        // Not the after-response mode: nothing is ever deferred, the inner future is all.
+        passthrough: bool,
         shared: Arc<Shared>,
         deadline_ms: u64,
         flushing: Option<Flushing>,
@@ -171,6 +175,9 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if *this.passthrough {
+            return this.inner.poll(cx);
+        }
         if this.flushing.is_none() {
             let result = std::task::ready!(this.inner.poll(cx));
             let budget = flush::budget(

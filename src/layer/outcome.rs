@@ -1,6 +1,6 @@
 //! Reading the handler's result: HTTP status of known response types, error descriptions.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 
 use aws_lambda_events::alb::AlbTargetGroupResponse;
@@ -10,24 +10,41 @@ use lambda_runtime::Diagnostic;
 
 use crate::span::ExceptionRecord;
 
+/// [`http_status`] of a response of type `R` (the layer's status function for handlers that
+/// return `R`).
+pub(crate) fn status_fn<R: Any>(response: &dyn Any) -> Option<u16> {
+    http_status(response.downcast_ref::<R>()?)
+}
+
+/// `response` as a `T` when `R` is `T`. The test is resolved when compiling, so the code for
+/// every other type drops out of the binary (issue 6, binary size).
+#[inline(always)]
+pub(super) fn cast<R: Any, T: Any>(response: &R) -> Option<&T> {
+    if TypeId::of::<R>() == TypeId::of::<T>() {
+        (response as &dyn Any).downcast_ref::<T>()
+    } else {
+        None
+    }
+}
+
 /// The HTTP status of a response, for the response types of API Gateway (v1, v2), ALB, Function
 /// URLs, `http::Response` with common bodies, and JSON objects with a `statusCode`.
-pub(crate) fn http_status(response: &dyn Any) -> Option<u16> {
-    let code = if let Some(r) = response.downcast_ref::<ApiGatewayProxyResponse>() {
+pub(crate) fn http_status<R: Any>(response: &R) -> Option<u16> {
+    let code = if let Some(r) = cast::<R, ApiGatewayProxyResponse>(response) {
         r.status_code
-    } else if let Some(r) = response.downcast_ref::<ApiGatewayV2httpResponse>() {
+    } else if let Some(r) = cast::<R, ApiGatewayV2httpResponse>(response) {
         r.status_code
-    } else if let Some(r) = response.downcast_ref::<AlbTargetGroupResponse>() {
+    } else if let Some(r) = cast::<R, AlbTargetGroupResponse>(response) {
         r.status_code
-    } else if let Some(r) = response.downcast_ref::<LambdaFunctionUrlResponse>() {
+    } else if let Some(r) = cast::<R, LambdaFunctionUrlResponse>(response) {
         r.status_code
-    } else if let Some(v) = response.downcast_ref::<serde_json::Value>() {
+    } else if let Some(v) = cast::<R, serde_json::Value>(response) {
         v.get("statusCode")?.as_i64()?
-    } else if let Some(r) = response.downcast_ref::<http::Response<String>>() {
+    } else if let Some(r) = cast::<R, http::Response<String>>(response) {
         i64::from(r.status().as_u16())
-    } else if let Some(r) = response.downcast_ref::<http::Response<Vec<u8>>>() {
+    } else if let Some(r) = cast::<R, http::Response<Vec<u8>>>(response) {
         i64::from(r.status().as_u16())
-    } else if let Some(r) = response.downcast_ref::<http::Response<()>>() {
+    } else if let Some(r) = cast::<R, http::Response<()>>(response) {
         i64::from(r.status().as_u16())
     } else {
         return None;

@@ -10,8 +10,10 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse;
 use serde_json::{Value, json};
 
+use super::outcome::cast;
 use crate::span::Span;
 use crate::xray::METADATA_NAMESPACE;
+use crate::xray::json::value_text;
 
 /// Most bytes of a response body recorded; a longer body is cut (on a char boundary) and marked
 /// `truncated`.
@@ -31,8 +33,16 @@ enum Captured<'a> {
 /// `{"text": "…"}`, plus `"truncated": true, "bytes": <full length>` when it was cut, or
 /// `{"binary": true, "bytes": n}` for a binary body (whose bytes are never recorded). Response
 /// types the layer cannot read record nothing.
-pub(crate) fn record_body(span: &Span, response: &dyn Any) {
-    let value = match body_of(response) {
+///
+/// Generic so that the response types are told apart when compiling: only the code for the
+/// handler's own response type is in the binary (issue 6, binary size).
+#[inline(never)]
+pub(crate) fn record_body<R: Any>(span: &Span, response: &R) {
+    record_captured(span, body_of(response));
+}
+
+fn record_captured(span: &Span, captured: Option<Captured<'_>>) {
+    let value = match captured {
         None => return,
         Some(Captured::Binary(bytes)) => json!({ "binary": true, "bytes": bytes }),
         Some(Captured::Text(text)) if text.len() > MAX_CAPTURED_BODY => {
@@ -48,7 +58,8 @@ pub(crate) fn record_body(span: &Span, response: &dyn Any) {
 }
 
 /// The body of the known response types; `None` for others and for empty bodies.
-fn body_of(response: &dyn Any) -> Option<Captured<'_>> {
+#[inline(always)]
+fn body_of<R: Any>(response: &R) -> Option<Captured<'_>> {
     let string = |s: &'_ str, base64: bool| match s {
         "" => None,
         s if base64 => Some(Captured::Binary(s.len() / 4 * 3)),
@@ -63,27 +74,27 @@ fn body_of(response: &dyn Any) -> Option<Captured<'_>> {
         Ok(s) => string(s, false),
         Err(_) => Some(Captured::Binary(b.len())),
     };
-    if let Some(r) = response.downcast_ref::<ApiGatewayProxyResponse>() {
+    if let Some(r) = cast::<R, ApiGatewayProxyResponse>(response) {
         encoded(r.body.as_ref(), r.is_base64_encoded)
-    } else if let Some(r) = response.downcast_ref::<ApiGatewayV2httpResponse>() {
+    } else if let Some(r) = cast::<R, ApiGatewayV2httpResponse>(response) {
         encoded(r.body.as_ref(), r.is_base64_encoded)
-    } else if let Some(r) = response.downcast_ref::<AlbTargetGroupResponse>() {
+    } else if let Some(r) = cast::<R, AlbTargetGroupResponse>(response) {
         encoded(r.body.as_ref(), r.is_base64_encoded)
-    } else if let Some(r) = response.downcast_ref::<LambdaFunctionUrlResponse>() {
+    } else if let Some(r) = cast::<R, LambdaFunctionUrlResponse>(response) {
         string(r.body.as_deref()?, r.is_base64_encoded)
-    } else if let Some(v) = response.downcast_ref::<Value>() {
+    } else if let Some(v) = cast::<R, Value>(response) {
         json_body(v)
-    } else if let Some(s) = response.downcast_ref::<String>() {
+    } else if let Some(s) = cast::<R, String>(response) {
         string(s, false)
-    } else if let Some(s) = response.downcast_ref::<&'static str>() {
+    } else if let Some(s) = cast::<R, &'static str>(response) {
         string(s, false)
-    } else if let Some(r) = response.downcast_ref::<http::Response<Body>>() {
+    } else if let Some(r) = cast::<R, http::Response<Body>>(response) {
         encoded(Some(r.body()), false)
-    } else if let Some(r) = response.downcast_ref::<http::Response<String>>() {
+    } else if let Some(r) = cast::<R, http::Response<String>>(response) {
         string(r.body(), false)
-    } else if let Some(r) = response.downcast_ref::<http::Response<&'static str>>() {
+    } else if let Some(r) = cast::<R, http::Response<&'static str>>(response) {
         string(r.body(), false)
-    } else if let Some(r) = response.downcast_ref::<http::Response<Vec<u8>>>() {
+    } else if let Some(r) = cast::<R, http::Response<Vec<u8>>>(response) {
         bytes(r.body())
     } else {
         None
@@ -100,10 +111,10 @@ fn json_body(v: &Value) -> Option<Captured<'_>> {
             Value::String(s) if base64 => Some(Captured::Binary(s.len() / 4 * 3)),
             Value::String(s) => Some(Captured::Text(Cow::Borrowed(s))),
             Value::Null => None,
-            other => Some(Captured::Text(Cow::Owned(other.to_string()))),
+            other => Some(Captured::Text(Cow::Owned(value_text(other)))),
         };
     }
-    Some(Captured::Text(Cow::Owned(v.to_string())))
+    Some(Captured::Text(Cow::Owned(value_text(v))))
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! [`TraceService`]: opens the invocation span and hands the handler's future to [`TraceFuture`].
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -55,8 +54,15 @@ where
         if self.shared.disabled {
             return TraceFuture::passthrough(self.inner.call(event));
         }
-        let carrier = carrier::from_event(&event.payload as &dyn Any);
-        let invocation = start(&self.shared, carrier, &event.context, outcome::http_status);
+        // Both resolved for `E` and `R` when compiling: only their carrier and status code are
+        // in the binary.
+        let carrier = carrier::for_event(&event.payload);
+        let invocation = start(
+            &self.shared,
+            carrier,
+            &event.context,
+            outcome::status_fn::<R>,
+        );
         invocation.run(|| self.inner.call(event))
     }
 }

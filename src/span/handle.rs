@@ -75,7 +75,7 @@ impl State {
     /// (an earlier value of its key stays).
     fn put_metadata(&mut self, namespace: &str, key: &str, mut value: serde_json::Value) {
         if nests_deeper_than(&value, MAX_METADATA_DEPTH) {
-            value = serde_json::Value::String(value.to_string());
+            value = serde_json::Value::String(crate::xray::json::value_text(&value));
         }
         let entries = &mut self.record.metadata;
         let slot = entries
@@ -262,11 +262,18 @@ impl Span {
     /// string values are cut to 1,000 chars. A trace holds at most 50 annotations: later ones are
     /// dropped with one log line per invocation. Setting a key again replaces its value.
     pub fn annotate(&self, key: &str, value: impl Into<AnnotationValue>) {
+        // The generic part is only the conversion: the rest is compiled once, not once per
+        // value type (issue 6, binary size).
+        if self.inner.is_some() {
+            self.annotate_value(key, value.into());
+        }
+    }
+
+    fn annotate_value(&self, key: &str, mut value: AnnotationValue) {
         let Some(inner) = &self.inner else { return };
         let Some(key) = sanitize_annotation_key(key) else {
             return;
         };
-        let mut value = value.into();
         if let AnnotationValue::String(s) = &mut value {
             cap_chars(s, MAX_ANNOTATION_STRING);
         }

@@ -1,7 +1,6 @@
 //! The limits of [`super`]'s table, applied when data is recorded.
 
 use std::borrow::Cow;
-use std::io;
 
 /// Longest annotation key X-Ray accepts.
 pub(crate) const MAX_ANNOTATION_KEY: usize = 500;
@@ -68,27 +67,10 @@ pub(crate) fn nests_deeper_than(value: &serde_json::Value, max: usize) -> bool {
 }
 
 /// The length of `value` serialized as JSON, or `None` when that is over `max` bytes (counted
-/// without writing anything, and without serializing more than `max + 1` bytes).
+/// without writing anything, and without serializing more than `max + 1` bytes). Through the
+/// documents' JSON writer, whose serializer is in the binary anyway (issue 6, binary size).
 pub(crate) fn json_len_within(value: &serde_json::Value, max: usize) -> Option<usize> {
-    struct Count {
-        n: usize,
-        max: usize,
-    }
-    impl io::Write for Count {
-        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            self.n += data.len();
-            if self.n > self.max {
-                return Err(io::Error::other("over the limit"));
-            }
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count { n: 0, max };
-    serde_json::to_writer(&mut count, value).ok()?;
-    Some(count.n)
+    crate::xray::json::json_len_within(value, max)
 }
 
 #[cfg(test)]

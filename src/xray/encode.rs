@@ -148,7 +148,12 @@ fn shrink_metadata(doc: &mut Document<'_>, cap: usize, scratch: &mut Vec<u8>) {
         scratch.clear();
         // Write at most cap * 4 + 8 bytes: enough to cut `cap` characters from.
         let max = cap * 4 + 8;
-        serde_json::to_writer(Limit { buf: scratch, max }, v).is_err() || scratch.len() > cap
+        let limit = Limit {
+            buf: scratch,
+            max,
+            counted: None,
+        };
+        serde_json::to_writer(limit, v).is_err() || scratch.len() > cap
     };
     if !doc
         .metadata

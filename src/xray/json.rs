@@ -163,6 +163,7 @@ impl<'b> Out<'b> {
         let limit = Limit {
             buf: &mut *self.buf,
             max: self.max,
+            counted: None,
         };
         match serde_json::to_writer(limit, v) {
             Ok(()) => {}
@@ -176,31 +177,64 @@ impl<'b> Out<'b> {
     }
 }
 
+/// `value` as compact JSON text (what its `Display` writes), through the same serde_json writer
+/// as [`Out::value`]: one copy of serde_json's `Value` serializer in the binary, not one per
+/// writer type (issue 6, binary size).
+pub(crate) fn value_text(value: &serde_json::Value) -> String {
+    let mut buf = Vec::new();
+    let limit = Limit {
+        buf: &mut buf,
+        max: usize::MAX,
+        counted: None,
+    };
+    // A `Value` always serializes (its map keys are strings), and always as UTF-8.
+    let _ = serde_json::to_writer(limit, value);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
 /// A `Vec` writer that refuses to grow past `max` bytes: it fills up to `max` (so a cut-off
-/// preview of a metadata value can be taken from it), then fails.
+/// preview of a metadata value can be taken from it), then fails. With `counted`, it only
+/// counts: [`json_len_within`]. (One writer type for every use: serde_json's serializer of a
+/// `Value` is in the binary once per writer type; issue 6, binary size.)
 pub(crate) struct Limit<'b> {
     pub(crate) buf: &'b mut Vec<u8>,
     pub(crate) max: usize,
+    /// `Some(n)`: the bytes are counted in `n`, not kept (`buf` is left as it is).
+    pub(crate) counted: Option<usize>,
+}
+
+impl Limit<'_> {
+    fn too_large() -> io::Error {
+        io::Error::new(io::ErrorKind::OutOfMemory, "document too large")
+    }
 }
 
 impl io::Write for Limit<'_> {
     #[inline]
     fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.buf.len() + data.len() <= self.max {
+        if self.counted.is_none() && self.buf.len() + data.len() <= self.max {
             self.buf.extend_from_slice(data);
             return Ok(());
         }
         let n = self.write(data)?;
+        if n == data.len() {
+            return Ok(());
+        }
         self.write_all(&data[n..])
     }
 
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if let Some(n) = &mut self.counted {
+            *n += data.len();
+            return if *n > self.max {
+                Err(Self::too_large())
+            } else {
+                Ok(data.len())
+            };
+        }
         let room = self.max.saturating_sub(self.buf.len());
         if room == 0 && !data.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                "document too large",
-            ));
+            return Err(Self::too_large());
         }
         let n = room.min(data.len());
         self.buf.extend_from_slice(&data[..n]);
@@ -210,6 +244,22 @@ impl io::Write for Limit<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The length of `value` serialized as JSON, or `None` when that is over `max` bytes (counted
+/// without writing anything, and without serializing more than `max + 1` bytes).
+pub(crate) fn json_len_within(value: &serde_json::Value, max: usize) -> Option<usize> {
+    use serde::Serialize;
+    let mut nowhere = Vec::new();
+    let count = Limit {
+        buf: &mut nowhere,
+        max,
+        counted: Some(0),
+    };
+    // What `serde_json::to_writer` does, keeping the writer to read the count from.
+    let mut serializer = serde_json::Serializer::new(count);
+    value.serialize(&mut serializer).ok()?;
+    serializer.into_inner().counted
 }
 
 /// A JSON object being written: commas between members.

@@ -39,7 +39,7 @@
 
 mod document;
 mod encode;
-mod json;
+pub(crate) mod json;
 mod name;
 mod translate;
 mod write;

@@ -272,17 +272,26 @@ fn metadata_entries(span: &SpanRecord) -> Cow<'_, [MetadataEntry]> {
 }
 
 /// Events as a JSON array of `{"time", "level", "target", "message", "fields"}`.
+///
+/// Built with `Map::insert` (what `json!` does), and the fields inserted one by one (a later
+/// field of the same name wins, as with `collect`): no sort for `collect` and no `to_value` in
+/// the binary (issue 6, binary size).
 fn events_json(events: &[SpanEvent]) -> serde_json::Value {
+    use serde_json::{Map, Value};
     events
         .iter()
         .map(|e| {
-            serde_json::json!({
-                "time": seconds(e.unix_nanos),
-                "level": e.level,
-                "target": e.target,
-                "message": e.name,
-                "fields": e.fields.iter().cloned().collect::<serde_json::Map<_, _>>(),
-            })
+            let mut fields = Map::new();
+            for (key, value) in &e.fields {
+                fields.insert(key.clone(), value.clone());
+            }
+            let mut event = Map::new();
+            event.insert("time".into(), Value::from(seconds(e.unix_nanos)));
+            event.insert("level".into(), Value::String(e.level.clone()));
+            event.insert("target".into(), Value::String(e.target.clone()));
+            event.insert("message".into(), Value::String(e.name.clone()));
+            event.insert("fields".into(), Value::Object(fields));
+            Value::Object(event)
         })
         .collect()
 }
@@ -566,7 +575,8 @@ mod tests {
         });
         let mut event = SpanEvent::new("hello", "INFO", "orders::db");
         event.unix_nanos = T0 + 1_000_000;
-        event.fields.push(("user".into(), json!(7)));
+        event.fields.push(("user".into(), json!(6)));
+        event.fields.push(("user".into(), json!(7))); // the later value of a name wins
         root.events.push(event);
         root.dropped_events = 2;
         let quiet = span(2, Some(1), "quiet");
