@@ -284,6 +284,7 @@ impl TraceId {
 
 /// The value of at most 32 hex digits (`lower_only`: `a`–`f` only, else either case); `None` for
 /// any other byte. One table lookup per digit: ids are parsed on every invocation.
+#[inline(never)]
 fn parse_hex(digits: &[u8], lower_only: bool) -> Option<u128> {
     debug_assert!(digits.len() <= 32);
     let mut value = 0u128;

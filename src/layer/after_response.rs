@@ -202,20 +202,7 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
             return Poll::Pending;
         };
         let shared = &this.shared;
-        flushing.exports.retain_mut(|export| {
-            match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
-                Ok(Poll::Ready(Ok(()))) => false,
-                Ok(Poll::Ready(Err(e))) => {
-                    shared.failures.report(&e);
-                    false
-                }
-                Ok(Poll::Pending) => true,
-                Err(_) => {
-                    shared.failures.report(&exporter_panicked());
-                    false
-                }
-            }
-        });
+        poll_exports(shared, &mut flushing.exports, cx);
         if !flushing.exports.is_empty() {
             let expired = match flushing.timer.as_mut() {
                 Some(timer) => timer.as_mut().poll(cx).is_ready(),
@@ -235,6 +222,7 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
 }
 
 /// Hands the deferred batches to the exporter; returns the exports that need awaiting.
+#[inline(never)]
 fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> {
     let mut pending = Vec::new();
     for batch in batches {
@@ -246,6 +234,27 @@ fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> 
         }
     }
     pending
+}
+
+/// Polls the pending exports once, dropping those that finished. Not generic (and not inlined
+/// into the generic future): `catch_unwind` there would copy the runtime's whole future into the
+/// binary again.
+#[inline(never)]
+fn poll_exports(shared: &Shared, exports: &mut Vec<ExportFuture>, cx: &mut Context<'_>) {
+    exports.retain_mut(|export| {
+        match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
+            Ok(Poll::Ready(Ok(()))) => false,
+            Ok(Poll::Ready(Err(e))) => {
+                shared.failures.report(&e);
+                false
+            }
+            Ok(Poll::Pending) => true,
+            Err(_) => {
+                shared.failures.report(&exporter_panicked());
+                false
+            }
+        }
+    });
 }
 
 fn exporter_panicked() -> ExportError {

@@ -59,6 +59,7 @@ impl<'b> Out<'b> {
 
     /// A JSON string: quoted, with `"`, `\` and control characters escaped. A string that
     /// cannot fit is left out (and [`Out::check`] fails), so the buffer stays near its limit.
+    #[inline(never)]
     pub(crate) fn string(&mut self, s: &str) {
         if self.buf.len() + s.len() > self.max {
             self.over = true;
@@ -121,6 +122,7 @@ impl<'b> Out<'b> {
     }
 
     /// An unsigned integer.
+    #[inline(never)]
     pub(crate) fn u64(&mut self, v: u64) {
         self.buf
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -149,11 +151,14 @@ impl<'b> Out<'b> {
         }
         let micros = micros as u64;
         self.u64(micros / 1_000_000);
-        // The fraction as the last 6 digits of 1_000_000 + frac (always 7 digits).
-        let mut frac = itoa::Buffer::new();
-        let frac = frac.format(1_000_000 + micros % 1_000_000).as_bytes();
-        self.byte(b'.');
-        self.buf.extend_from_slice(&frac[1..]);
+        // The fraction: 6 digits, leading zeros kept.
+        let mut digits = *b".000000";
+        let mut rest = micros % 1_000_000;
+        for d in digits[1..].iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        self.buf.extend_from_slice(&digits);
     }
 
     /// Any serde value (user metadata), through serde_json, written up to the limit; a value
