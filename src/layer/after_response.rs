@@ -230,7 +230,7 @@ fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> 
             Ok(Export::Done(Ok(()))) => {}
             Ok(Export::Done(Err(e))) => shared.failures.report(&e),
             Ok(Export::Pending(export)) => pending.push(export),
-            Err(_) => shared.failures.report(&exporter_panicked()),
+            Err(_) => shared.failures.report(&super::future::exporter_panicked()),
         }
     }
     pending
@@ -241,22 +241,5 @@ fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> 
 /// binary again.
 #[inline(never)]
 fn poll_exports(shared: &Shared, exports: &mut Vec<ExportFuture>, cx: &mut Context<'_>) {
-    exports.retain_mut(|export| {
-        match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
-            Ok(Poll::Ready(Ok(()))) => false,
-            Ok(Poll::Ready(Err(e))) => {
-                shared.failures.report(&e);
-                false
-            }
-            Ok(Poll::Pending) => true,
-            Err(_) => {
-                shared.failures.report(&exporter_panicked());
-                false
-            }
-        }
-    });
-}
-
-fn exporter_panicked() -> ExportError {
-    ExportError::Other("exporter panicked".into())
+    exports.retain_mut(|export| super::future::poll_export(shared, export, cx).is_pending());
 }

@@ -291,17 +291,8 @@ pub(crate) fn poll_flush(
     cx: &mut Context<'_>,
 ) -> Poll<()> {
     let report = |e: ExportError| shared.failures.report(&e);
-    match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
-        Ok(Poll::Ready(Ok(()))) => return Poll::Ready(()),
-        Ok(Poll::Ready(Err(e))) => {
-            report(e);
-            return Poll::Ready(());
-        }
-        Err(_) => {
-            report(ExportError::Other("exporter panicked".into()));
-            return Poll::Ready(());
-        }
-        Ok(Poll::Pending) => {}
+    if poll_export(shared, export, cx).is_ready() {
+        return Poll::Ready(());
     }
     match sleep {
         Some(timer) => match timer.poll(cx) {
@@ -318,6 +309,31 @@ pub(crate) fn poll_flush(
             Poll::Ready(())
         }
     }
+}
+
+/// Polls one export; ready when it finished, its failure (or panic) reported.
+pub(crate) fn poll_export(
+    shared: &Shared,
+    export: &mut ExportFuture,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
+        Ok(Poll::Ready(Ok(()))) => Poll::Ready(()),
+        Ok(Poll::Ready(Err(e))) => {
+            shared.failures.report(&e);
+            Poll::Ready(())
+        }
+        Err(_) => {
+            shared.failures.report(&exporter_panicked());
+            Poll::Ready(())
+        }
+        Ok(Poll::Pending) => Poll::Pending,
+    }
+}
+
+/// What an exporter that panicked is reported as.
+pub(crate) fn exporter_panicked() -> ExportError {
+    ExportError::Other("exporter panicked".into())
 }
 
 /// A timer for the flush; `None` when the runtime has no time driver (the export is then
