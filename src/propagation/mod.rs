@@ -129,7 +129,7 @@ pub(crate) fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
 pub(crate) fn header_map_has_prefix(maps: &[&http::HeaderMap], prefix: &str) -> bool {
     maps.iter()
         .flat_map(|m| m.keys())
-        .any(|k| k.as_str().len() > prefix.len() && k.as_str().starts_with(prefix))
+        .any(|k| starts_with_ignore_case(k.as_str(), prefix))
 }
 
 /// Write access to an outgoing request's headers. `name` is lowercase.

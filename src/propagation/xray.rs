@@ -74,7 +74,7 @@ impl FromStr for XrayHeader {
         // own header and the event's), for a handful of short pairs.
         let mut rest = s;
         while !rest.is_empty() {
-            let (pair, tail) = split_at_byte(rest, b';');
+            let (pair, tail) = split_once_byte(rest, b';').unwrap_or((rest, ""));
             rest = tail;
             let Some((key, value)) = split_once_byte(pair, b'=') else {
                 continue;
@@ -107,16 +107,8 @@ impl FromStr for XrayHeader {
     }
 }
 
-/// `s` up to the first `sep` and what follows it (empty when there is none).
-fn split_at_byte(s: &str, sep: u8) -> (&str, &str) {
-    match s.bytes().position(|b| b == sep) {
-        // `sep` is ASCII, so both sides are on char boundaries.
-        Some(i) => (&s[..i], &s[i + 1..]),
-        None => (s, ""),
-    }
-}
-
-/// `s` split at its first `sep`, or `None` without one.
+/// `s` split at its first `sep` (ASCII, so both sides are on char boundaries), or `None`
+/// without one.
 fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     s.bytes()
         .position(|b| b == sep)
