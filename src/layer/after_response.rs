@@ -34,7 +34,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -226,11 +225,10 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
 fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> {
     let mut pending = Vec::new();
     for batch in batches {
-        match catch_unwind(AssertUnwindSafe(|| shared.exporter.export(batch))) {
-            Ok(Export::Done(Ok(()))) => {}
-            Ok(Export::Done(Err(e))) => shared.failures.report(&e),
-            Ok(Export::Pending(export)) => pending.push(export),
-            Err(_) => shared.failures.report(&super::future::exporter_panicked()),
+        match super::future::start_export(shared, batch) {
+            Export::Done(Ok(())) => {}
+            Export::Done(Err(e)) => shared.failures.report(&e),
+            Export::Pending(export) => pending.push(export),
         }
     }
     pending

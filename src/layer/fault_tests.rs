@@ -11,8 +11,8 @@ use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt};
 
-use super::TraceLayer;
 use super::timeout::{TIMED_OUT_ANNOTATION, TIMEOUT_EXCEPTION_TYPE};
+use super::{FlushMode, TraceLayer};
 use crate::Config;
 use crate::export::{Export, Exporter, InMemoryExporter};
 use crate::span::{AnnotationValue, SpanBatch, SpanRecord};
@@ -336,6 +336,63 @@ async fn after_response_mode_never_defers_the_timed_out_export() {
     );
     assert!(format!("{:?}", layer.shared.deferred).contains("pending: 0"));
     assert_eq!(exporter.batches().len(), 1);
+}
+
+/// Panics in `export` itself (`in_export`) or in the future it returns.
+#[derive(Debug)]
+struct Panicking {
+    in_export: bool,
+}
+
+impl Exporter for Panicking {
+    fn export(&self, _batch: SpanBatch) -> Export {
+        assert!(!self.in_export, "exporter bug in export");
+        Export::Pending(Box::pin(async { panic!("exporter bug in its future") }))
+    }
+}
+
+#[tokio::test]
+async fn an_exporter_that_panics_is_a_failed_export_not_the_functions_panic() {
+    for in_export in [true, false] {
+        for mode in [FlushMode::BeforeResponse, FlushMode::AfterResponse] {
+            let layer = TraceLayer::builder()
+                .config(config(&[]))
+                .flush_mode(mode)
+                .exporter(Panicking { in_export })
+                .build();
+            let runtime_layer = layer.after_response_layer();
+            let mut svc = layer.layer(service_fn(|e: LambdaEvent<Value>| async move {
+                Ok::<_, Error>(e.payload)
+            }));
+            let event = LambdaEvent::new(json!({"n": 1}), context(Some(60_000)));
+            let response = svc.ready().await.unwrap().call(event).await.unwrap();
+            assert_eq!(
+                response,
+                json!({"n": 1}),
+                "{mode:?}, in export: {in_export}"
+            );
+            // In after-response mode the export runs in the runtime layer's future.
+            let runtime =
+                runtime_layer.layer(service_fn(|_: lambda_runtime::LambdaInvocation| async {
+                    Ok::<(), Error>(())
+                }));
+            let (parts, _) = http::Response::new(()).into_parts();
+            let invocation = lambda_runtime::LambdaInvocation {
+                parts,
+                body: Default::default(),
+                context: context(Some(60_000)),
+            };
+            runtime
+                .oneshot(invocation)
+                .await
+                .expect("the runtime layer does not fail");
+            assert_eq!(
+                layer.shared.failures.total(),
+                1,
+                "{mode:?}, in export: {in_export}"
+            );
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]

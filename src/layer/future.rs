@@ -27,7 +27,7 @@ use super::{Shared, flush, outcome};
 use crate::error::ExportError;
 use crate::export::{Export, ExportFuture};
 use crate::span::recorder::Recorder;
-use crate::span::{Outcome, RootPlacement, Span, now_unix_nanos};
+use crate::span::{Outcome, RootPlacement, Span, SpanBatch, now_unix_nanos};
 
 /// What the layer knows about one invocation in flight.
 pub(crate) struct Invocation {
@@ -238,7 +238,7 @@ where
             output: Some(output),
         };
     }
-    match inv.shared.exporter.export(batch) {
+    match start_export(&inv.shared, batch) {
         Export::Done(result) => {
             if let Err(e) = result {
                 inv.shared.failures.report(&e);
@@ -331,8 +331,15 @@ pub(crate) fn poll_export(
     }
 }
 
+/// Hands `batch` to the exporter; an exporter that panics is a failed export, not the
+/// function's panic.
+pub(crate) fn start_export(shared: &Shared, batch: SpanBatch) -> Export {
+    catch_unwind(AssertUnwindSafe(|| shared.exporter.export(batch)))
+        .unwrap_or_else(|_| Export::Done(Err(exporter_panicked())))
+}
+
 /// What an exporter that panicked is reported as.
-pub(crate) fn exporter_panicked() -> ExportError {
+fn exporter_panicked() -> ExportError {
     ExportError::Other("exporter panicked".into())
 }
 

@@ -208,7 +208,7 @@ fn time_out(inv: Invocation) -> Option<(ExportFuture, Duration, Arc<Shared>)> {
     if batch.spans.is_empty() {
         return None;
     }
-    match shared.exporter.export(batch) {
+    match super::future::start_export(&shared, batch) {
         Export::Done(result) => {
             if let Err(e) = result {
                 shared.failures.report(&e);
