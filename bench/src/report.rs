@@ -608,19 +608,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ratios_and_targets() {
-        let report = Report::new(
+    /// A report of one round of 10 invocations per variant.
+    fn report_of(variants: Vec<VariantResult>) -> Report {
+        Report::new(
             "2024-01-01T00:00:00Z".into(),
             Machine::detect(),
             serde_json::json!({"invocations": 10, "rounds": 1, "warmup": 0}),
-            vec![
-                variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
-                variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
-                variant("B", 104, 60.0, 2.6, 4600, 1024 * 1100),
-            ],
+            variants,
             1.0,
-        );
+        )
+    }
+
+    #[test]
+    fn ratios_and_targets() {
+        let report = report_of(vec![
+            variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("B", 104, 60.0, 2.6, 4600, 1024 * 1100),
+        ]);
         let b = &report.rows[2];
         assert!((b.ratio_to_bare.p50.unwrap() - 1.04).abs() < 1e-9);
         assert!((b.ratio_to_bare.cpu.unwrap() - 1.2).abs() < 1e-9);
@@ -641,19 +646,13 @@ mod tests {
 
     #[test]
     fn after_response_row_gets_its_own_targets_and_comparison() {
-        let report = Report::new(
-            "2024-01-01T00:00:00Z".into(),
-            Machine::detect(),
-            serde_json::json!({"invocations": 10, "rounds": 1, "warmup": 0}),
-            vec![
-                variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
-                variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
-                variant("B", 110, 60.0, 2.6, 4600, 1024 * 1100),
-                variant("B'", 101, 52.0, 2.1, 4100, 1024 * 1100),
-                variant("G", 115, 60.0, 2.0, 4000, 1024 * 1000),
-            ],
-            1.0,
-        );
+        let report = report_of(vec![
+            variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("B", 110, 60.0, 2.6, 4600, 1024 * 1100),
+            variant("B'", 101, 52.0, 2.1, 4100, 1024 * 1100),
+            variant("G", 115, 60.0, 2.0, 4000, 1024 * 1000),
+        ]);
         let pass = |t: &[Target]| t.iter().map(|t| t.pass).collect::<Vec<_>>();
         assert_eq!(
             pass(&report.targets),
@@ -686,20 +685,14 @@ mod tests {
         let mut g = variant("G", 115, 60.0, 2.0, 4000, 1024 * 1000);
         (g.datagrams, g.exported_spans, g.spans_in_event_trace) = (Some(40), Some(40), Some(0));
         g.export = "4 datagrams".into();
-        let report = Report::new(
-            "2024-01-01T00:00:00Z".into(),
-            Machine::detect(),
-            serde_json::json!({"invocations": 10, "rounds": 1, "warmup": 0}),
-            vec![
-                variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
-                variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
-                b,
-                variant("E", 130, 50.0, 2.0, 4000, 1024 * 1000),
-                g,
-                variant("H", 103, 50.0, 2.0, 4000, 1024 * 1000),
-            ],
-            1.0,
-        );
+        let report = report_of(vec![
+            variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+            b,
+            variant("E", 130, 50.0, 2.0, 4000, 1024 * 1000),
+            g,
+            variant("H", 103, 50.0, 2.0, 4000, 1024 * 1000),
+        ]);
         // Cycles: A 120, B 124 (+3.3 %), E 150 (+25 %), G 135 (+12.5 %), H 123 (+2.5 %).
         let c = report.comparison.as_ref().unwrap();
         assert_eq!(c.best_alternative, "G G");
