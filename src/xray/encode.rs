@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 
 use super::document::{Annotations, Document, Omitted, cut};
-use super::json::{Limit, Out};
+use super::json::{Limit, Out, TooLarge};
 use super::translate::{self, Family, MAX_NESTING_DEPTH};
 use crate::span::{AnnotationValue, SpanBatch};
 
@@ -60,12 +60,15 @@ pub fn encode_with<E>(
     prefix: &[u8],
     mut emit: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
+    if batch.spans.is_empty() {
+        return Ok(());
+    }
     let family = Family::of(batch);
     if family.max_depth <= MAX_NESTING_DEPTH {
-        let Some(tree) = translate::segment_tree(batch, &family) else {
-            return Ok(());
-        };
-        if write_limited(&tree, buf, prefix) {
+        buf.clear();
+        buf.extend_from_slice(prefix);
+        let max = prefix.len() + MAX_DOCUMENT_BYTES;
+        if write_tree(batch, &family, &mut Out::new(buf, max)).is_ok() {
             return emit(buf);
         }
     }
@@ -85,6 +88,67 @@ pub fn encode_with<E>(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Writes the whole batch as one document, every span nested under its parent: what
+/// [`segment_tree`](translate::segment_tree) builds, written span by span without building it
+/// (no tree of documents to allocate and move).
+fn write_tree(batch: &SpanBatch, family: &Family, out: &mut Out<'_>) -> Result<(), TooLarge> {
+    const NONE: usize = usize::MAX;
+    let n = batch.spans.len();
+    // Children lists as links, in batch order: `first[i]` is span i's first child, `next[j]` the
+    // sibling after span j.
+    let mut links = vec![NONE; 2 * n];
+    let (first, next) = links.split_at_mut(n);
+    for i in (1..n).rev() {
+        let parent = family.parents.get(i).copied().unwrap_or(0);
+        next[i] = first[parent];
+        first[parent] = i;
+    }
+    let Some(root) = translate::root_document(batch) else {
+        return Ok(());
+    };
+    write_subtree(batch, first, next, 0, &root, out)
+}
+
+/// Writes `doc` (span `index` of `batch`) and, nested, its children and theirs.
+fn write_subtree(
+    batch: &SpanBatch,
+    first: &[usize],
+    next: &[usize],
+    index: usize,
+    doc: &Document<'_>,
+    out: &mut Out<'_>,
+) -> Result<(), TooLarge> {
+    doc.write_fields(out)?;
+    let mut child = first[index];
+    if let Some(span) = batch.spans.get(child) {
+        out.raw(",\"subsegments\":[");
+        write_subtree(
+            batch,
+            first,
+            next,
+            child,
+            &translate::span_document(span),
+            out,
+        )?;
+        child = next[child];
+        while let Some(span) = batch.spans.get(child) {
+            out.byte(b',');
+            write_subtree(
+                batch,
+                first,
+                next,
+                child,
+                &translate::span_document(span),
+                out,
+            )?;
+            child = next[child];
+        }
+        out.byte(b']');
+    }
+    out.byte(b'}');
+    out.check()
 }
 
 /// Writes `prefix` + `doc` into `buf`; `false` (with `buf` holding a partial document) when the
@@ -248,6 +312,42 @@ mod tests {
             placement: RootPlacement::Segment,
             spans,
             dropped_spans: 0,
+        }
+    }
+
+    /// The one-document path writes the batch span by span: it must write exactly the tree
+    /// [`translate::segment_tree`] builds, whatever the shape (siblings interleaved with other
+    /// subtrees, parents missing from the batch, deep chains).
+    #[test]
+    fn the_written_tree_is_the_built_tree() {
+        let mut rng = fastrand::Rng::with_seed(6);
+        for case in 0..300 {
+            let n = 1 + case % 40;
+            let spans: Vec<SpanRecord> = (1..=n as u64)
+                .map(|id| {
+                    let parent = match rng.u8(..10) {
+                        0 => Some(10_000 + id), // not in the batch: under the root
+                        1 => None,
+                        _ if id == 1 => None,
+                        _ => Some(rng.u64(1..id)),
+                    };
+                    let mut s = span(id, parent);
+                    if rng.bool() {
+                        s.annotations
+                            .push(("k".into(), AnnotationValue::Int(id as i64)));
+                    }
+                    s
+                })
+                .collect();
+            let b = batch(spans);
+            let mut docs = Vec::new();
+            encode_batch(&b, &mut docs);
+            let family = Family::of(&b);
+            if family.max_depth > MAX_NESTING_DEPTH {
+                continue;
+            }
+            let tree = translate::segment_tree(&b, &family).unwrap();
+            assert_eq!(docs, vec![tree.to_json()], "case {case}");
         }
     }
 

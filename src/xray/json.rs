@@ -53,7 +53,7 @@ impl<'b> Out<'b> {
     }
 
     #[inline]
-    fn byte(&mut self, b: u8) {
+    pub(crate) fn byte(&mut self, b: u8) {
         self.buf.push(b);
     }
 
@@ -150,15 +150,22 @@ impl<'b> Out<'b> {
             return;
         }
         let micros = micros as u64;
-        self.u64(micros / 1_000_000);
-        // The fraction: 6 digits, leading zeros kept.
-        let mut digits = *b".000000";
-        let mut rest = micros % 1_000_000;
-        for d in digits[1..].iter_mut().rev() {
-            *d = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        self.buf.extend_from_slice(&digits);
+        // One integer print, the point put before the last six digits (times before 1970-01-12
+        // have fewer than seven digits: pad them).
+        let mut itoa = itoa::Buffer::new();
+        let digits = itoa.format(micros).as_bytes();
+        let mut padded = *b"0000000";
+        let digits = match digits.len() {
+            n if n >= 7 => digits,
+            n => {
+                padded[7 - n..].copy_from_slice(digits);
+                &padded[..]
+            }
+        };
+        let (int, frac) = digits.split_at(digits.len() - 6);
+        self.buf.extend_from_slice(int);
+        self.byte(b'.');
+        self.buf.extend_from_slice(frac);
     }
 
     /// Any serde value (user metadata), through serde_json, written up to the limit; a value
@@ -277,6 +284,11 @@ impl Object {
     pub(crate) fn begin(out: &mut Out<'_>) -> Self {
         out.byte(b'{');
         Self { empty: true }
+    }
+
+    /// An object whose `{` and first member are already written: every key gets its comma.
+    pub(crate) fn continued() -> Self {
+        Self { empty: false }
     }
 
     /// Writes the separator and `"key":` for a key that needs no escaping (the document's own

@@ -46,7 +46,8 @@ use super::document::{
 use super::name::sanitize_name;
 use crate::context::SpanId;
 use crate::span::{
-    AttributeValue, MetadataEntry, RemoteNamespace, RootPlacement, SpanBatch, SpanEvent, SpanRecord,
+    Attribute, AttributeValue, MetadataEntry, RemoteNamespace, RootPlacement, SpanBatch, SpanEvent,
+    SpanRecord,
 };
 
 /// `aws.tracing.sdk` of the segments this crate writes.
@@ -222,19 +223,7 @@ pub fn span_document(span: &SpanRecord) -> Document<'_> {
             }),
         });
     }
-    doc.aws = Aws {
-        account_id: attr(span, "cloud.account.id"),
-        operation: attr(span, "aws.operation").or_else(|| attr(span, "rpc.method")),
-        region: attr(span, "aws.region").or_else(|| attr(span, "cloud.region")),
-        request_id: attr(span, "aws.request_id"),
-        queue_url: attr(span, "aws.queue_url").or_else(|| attr(span, "aws.sqs.queue_url")),
-        table_name: attr(span, "aws.table_name").or_else(|| attr(span, "aws.dynamodb.table_name")),
-        retries: match span.attribute("aws.retries") {
-            Some(AttributeValue::Int(n)) if *n >= 0 => Some(*n),
-            _ => None,
-        },
-        tracing: None,
-    };
+    doc.aws = aws_block(&span.attributes);
     doc.annotations = Annotations(Cow::Borrowed(&span.annotations));
     doc.metadata = Metadata {
         entries: metadata_entries(span),
@@ -245,6 +234,46 @@ pub fn span_document(span: &SpanRecord) -> Document<'_> {
         ..Metadata::default()
     };
     doc
+}
+
+/// The `aws` block from the span's attributes, read in one pass (the first value of each key
+/// counts; a string must be non-empty, `aws.retries` a non-negative integer).
+fn aws_block(attributes: &[Attribute]) -> Aws<'_> {
+    let mut found: [Option<&AttributeValue>; 11] = [None; 11];
+    for (key, value) in attributes {
+        let slot = match key.as_ref() {
+            "cloud.account.id" => 0,
+            "aws.operation" => 1,
+            "rpc.method" => 2,
+            "aws.region" => 3,
+            "cloud.region" => 4,
+            "aws.request_id" => 5,
+            "aws.queue_url" => 6,
+            "aws.sqs.queue_url" => 7,
+            "aws.table_name" => 8,
+            "aws.dynamodb.table_name" => 9,
+            "aws.retries" => 10,
+            _ => continue,
+        };
+        found[slot].get_or_insert(value);
+    }
+    let text = |slot: usize| match found[slot] {
+        Some(AttributeValue::String(s)) if !s.is_empty() => Some(s.as_ref()),
+        _ => None,
+    };
+    Aws {
+        account_id: text(0),
+        operation: text(1).or_else(|| text(2)),
+        region: text(3).or_else(|| text(4)),
+        request_id: text(5),
+        queue_url: text(6).or_else(|| text(7)),
+        table_name: text(8).or_else(|| text(9)),
+        retries: match found[10] {
+            Some(AttributeValue::Int(n)) if *n >= 0 => Some(*n),
+            _ => None,
+        },
+        tracing: None,
+    }
 }
 
 /// The span's metadata entries, plus its events as `tracing.events` when it has any. (Borrowed
@@ -510,6 +539,43 @@ mod tests {
         assert_eq!(http["error"], true);
         assert!(http.get("throttle").is_none() && http.get("fault").is_none());
         assert_eq!(http["namespace"], "remote");
+    }
+
+    #[test]
+    fn the_aws_block_prefers_aws_keys_takes_first_values_and_skips_empty_ones() {
+        let mut s = span(1, None, "call");
+        let text = |v: &str| AttributeValue::String(v.to_owned().into());
+        s.attributes = vec![
+            ("rpc.method".into(), text("Query")),
+            ("cloud.region".into(), text("eu-west-1")),
+            ("aws.operation".into(), text("GetItem")),
+            ("aws.region".into(), text("")),
+            ("aws.dynamodb.table_name".into(), text("orders")),
+            ("aws.queue_url".into(), text("https://sqs/q1")),
+            ("aws.queue_url".into(), text("https://sqs/q2")),
+            ("aws.retries".into(), AttributeValue::Int(-1)),
+            ("cloud.account.id".into(), AttributeValue::Int(1)),
+        ];
+        let aws = span_document(&s).aws;
+        assert_eq!(
+            aws.operation,
+            Some("GetItem"),
+            "aws.operation over rpc.method"
+        );
+        assert_eq!(
+            aws.region,
+            Some("eu-west-1"),
+            "an empty aws.region falls back"
+        );
+        assert_eq!(aws.table_name, Some("orders"));
+        assert_eq!(
+            aws.queue_url,
+            Some("https://sqs/q1"),
+            "the first value counts"
+        );
+        assert_eq!(aws.retries, None, "negative retries are not written");
+        assert_eq!(aws.account_id, None, "not a string");
+        assert_eq!(aws.request_id, None);
     }
 
     #[test]

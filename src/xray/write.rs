@@ -42,29 +42,49 @@ impl Document<'_> {
 
     /// Writes the document; stops with [`TooLarge`] once `out` passed its limit.
     pub(crate) fn write(&self, out: &mut Out<'_>) -> Result<(), TooLarge> {
-        let mut o = Object::begin(out);
-        o.key(out, "name");
+        self.write_fields(out)?;
+        if !self.subsegments.is_empty() {
+            out.raw(",\"subsegments\":");
+            let mut list = Array::begin(out);
+            for sub in &self.subsegments {
+                list.next(out);
+                sub.write(out)?;
+                out.check()?;
+            }
+            list.end(out);
+        }
+        out.byte(b'}');
+        out.check()
+    }
+
+    /// Writes `{` and every field but `subsegments` (always the last one), without the closing
+    /// `}`: the caller writes the subsegments it has (from [`Document::subsegments`], or straight
+    /// from a batch's spans in [`encode_with`](super::encode_with)) and closes the object.
+    pub(crate) fn write_fields(&self, out: &mut Out<'_>) -> Result<(), TooLarge> {
+        // `name` is always first: every other key is written with its leading comma.
+        out.raw("{\"name\":");
         out.string(&self.name);
-        o.key(out, "id");
+        out.raw(",\"id\":");
         out.ascii_string(&self.id.hex());
         if let Some(trace_id) = self.trace_id {
-            o.key(out, "trace_id");
+            out.raw(",\"trace_id\":");
             out.ascii_string(&trace_id.0.xray_bytes());
         }
         if let Some(parent) = self.parent_id {
-            o.key(out, "parent_id");
+            out.raw(",\"parent_id\":");
             out.ascii_string(&parent.hex());
         }
         if let Some(kind) = self.kind {
-            o.key(out, "type");
+            out.raw(",\"type\":");
             out.string(kind);
         }
-        o.key(out, "start_time");
+        out.raw(",\"start_time\":");
         out.seconds(self.start_time);
         if let Some(end) = self.end_time {
-            o.key(out, "end_time");
+            out.raw(",\"end_time\":");
             out.seconds(end);
         }
+        let mut o = Object::continued();
         flag(&mut o, out, "in_progress", self.in_progress);
         write_str_field(&mut o, out, "origin", self.origin);
         write_str_field(&mut o, out, "namespace", self.namespace);
@@ -98,17 +118,6 @@ impl Document<'_> {
             o.key(out, "metadata");
             write_metadata(&self.metadata, out)?;
         }
-        if !self.subsegments.is_empty() {
-            o.key(out, "subsegments");
-            let mut list = Array::begin(out);
-            for sub in &self.subsegments {
-                list.next(out);
-                sub.write(out)?;
-                out.check()?;
-            }
-            list.end(out);
-        }
-        o.end(out);
         out.check()
     }
 }
