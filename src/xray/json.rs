@@ -154,6 +154,14 @@ impl<'b> Out<'b> {
         // have fewer than seven digits: pad them).
         let mut itoa = itoa::Buffer::new();
         let digits = itoa.format(micros).as_bytes();
+        if let Ok(digits) = <&[u8; 16]>::try_from(digits) {
+            // 2001 to 2286: one copy of a fixed size.
+            let mut text = [b'.'; 17];
+            text[..10].copy_from_slice(&digits[..10]);
+            text[11..].copy_from_slice(&digits[10..]);
+            self.buf.extend_from_slice(&text);
+            return;
+        }
         let mut padded = *b"0000000";
         let digits = match digits.len() {
             n if n >= 7 => digits,
@@ -344,17 +352,45 @@ impl Array {
 }
 
 /// `true` when `bytes` hold a byte JSON strings must escape (`"`, `\\`, a control character).
-/// Checked 16 bytes at a time (fixed-size blocks the compiler turns into vector compares):
-/// most strings need no escaping at all.
+///
+/// Most strings need no escaping at all, and most are short (names, ids, header values), so no
+/// byte is looked at alone unless the string has fewer than 4: 16-byte blocks (which the compiler
+/// turns into vector compares) with the last block overlapping the one before, and shorter
+/// strings as one or two overlapping 8-byte words checked with integer arithmetic.
 fn needs_escape(bytes: &[u8]) -> bool {
-    let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
-    let mut blocks = bytes.chunks_exact(16);
-    for block in &mut blocks {
-        if block.iter().fold(false, |hit, &b| hit | special(b)) {
-            return true;
-        }
+    let n = bytes.len();
+    if n >= 16 {
+        let special = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+        let block_has = |block: &[u8]| block.iter().fold(false, |hit, &b| hit | special(b));
+        return bytes.chunks_exact(16).any(block_has) || block_has(&bytes[n - 16..]);
     }
-    blocks.remainder().iter().any(|&b| special(b))
+    let word = if n >= 8 {
+        let first = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default());
+        let last = u64::from_le_bytes(bytes[n - 8..].try_into().unwrap_or_default());
+        return word_needs_escape(first) || word_needs_escape(last);
+    } else if n >= 4 {
+        let first = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default());
+        let last = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap_or_default());
+        u64::from(first) | u64::from(last) << 32
+    } else {
+        // Up to 3 bytes, padded with a byte that needs no escaping.
+        let mut padded = [b'a'; 8];
+        padded[..n].copy_from_slice(bytes);
+        u64::from_le_bytes(padded)
+    };
+    word_needs_escape(word)
+}
+
+/// `true` when one of the 8 bytes of `w` is below `0x20`, `"` or `\\` (exact: the classic
+/// "has a byte less than n" / "has a zero byte" tests, which never report a byte that is not).
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let control = below(w, 0x20);
+    let quote = below(w ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
+    control | quote | backslash != 0
 }
 
 #[cfg(test)]
@@ -420,6 +456,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn needs_escape_is_exact(s in "[a-c\"\\\\\u{0}-\u{1f}\u{7f}-\u{a0}é]{0,40}") {
+            let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+            prop_assert_eq!(needs_escape(s.as_bytes()), s.bytes().any(special));
+        }
+
+        #[test]
+        fn needs_escape_of_clean_text_with_one_special_byte(
+            len in 0usize..40, at in 0usize..40, special in proptest::sample::select(vec![0u8, 0x1f, b'"', b'\\'])
+        ) {
+            let mut bytes = vec![b'x'; len];
+            if at < len {
+                bytes[at] = special;
+            }
+            prop_assert_eq!(needs_escape(&bytes), at < len);
+        }
+
         #[test]
         fn strings_match_serde_json(s in any::<String>()) {
             let ours = written(|o| o.string(&s));
