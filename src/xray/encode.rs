@@ -63,15 +63,13 @@ pub fn encode_with<E>(
     if batch.spans.is_empty() {
         return Ok(());
     }
-    let family = Family::of(batch);
-    if family.max_depth <= MAX_NESTING_DEPTH {
-        buf.clear();
-        buf.extend_from_slice(prefix);
-        let max = prefix.len() + MAX_DOCUMENT_BYTES;
-        if write_tree(batch, &family, &mut Out::new(buf, max)).is_ok() {
-            return emit(buf);
-        }
+    buf.clear();
+    buf.extend_from_slice(prefix);
+    let max = prefix.len() + MAX_DOCUMENT_BYTES;
+    if write_tree(batch, &mut Out::new(buf, max)).is_ok() {
+        return emit(buf);
     }
+    let family = Family::of(batch);
     let mut first_error = None;
     let mut send = |doc: Document<'_>, buf: &mut Vec<u8>| {
         write_fitting(doc, buf, prefix);
@@ -92,63 +90,65 @@ pub fn encode_with<E>(
 
 /// Writes the whole batch as one document, every span nested under its parent: what
 /// [`segment_tree`](translate::segment_tree) builds, written span by span without building it
-/// (no tree of documents to allocate and move).
-fn write_tree(batch: &SpanBatch, family: &Family, out: &mut Out<'_>) -> Result<(), TooLarge> {
+/// (no tree of documents to allocate and move). `Err` when the document passes the size limit
+/// or nests deeper than [`MAX_NESTING_DEPTH`].
+fn write_tree(batch: &SpanBatch, out: &mut Out<'_>) -> Result<(), TooLarge> {
     const NONE: usize = usize::MAX;
     let n = batch.spans.len();
     // Children lists as links, in batch order: `first[i]` is span i's first child, `next[j]` the
-    // sibling after span j.
-    let mut links = vec![NONE; 2 * n];
-    let (first, next) = links.split_at_mut(n);
-    for i in (1..n).rev() {
-        let parent = family.parents.get(i).copied().unwrap_or(0);
-        next[i] = first[parent];
-        first[parent] = i;
-    }
+    // sibling after span j (`last` is where the next child of i goes).
+    let mut links = vec![NONE; 3 * n];
+    let (first, rest) = links.split_at_mut(n);
+    let (next, last) = rest.split_at_mut(n);
+    translate::for_each_parent(&batch.spans, |i, parent| {
+        match last[parent] {
+            NONE => first[parent] = i,
+            previous => next[previous] = i,
+        }
+        last[parent] = i;
+    });
     let Some(root) = translate::root_document(batch) else {
         return Ok(());
     };
-    write_subtree(batch, first, next, 0, &root, out)
+    let tree = Tree { batch, first, next };
+    tree.write(0, 0, &root, out)
 }
 
-/// Writes `doc` (span `index` of `batch`) and, nested, its children and theirs.
-fn write_subtree(
-    batch: &SpanBatch,
-    first: &[usize],
-    next: &[usize],
-    index: usize,
-    doc: &Document<'_>,
-    out: &mut Out<'_>,
-) -> Result<(), TooLarge> {
-    doc.write_fields(out)?;
-    let mut child = first[index];
-    if let Some(span) = batch.spans.get(child) {
-        out.raw(",\"subsegments\":[");
-        write_subtree(
-            batch,
-            first,
-            next,
-            child,
-            &translate::span_document(span),
-            out,
-        )?;
-        child = next[child];
-        while let Some(span) = batch.spans.get(child) {
-            out.byte(b',');
-            write_subtree(
-                batch,
-                first,
-                next,
-                child,
-                &translate::span_document(span),
-                out,
-            )?;
-            child = next[child];
+/// A batch's spans with their children lists ([`write_tree`]).
+struct Tree<'a> {
+    batch: &'a SpanBatch,
+    first: &'a [usize],
+    next: &'a [usize],
+}
+
+impl Tree<'_> {
+    /// Writes `doc` (span `index`, at `depth`) and, nested, its children and theirs.
+    fn write(
+        &self,
+        index: usize,
+        depth: usize,
+        doc: &Document<'_>,
+        out: &mut Out<'_>,
+    ) -> Result<(), TooLarge> {
+        if depth > MAX_NESTING_DEPTH {
+            return Err(TooLarge);
         }
-        out.byte(b']');
+        doc.write_fields(out)?;
+        let mut child = self.first[index];
+        if child < self.batch.spans.len() {
+            out.raw(",\"subsegments\":[");
+            while let Some(span) = self.batch.spans.get(child) {
+                if child != self.first[index] {
+                    out.byte(b',');
+                }
+                self.write(child, depth + 1, &translate::span_document(span), out)?;
+                child = self.next[child];
+            }
+            out.byte(b']');
+        }
+        out.byte(b'}');
+        out.check()
     }
-    out.byte(b'}');
-    out.check()
 }
 
 /// Writes `prefix` + `doc` into `buf`; `false` (with `buf` holding a partial document) when the
@@ -556,6 +556,12 @@ mod tests {
         let mut out = Vec::new();
         encode_batch(&batch(spans), &mut out);
         assert_eq!(out.len(), 200);
+        // One level past the limit is enough.
+        let mut spans = vec![span(1, None)];
+        spans.extend((2..=MAX_NESTING_DEPTH as u64 + 2).map(|i| span(i, Some(i - 1))));
+        let mut out = Vec::new();
+        encode_batch(&batch(spans), &mut out);
+        assert_eq!(out.len(), MAX_NESTING_DEPTH + 2);
     }
 
     #[test]

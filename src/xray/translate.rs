@@ -83,32 +83,42 @@ impl Family {
         let spans = &batch.spans;
         let mut parents = Vec::with_capacity(spans.len());
         let mut depths: Vec<usize> = Vec::with_capacity(spans.len());
-        // Small batches (the usual case) scan backwards: parents are usually close by.
-        let index: Option<HashMap<SpanId, usize>> = (spans.len() > 32).then(|| {
-            let mut m = HashMap::with_capacity(spans.len());
-            for (i, s) in spans.iter().enumerate() {
-                m.entry(s.span_id).or_insert(i);
-            }
-            m
-        });
         let mut max_depth = 0;
-        for (i, span) in spans.iter().enumerate() {
-            let parent = if i == 0 {
-                0
-            } else {
-                span.parent_id
-                    .and_then(|p| match &index {
-                        Some(m) => m.get(&p).copied().filter(|&j| j < i),
-                        None => spans[..i].iter().rposition(|s| s.span_id == p),
-                    })
-                    .unwrap_or(0)
-            };
-            let depth = if i == 0 { 0 } else { depths[parent] + 1 };
+        if !spans.is_empty() {
+            parents.push(0);
+            depths.push(0);
+        }
+        for_each_parent(spans, |_, parent| {
+            let depth = depths[parent] + 1;
             max_depth = max_depth.max(depth);
             parents.push(parent);
             depths.push(depth);
-        }
+        });
         Self { parents, max_depth }
+    }
+}
+
+/// Calls `each(i, parent)` for every span `i` but the root, in order, with the index of its
+/// parent in `spans`: the span before it whose id is its `parent_id`, or the root (`0`) when
+/// there is none.
+pub(crate) fn for_each_parent(spans: &[SpanRecord], mut each: impl FnMut(usize, usize)) {
+    // Small batches (the usual case) scan backwards: parents are usually close by.
+    let index: Option<HashMap<SpanId, usize>> = (spans.len() > 32).then(|| {
+        let mut m = HashMap::with_capacity(spans.len());
+        for (i, s) in spans.iter().enumerate() {
+            m.entry(s.span_id).or_insert(i);
+        }
+        m
+    });
+    for (i, span) in spans.iter().enumerate().skip(1) {
+        let parent = span
+            .parent_id
+            .and_then(|p| match &index {
+                Some(m) => m.get(&p).copied().filter(|&j| j < i),
+                None => spans[..i].iter().rposition(|s| s.span_id == p),
+            })
+            .unwrap_or(0);
+        each(i, parent);
     }
 }
 
