@@ -51,10 +51,20 @@ pub(crate) fn decide(
     let lambda = lambda_header
         .and_then(|h| XrayPropagator::default().extract(&OneHeader("x-amzn-trace-id", h)));
     let mut parent = match (lambda, from_event) {
-        (Some(lambda), event)
+        (Some(mut lambda), event)
             if lambda.sampling == Sampling::Sampled && lambda.span_id.is_some() =>
         {
-            let link = event.filter(|e| e.trace_id != lambda.trace_id);
+            // The caller's baggage still travels on (it belongs to the request, not to a
+            // trace); its `tracestate` only when it describes this same trace.
+            let link = event.and_then(|mut e| {
+                lambda.baggage = std::mem::take(&mut e.baggage);
+                if e.trace_id == lambda.trace_id {
+                    lambda.trace_state = e.trace_state.take();
+                    None
+                } else {
+                    Some(e)
+                }
+            });
             Parent {
                 context: lambda,
                 placement: RootPlacement::LambdaSubsegment,
@@ -171,5 +181,45 @@ mod tests {
             let p = decide(Some(header), None, 1.0, policy);
             assert_eq!(p.context.sampling, Sampling::NotSampled, "{policy}");
         }
+    }
+
+    #[test]
+    fn under_active_tracing_the_callers_baggage_travels_on() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            http::HeaderValue::from_static(
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        );
+        headers.insert("tracestate", http::HeaderValue::from_static("vendor=abc"));
+        headers.insert("baggage", http::HeaderValue::from_static("tenant=t-1"));
+        let caller = CompositePropagator::default()
+            .extract(&HeaderExtractor(&headers))
+            .expect("valid caller context");
+        let tenant = vec![("tenant".to_owned(), "t-1".to_owned())];
+        assert_eq!(caller.baggage, tenant);
+
+        let p = decide(
+            Some(LAMBDA_SAMPLED),
+            Some(caller.clone()),
+            1.0,
+            CallerSampling::Respect,
+        );
+        assert_eq!(p.placement, RootPlacement::LambdaSubsegment);
+        assert_eq!(p.context.baggage, tenant, "baggage kept");
+        assert_eq!(
+            p.context.trace_state, None,
+            "another trace's tracestate is not"
+        );
+        let link = p.link.expect("the caller's trace is linked");
+        assert_eq!(link.trace_id, caller.trace_id);
+
+        // The same trace (X-Ray's root as the W3C trace id): tracestate kept, nothing to link.
+        let lambda = "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=53995c3f42cd8ad8;Sampled=1";
+        let p = decide(Some(lambda), Some(caller), 1.0, CallerSampling::Respect);
+        assert_eq!(p.context.baggage, tenant);
+        assert_eq!(p.context.trace_state.as_deref(), Some("vendor=abc"));
+        assert!(p.link.is_none());
     }
 }
