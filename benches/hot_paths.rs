@@ -74,7 +74,7 @@ fn batch(spans: usize) -> SpanBatch {
     let mut root = SpanRecord::new(
         SpanId::generate(),
         Some(SpanId::generate()),
-        "orders".into(),
+        "orders",
         SpanKind::Server,
         start,
     );

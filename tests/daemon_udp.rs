@@ -25,7 +25,7 @@ fn batch(children: u64, metadata_bytes: usize) -> SpanBatch {
     let mut spans = vec![SpanRecord::new(
         SpanId::from_u64(1).unwrap(),
         None,
-        "orders-fn".into(),
+        "orders-fn",
         SpanKind::Server,
         start,
     )];

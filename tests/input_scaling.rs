@@ -278,7 +278,7 @@ fn many_annotations() {
     assert_span_api_linear("n annotations", 1_000, |n| {
         let span = lambda_trace::current();
         for i in 0..n {
-            span.annotate(&format!("key_{i}"), i);
+            span.annotate(format!("key_{i}"), i);
         }
     });
 }

@@ -67,7 +67,7 @@ fn named<'a>(batch: &'a SpanBatch, name: &str) -> &'a SpanRecord {
 }
 
 fn names(batch: &SpanBatch) -> Vec<&str> {
-    batch.spans.iter().map(|s| s.name.as_str()).collect()
+    batch.spans.iter().map(|s| s.name.as_ref()).collect()
 }
 
 fn annotation<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a AnnotationValue> {

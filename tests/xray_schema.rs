@@ -86,7 +86,7 @@ fn span(id: u64, parent: Option<u64>, name: &str, kind: SpanKind, offset_ms: u64
     let mut s = SpanRecord::new(
         sid(id),
         parent.map(sid),
-        name.into(),
+        name.to_owned(),
         kind,
         T0 + offset_ms * 1_000_000,
     );

@@ -190,11 +190,11 @@ fn run_ops(ops: &[Op]) -> usize {
                 let span = pick(&spans, *span);
                 let key = key.get();
                 match value {
-                    Annotation::Str(t) => span.annotate(&key, t.get()),
-                    Annotation::Int(v) => span.annotate(&key, *v),
-                    Annotation::U64(v) => span.annotate(&key, *v),
-                    Annotation::Float(v) => span.annotate(&key, *v),
-                    Annotation::Bool(v) => span.annotate(&key, *v),
+                    Annotation::Str(t) => span.annotate(key.clone(), t.get()),
+                    Annotation::Int(v) => span.annotate(key.clone(), *v),
+                    Annotation::U64(v) => span.annotate(key.clone(), *v),
+                    Annotation::Float(v) => span.annotate(key.clone(), *v),
+                    Annotation::Bool(v) => span.annotate(key.clone(), *v),
                 }
             }
             Op::Metadata { span, key, value } => {

@@ -127,7 +127,7 @@ impl Intercept for XrayInterceptor {
         }
         let metadata = cfg.load::<Metadata>().cloned();
         let name = metadata.as_ref().map_or(UNKNOWN_SERVICE, Metadata::service);
-        let span = parent.child_of_kind(name, SpanKind::Client);
+        let span = parent.child_of_kind(name.to_owned(), SpanKind::Client);
         span.set_namespace(RemoteNamespace::Aws);
         if let Some(m) = &metadata {
             describe(&span, m);
@@ -150,7 +150,7 @@ impl Intercept for XrayInterceptor {
             return Ok(());
         };
         if let Some(m) = cfg.load::<Metadata>().cloned() {
-            call.span.set_name(m.service());
+            call.span.set_name(m.service().to_owned());
             describe(&call.span, &m);
             cfg.interceptor_state().store_put(Call {
                 described: true,

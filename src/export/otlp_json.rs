@@ -207,7 +207,7 @@ pub(crate) mod reference {
             out.insert("parentSpanId".into(), parent.to_string().into());
         }
         out.insert("flags".into(), model::flags(batch, index).into());
-        out.insert("name".into(), s.name.as_str().into());
+        out.insert("name".into(), s.name.as_ref().into());
         out.insert("kind".into(), model::kind(s.kind).into());
         out.insert(
             "startTimeUnixNano".into(),

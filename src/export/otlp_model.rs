@@ -147,7 +147,7 @@ pub(crate) fn span_attributes(batch: &SpanBatch, index: usize) -> KeyValues<'_> 
             AnnotationValue::Float(_) => Value::Str("-inf".into()),
             AnnotationValue::Bool(b) => Value::Bool(*b),
         };
-        kv.push(Cow::Borrowed(key.as_str()), value);
+        kv.push(Cow::Borrowed(&**key), value);
     }
     for entry in &span.metadata {
         let key = format!("{METADATA_PREFIX}{}.{}", entry.namespace, entry.key);
@@ -217,7 +217,7 @@ mod tests {
     use crate::span::{MetadataEntry, Outcome, RootPlacement};
 
     fn record(kind: SpanKind, outcome: Outcome) -> SpanRecord {
-        let mut r = SpanRecord::new(SpanId::from_u64(1).unwrap(), None, "s".into(), kind, 1);
+        let mut r = SpanRecord::new(SpanId::from_u64(1).unwrap(), None, "s", kind, 1);
         r.outcome = outcome;
         r
     }

@@ -112,7 +112,7 @@ mod tests {
         let mut root = SpanRecord::new(
             id(0xa1),
             Some(id(0x53995c3f42cd8ad8)),
-            "orders-fn".into(),
+            "orders-fn",
             SpanKind::Server,
             1_700_000_000_000_000_000,
         );
@@ -141,7 +141,7 @@ mod tests {
         let mut child = SpanRecord::new(
             id(0xb2),
             Some(id(0xa1)),
-            "GET api".into(),
+            "GET api",
             SpanKind::Client,
             1_700_000_000_100_000_000,
         );

@@ -51,7 +51,7 @@ fn span<'a>(batch: &'a SpanBatch, name: &str) -> &'a SpanRecord {
 }
 
 fn names(batch: &SpanBatch) -> Vec<&str> {
-    batch.spans.iter().map(|s| s.name.as_str()).collect()
+    batch.spans.iter().map(|s| s.name.as_ref()).collect()
 }
 
 fn timed_out(span: &SpanRecord) -> bool {

@@ -51,10 +51,11 @@ pub(crate) fn start(
         RequestInfo::default()
     };
     let route = info.http.as_ref().and_then(|h| h.route.as_deref());
+    // Interned: the same for every invocation of the process (routes: a bounded few).
     let name = match (route, shared.route_as_name) {
-        (Some(route), true) => route.to_owned(),
-        _ if function_name.is_empty() => resource.service_name.clone(),
-        _ => function_name.to_string(),
+        (Some(route), true) => super::intern::intern(route),
+        _ if function_name.is_empty() => super::intern::intern(&resource.service_name),
+        _ => super::intern::intern(function_name),
     };
     let root = Span::start_in(
         Arc::clone(&recorder),

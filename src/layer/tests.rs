@@ -313,7 +313,7 @@ async fn handler_spans_annotations_and_unfinished_children() {
     assert_eq!(out, json!({"total": 21}));
 
     let batch = only_batch(&exporter);
-    let names: Vec<&str> = batch.spans.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = batch.spans.iter().map(|s| s.name.as_ref()).collect();
     assert_eq!(names, ["orders-fn", "price", "tax", "never-ended"]);
     let [root, price, tax, forgotten] = &batch.spans[..] else {
         unreachable!()

@@ -107,7 +107,7 @@ impl OutgoingCall {
             return Self { span: Span::noop() };
         }
         let name = name.or(target.host).unwrap_or(NO_HOST);
-        let span = parent.child_of_kind(name, SpanKind::Client);
+        let span = parent.child_of_kind(name.to_owned(), SpanKind::Client);
         if span.is_recording() {
             span.set_namespace(RemoteNamespace::Remote);
             let url = match target.query {

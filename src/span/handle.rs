@@ -161,7 +161,7 @@ impl Span {
     pub(crate) fn start_in(
         recorder: Arc<Recorder>,
         parent: Option<SpanId>,
-        name: String,
+        name: Cow<'static, str>,
         kind: SpanKind,
     ) -> Self {
         let id = SpanId::generate();
@@ -172,7 +172,7 @@ impl Span {
         });
         if inner.recorder.register(&inner) {
             let mut name = name;
-            cap_chars(&mut name, MAX_SPAN_NAME_CHARS);
+            cap_cow(&mut name, MAX_SPAN_NAME_CHARS);
             let record = SpanRecord::new(id, parent, name, kind, now_unix_nanos());
             *inner.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(State::new(record));
         }
@@ -209,17 +209,20 @@ impl Span {
     }
 
     /// Opens a child span, started now. End it with [`Span::end`], or use [`Span::in_child`].
-    pub fn child(&self, name: impl Into<String>) -> Span {
+    ///
+    /// Names are `&'static str` (kept as they are, no copy) or `String` (a name built at run
+    /// time), as OpenTelemetry's span names are.
+    pub fn child(&self, name: impl Into<Cow<'static, str>>) -> Span {
         self.child_of_kind(name, SpanKind::Internal)
     }
 
     /// Opens a child span that ends when the returned guard is dropped.
-    pub fn child_guard(&self, name: impl Into<String>) -> super::SpanGuard {
+    pub fn child_guard(&self, name: impl Into<Cow<'static, str>>) -> super::SpanGuard {
         super::SpanGuard::new(self.child(name))
     }
 
     /// Opens a child span of the given kind.
-    pub fn child_of_kind(&self, name: impl Into<String>, kind: SpanKind) -> Span {
+    pub fn child_of_kind(&self, name: impl Into<Cow<'static, str>>, kind: SpanKind) -> Span {
         match &self.inner {
             Some(inner) => Span::start_in(
                 Arc::clone(&inner.recorder),
@@ -233,7 +236,11 @@ impl Span {
 
     /// Runs `future` inside a new child span that is current while it runs, and ends the span
     /// when the future completes.
-    pub async fn in_child<F: Future>(&self, name: impl Into<String>, future: F) -> F::Output {
+    pub async fn in_child<F: Future>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> F::Output {
         let child = self.child(name);
         let output = current::scope(child.clone(), future).await;
         child.end();
@@ -241,7 +248,11 @@ impl Span {
     }
 
     /// Runs `f` inside a new child span that is current while it runs.
-    pub fn in_child_sync<R>(&self, name: impl Into<String>, f: impl FnOnce(&Span) -> R) -> R {
+    pub fn in_child_sync<R>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: impl FnOnce(&Span) -> R,
+    ) -> R {
         let child = self.child(name);
         let output = current::sync_scope(child.clone(), || f(&child));
         child.end();
@@ -261,17 +272,31 @@ impl Span {
     /// The key is sanitized to `[A-Za-z0-9_]` (other characters become `_`, at most 500 chars);
     /// string values are cut to 1,000 chars. A trace holds at most 50 annotations: later ones are
     /// dropped with one log line per invocation. Setting a key again replaces its value.
-    pub fn annotate(&self, key: &str, value: impl Into<AnnotationValue>) {
-        // The generic part is only the conversion: the rest is compiled once, not once per
-        // value type (issue 6, binary size).
+    ///
+    /// Keys are `&'static str` (no copy when already valid) or `String`:
+    ///
+    /// ```
+    /// # let span = lambda_trace::Span::noop();
+    /// span.annotate("orderId", "o-123");
+    /// for (i, item) in ["a", "b"].iter().enumerate() {
+    ///     span.annotate(format!("item_{i}"), *item);
+    /// }
+    /// ```
+    pub fn annotate(&self, key: impl Into<Cow<'static, str>>, value: impl Into<AnnotationValue>) {
+        // The generic part is only the conversions: the rest is compiled once, not once per
+        // key and value type (issue 6, binary size).
         if self.inner.is_some() {
-            self.annotate_value(key, value.into());
+            self.annotate_value(key.into(), value.into());
         }
     }
 
-    fn annotate_value(&self, key: &str, mut value: AnnotationValue) {
+    fn annotate_value(&self, key: Cow<'static, str>, mut value: AnnotationValue) {
         let Some(inner) = &self.inner else { return };
-        let Some(key) = sanitize_annotation_key(key) else {
+        let key = match key {
+            Cow::Borrowed(key) => sanitize_annotation_key(key),
+            Cow::Owned(key) => sanitize_annotation_key(&key).map(|k| Cow::Owned(k.into_owned())),
+        };
+        let Some(key) = key else {
             return;
         };
         if let AnnotationValue::String(s) = &mut value {
@@ -282,12 +307,12 @@ impl Span {
         {
             value = AnnotationValue::String(f.to_string());
         }
-        let recorder = Arc::clone(&inner.recorder);
+        let recorder = &inner.recorder;
         self.with_state(|s| {
             if let Some(slot) = s.record.annotations.iter_mut().find(|(k, _)| *k == key) {
                 slot.1 = value;
             } else if recorder.take_annotation_slot() {
-                s.record.annotations.push((key.into_owned(), value));
+                s.record.annotations.push((key, value));
             }
         });
     }
@@ -375,9 +400,9 @@ impl Span {
     /// Renames the span (while it is open): `otel.name` in the `tracing` bridge; the AWS SDK
     /// interceptor, which learns the service's name after opening the span.
     #[cfg(any(feature = "tracing", feature = "aws-sdk"))]
-    pub(crate) fn set_name(&self, name: impl Into<String>) {
+    pub(crate) fn set_name(&self, name: impl Into<Cow<'static, str>>) {
         let mut name = name.into();
-        cap_chars(&mut name, MAX_SPAN_NAME_CHARS);
+        cap_cow(&mut name, MAX_SPAN_NAME_CHARS);
         self.with_state(|s| s.record.name = name);
     }
 

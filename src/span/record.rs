@@ -251,8 +251,8 @@ pub struct SpanRecord {
     pub span_id: SpanId,
     /// Its parent inside this batch, or for the root span the caller's span (or Lambda's segment).
     pub parent_id: Option<SpanId>,
-    /// The span's name.
-    pub name: String,
+    /// The span's name (borrowed when it is a `&'static str`, as most names are).
+    pub name: Cow<'static, str>,
     /// What it measures.
     pub kind: SpanKind,
     /// Start, nanoseconds since the Unix epoch.
@@ -266,8 +266,8 @@ pub struct SpanRecord {
     pub outcome: Outcome,
     /// Recorded errors, outermost first.
     pub exceptions: Vec<ExceptionRecord>,
-    /// Indexed annotations; keys already sanitized.
-    pub annotations: Vec<(String, AnnotationValue)>,
+    /// Indexed annotations; keys already sanitized (borrowed when they were `&'static str`s).
+    pub annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
     /// Metadata entries.
     pub metadata: Vec<MetadataEntry>,
     /// HTTP request data.
@@ -292,14 +292,14 @@ impl SpanRecord {
     pub fn new(
         span_id: SpanId,
         parent_id: Option<SpanId>,
-        name: String,
+        name: impl Into<Cow<'static, str>>,
         kind: SpanKind,
         start_unix_nanos: u64,
     ) -> Self {
         Self {
             span_id,
             parent_id,
-            name,
+            name: name.into(),
             kind,
             start_unix_nanos,
             end_unix_nanos: start_unix_nanos,

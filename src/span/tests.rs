@@ -50,16 +50,13 @@ fn annotations_are_sanitized_cut_and_limited_per_trace() {
     span.annotate("nan", f64::NAN);
     span.annotate("order-id", "o-2"); // replaces, takes no new slot
     for i in 0..60 {
-        child.annotate(&format!("k{i}"), i);
+        child.annotate(format!("k{i}"), i);
     }
     let batch = rec.finish(RootPlacement::Segment, super::now_unix_nanos());
     let (root, child) = (&batch.spans[0], &batch.spans[1]);
     assert_eq!(
         root.annotations[0],
-        (
-            "order_id".to_string(),
-            AnnotationValue::String("o-2".into())
-        )
+        ("order_id".into(), AnnotationValue::String("o-2".into()))
     );
     match &root.annotations[1].1 {
         AnnotationValue::String(s) => assert_eq!(s.chars().count(), 1000),

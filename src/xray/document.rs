@@ -243,7 +243,7 @@ pub struct Service<'a> {
 /// [`MAX_ANNOTATION_VALUE_CHARS`] while writing (a no-op for data the span API recorded);
 /// non-finite floats are written as strings so the value stays a valid annotation.
 #[derive(Debug, Clone, Default)]
-pub struct Annotations<'a>(pub Cow<'a, [(String, AnnotationValue)]>);
+pub struct Annotations<'a>(pub Cow<'a, [(Cow<'static, str>, AnnotationValue)]>);
 
 impl Annotations<'_> {
     /// `true` when there is no annotation.

@@ -506,8 +506,10 @@ mod tests {
     fn long_annotations_and_messages_are_cut_in_rounds() {
         let mut s = span(1, None);
         for i in 0..200 {
-            s.annotations
-                .push((format!("a{i}"), AnnotationValue::String("q".repeat(1000))));
+            s.annotations.push((
+                format!("a{i}").into(),
+                AnnotationValue::String("q".repeat(1000)),
+            ));
         }
         s.exceptions.push(ExceptionRecord {
             message: "e".repeat(100_000),

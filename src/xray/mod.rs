@@ -19,7 +19,7 @@
 //! use lambda_trace::span::{Resource, RootPlacement, SpanBatch, SpanKind, SpanRecord};
 //! use lambda_trace::{SpanId, TraceId};
 //!
-//! let root = SpanRecord::new(SpanId::generate(), None, "orders".into(), SpanKind::Server, 1);
+//! let root = SpanRecord::new(SpanId::generate(), None, "orders", SpanKind::Server, 1);
 //! let batch = SpanBatch::new(
 //!     Arc::new(Resource::default()),
 //!     TraceId::generate(),

@@ -376,7 +376,7 @@ mod tests {
         let mut s = SpanRecord::new(
             sid(id),
             parent.map(sid),
-            name.into(),
+            name.to_owned(),
             SpanKind::Internal,
             T0,
         );

@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(work.parent_id, Some(root.span_id));
         assert!(
             work.annotations
-                .contains(&("bodyBytes".to_string(), AnnotationValue::Int(22)))
+                .contains(&("bodyBytes".into(), AnnotationValue::Int(22)))
         );
     }
 }

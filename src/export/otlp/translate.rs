@@ -49,7 +49,7 @@ fn span(batch: &SpanBatch, index: usize, trace_id: &[u8]) -> Span {
             .parent_id
             .map_or_else(Vec::new, |p| p.to_u64().to_be_bytes().to_vec()),
         flags: model::flags(batch, index),
-        name: s.name.clone(),
+        name: s.name.to_string(),
         kind: model::kind(s.kind),
         start_time_unix_nano: s.start_unix_nanos,
         end_time_unix_nano: s.end_unix_nanos,
@@ -125,7 +125,7 @@ mod tests {
         let mut root = SpanRecord::new(
             SpanId::from_u64(0x0102030405060708).unwrap(),
             SpanId::from_u64(0x53995c3f42cd8ad8),
-            "fn".into(),
+            "fn",
             SpanKind::Server,
             10,
         );
