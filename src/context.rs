@@ -283,30 +283,41 @@ impl TraceId {
 }
 
 /// The value of at most 32 hex digits (`lower_only`: `a`–`f` only, else either case); `None` for
-/// any other byte. One table lookup per digit: ids are parsed on every invocation.
+/// any other byte. One table lookup per digit, into two 64-bit halves: ids are parsed on every
+/// invocation.
 #[inline(never)]
 fn parse_hex(digits: &[u8], lower_only: bool) -> Option<u128> {
     debug_assert!(digits.len() <= 32);
-    let mut value = 0u128;
-    let mut bad = 0u8;
-    for &b in digits {
-        let nibble = HEX_VALUES[usize::from(b)];
-        bad |= nibble;
-        value = (value << 4) | u128::from(nibble & 0xf);
-    }
-    let upper = if lower_only {
-        digits.iter().any(u8::is_ascii_uppercase)
+    let table = if lower_only {
+        &LOWER_HEX_VALUES
     } else {
-        false
+        &HEX_VALUES
     };
-    (bad & INVALID == 0 && !upper).then_some(value)
+    let mut bad = 0u8;
+    let mut half = |part: &[u8]| {
+        let mut value = 0u64;
+        for &b in part {
+            let nibble = table[usize::from(b)];
+            bad |= nibble;
+            value = (value << 4) | u64::from(nibble & 0xf);
+        }
+        value
+    };
+    let (high, low) = digits.split_at(digits.len().saturating_sub(16));
+    let value = u128::from(half(high)) << 64 | u128::from(half(low));
+    (bad & INVALID == 0).then_some(value)
 }
 
 /// Marks a byte that is not a hex digit in [`HEX_VALUES`].
 const INVALID: u8 = 0x80;
 
-/// Byte → hex digit value, or [`INVALID`].
-const HEX_VALUES: [u8; 256] = {
+/// Byte → hex digit value (`0-9`, `a-f`, `A-F`), or [`INVALID`].
+const HEX_VALUES: [u8; 256] = hex_table(true);
+
+/// Byte → hex digit value (`0-9`, `a-f` only), or [`INVALID`].
+const LOWER_HEX_VALUES: [u8; 256] = hex_table(false);
+
+const fn hex_table(upper: bool) -> [u8; 256] {
     let mut table = [INVALID; 256];
     let mut i = 0;
     while i < 10 {
@@ -316,11 +327,13 @@ const HEX_VALUES: [u8; 256] = {
     let mut i = 0;
     while i < 6 {
         table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
+        if upper {
+            table[b'A' as usize + i] = 10 + i as u8;
+        }
         i += 1;
     }
     table
-};
+}
 
 #[cfg(test)]
 mod tests {

@@ -24,19 +24,20 @@ pub(crate) fn start(
 ) -> Invocation {
     let settings = &shared.settings;
     let from_event = carrier.and_then(|c| settings.propagator.extract(c));
-    let parent = parent::decide(
+    let parent::Parent {
+        context,
+        placement,
+        link,
+    } = parent::decide(
         ctx.xray_trace_id.as_deref(),
         from_event,
         shared.sample_rate,
         shared.caller_sampling,
     );
-    let recording = parent.context.sampling.is_sampled();
+    let recording = context.sampling.is_sampled();
+    let parent_span = context.span_id;
     let cold_start = shared.cold_start.swap(false, Ordering::Relaxed);
-    let recorder = Arc::new(Recorder::new(
-        Arc::clone(settings),
-        parent.context.clone(),
-        recording,
-    ));
+    let recorder = Arc::new(Recorder::new(Arc::clone(settings), context, recording));
 
     let resource = &settings.resource;
     let function_name: &str = match ctx.env_config.function_name.as_str() {
@@ -57,12 +58,7 @@ pub(crate) fn start(
         _ if function_name.is_empty() => super::intern::intern(&resource.service_name),
         _ => super::intern::intern(function_name),
     };
-    let root = Span::start_in(
-        Arc::clone(&recorder),
-        parent.context.span_id,
-        name,
-        SpanKind::Server,
-    );
+    let root = Span::start_in(Arc::clone(&recorder), parent_span, name, SpanKind::Server);
 
     if recording {
         root.annotate("ColdStart", cold_start);
@@ -124,7 +120,7 @@ pub(crate) fn start(
         if let Some(http) = info.http {
             root.set_http_request(http);
         }
-        if let Some(link) = &parent.link {
+        if let Some(link) = &link {
             root.add_link(link);
         }
     }
@@ -132,7 +128,7 @@ pub(crate) fn start(
     Invocation {
         root,
         recorder,
-        placement: parent.placement,
+        placement,
         deadline_ms: ctx.deadline,
         shared: Arc::clone(shared),
         status_of,

@@ -2,7 +2,7 @@
 
 use crate::config::CallerSampling;
 use crate::context::{Sampling, TraceContext};
-use crate::propagation::{Extractor, Propagator, XrayPropagator};
+use crate::propagation::XrayPropagator;
 use crate::span::RootPlacement;
 
 /// Where the invocation span hangs, and what else the caller sent.
@@ -14,18 +14,6 @@ pub(crate) struct Parent {
     pub(crate) placement: RootPlacement,
     /// A caller context from the event headers that Lambda's trace replaced.
     pub(crate) link: Option<TraceContext>,
-}
-
-/// One header, as an [`Extractor`].
-struct OneHeader<'a>(&'static str, &'a str);
-
-impl Extractor for OneHeader<'_> {
-    fn get(&self, name: &str) -> Option<&str> {
-        (name == self.0).then_some(self.1)
-    }
-    fn keys(&self) -> Vec<&str> {
-        vec![self.0]
-    }
 }
 
 /// Decides the parent:
@@ -48,8 +36,7 @@ pub(crate) fn decide(
     sample_rate: f64,
     caller: CallerSampling,
 ) -> Parent {
-    let lambda = lambda_header
-        .and_then(|h| XrayPropagator::default().extract(&OneHeader("x-amzn-trace-id", h)));
+    let lambda = lambda_header.and_then(|h| XrayPropagator::default().extract_value(h));
     let mut parent = match (lambda, from_event) {
         (Some(mut lambda), event)
             if lambda.sampling == Sampling::Sampled && lambda.span_id.is_some() =>
@@ -112,7 +99,7 @@ pub(crate) fn decide(
 mod tests {
     use super::*;
     use crate::context::{SpanId, TraceId};
-    use crate::propagation::{CompositePropagator, HeaderExtractor};
+    use crate::propagation::{CompositePropagator, HeaderExtractor, Propagator};
 
     const LAMBDA_SAMPLED: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";

@@ -190,6 +190,22 @@ impl XrayPropagator {
         let Some(value) = single_value(headers, HEADER)? else {
             return Ok(None);
         };
+        self.parse_value(value).map(Some)
+    }
+
+    /// The context of one `X-Amzn-Trace-Id` value (Lambda's own header, which comes alone),
+    /// with the same rules as [`extract`](Propagator::extract): at most
+    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes, trimmed; `None` (logged) when invalid.
+    pub(crate) fn extract_value(&self, value: &str) -> Option<TraceContext> {
+        let parsed = if value.len() > super::MAX_HEADER_LEN {
+            Err(ParseError::TooLong)
+        } else {
+            self.parse_value(value.trim()).map(Some)
+        };
+        ok_or_log("xray", parsed)
+    }
+
+    fn parse_value(&self, value: &str) -> Result<TraceContext, ParseError> {
         let header: XrayHeader = value.parse()?;
         let sampling = match (header.sampling, self.missing_sampled) {
             (Sampling::Deferred, MissingSampledBehavior::Sampled) => Sampling::Sampled,
@@ -198,7 +214,7 @@ impl XrayPropagator {
         };
         let mut cx = TraceContext::new(header.trace_id, header.parent, sampling);
         cx.xray_extra = header.extra;
-        Ok(Some(cx))
+        Ok(cx)
     }
 }
 
@@ -230,6 +246,7 @@ mod tests {
 
     const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
     const SPAN: &str = "53995c3f42cd8ad8";
+    const ROOT_HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 
     fn extract(value: &str) -> Option<TraceContext> {
         XrayPropagator::default().extract(&pairs(&[(HEADER, value)]))
@@ -302,6 +319,28 @@ mod tests {
         for (value, reason) in extract_data_invalid() {
             assert_eq!(extract(value), None, "{reason}");
             assert!(value.parse::<XrayHeader>().is_err(), "{reason}");
+        }
+    }
+
+    /// Lambda's own header is read without a carrier: same answers as through one.
+    #[test]
+    fn extract_value_answers_as_extract() {
+        let long = format!(
+            "{} ",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;".repeat(200)
+        );
+        let values = extract_data()
+            .into_iter()
+            .map(|(value, ..)| value.to_owned())
+            .chain(
+                extract_data_invalid()
+                    .into_iter()
+                    .map(|(v, _)| v.to_owned()),
+            )
+            .chain([format!("  {ROOT_HEADER}\t"), long]);
+        let p = XrayPropagator::default();
+        for value in values {
+            assert_eq!(p.extract_value(&value), extract(&value), "{value:?}");
         }
     }
 
