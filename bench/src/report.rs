@@ -224,6 +224,9 @@ pub struct Comparison {
     pub pass: bool,
     /// The floor (role [`Role::Floor`]) and its overhead, if it ran.
     pub floor: Option<(String, f64)>,
+    /// B's figures over the floor's, if it ran: what lambda-trace adds to the least any tracing
+    /// to the X-Ray daemon costs (one small document, one datagram).
+    pub over_floor: Option<Ratios>,
 }
 
 /// Issue 6: B's overhead at least 3 times lower than the best alternative's.
@@ -238,10 +241,9 @@ impl Comparison {
             .filter(|r| r.role == Role::Alternative)
             .filter_map(|r| Some((r, overhead(r)?)))
             .min_by(|x, y| x.1.total_cmp(&y.1))?;
-        let floor = rows
-            .iter()
-            .find(|r| r.role == Role::Floor)
-            .and_then(|r| Some((format!("{} {}", r.key, r.label), overhead(r)?)));
+        let floor_row = rows.iter().find(|r| r.role == Role::Floor);
+        let floor = floor_row.and_then(|r| Some((format!("{} {}", r.key, r.label), overhead(r)?)));
+        let over_floor = floor_row.map(|r| Ratios::of(&b.summary, &r.summary));
         let control = rows
             .iter()
             .find(|r| r.role == Role::Control)
@@ -257,6 +259,7 @@ impl Comparison {
             target_factor: TARGET_FACTOR,
             pass: b_overhead <= 0.0 || best.1 >= TARGET_FACTOR * b_overhead,
             floor,
+            over_floor,
         })
     }
 
@@ -279,6 +282,16 @@ impl Comparison {
         );
         if let Some((floor, overhead)) = &self.floor {
             out.push_str(&format!(" {floor}: {}.", pct(*overhead)));
+        }
+        if let Some(r) = &self.over_floor {
+            out.push_str(&format!(
+                " {} over the floor: p50 {}, p99 {}, cycle p50 {}, CPU {}.",
+                self.key,
+                times(r.p50),
+                times(r.p99),
+                times(r.cycle_p50),
+                times(r.cpu)
+            ));
         }
         out.push('\n');
         out
@@ -700,7 +713,12 @@ mod tests {
         assert!((c.factor.unwrap() - 3.75).abs() < 1e-9);
         assert!(c.pass);
         assert_eq!(c.floor.as_ref().map(|f| f.0.as_str()), Some("H H"));
+        // B over H: latency 104/103, cycle 124/123.
+        let over = c.over_floor.expect("the floor ran");
+        assert!((over.p50.unwrap() - 104.0 / 103.0).abs() < 1e-9);
+        assert!((over.cycle_p50.unwrap() - 124.0 / 123.0).abs() < 1e-9);
         let md = report.markdown();
+        assert!(md.contains("B over the floor: p50 1.010×"), "{md}");
         assert!(
             md.contains("B +3.3 %, best alternative G G +12.5 %"),
             "{md}"
