@@ -279,6 +279,32 @@ async fn events_past_the_cap_are_counted() {
     assert_eq!(docs[0]["metadata"]["lambda_trace"]["dropped_events"], 5);
 }
 
+#[tokio::test]
+async fn huge_field_values_are_cut_while_formatting() {
+    const MAX: usize = lambda_trace::span::MAX_FIELD_CHARS;
+    let batch = invoke(|_| async {
+        let body = "é".repeat(3 * MAX);
+        let numbers: Vec<u64> = (0..100_000).collect();
+        tracing::info!(body = %body, numbers = ?numbers, "{}", "m".repeat(2 * MAX));
+        let span = tracing::info_span!("work", payload = %"p".repeat(2 * MAX));
+        span.in_scope(|| {});
+        Ok(json!({}))
+    })
+    .await;
+    let root = batch.root().unwrap();
+    let event = &root.events[0];
+    assert_eq!(event.name, "m".repeat(MAX), "the message");
+    let field = |name: &str| {
+        let (_, v) = event.fields.iter().find(|(n, _)| n == name).unwrap();
+        v.as_str().unwrap().to_owned()
+    };
+    assert_eq!(field("body"), "é".repeat(MAX));
+    assert_eq!(field("numbers").chars().count(), MAX);
+    assert!(field("numbers").starts_with("[0, 1, 2"));
+    let work = named(&batch, "work");
+    assert_eq!(metadata(work, "payload"), [&json!("p".repeat(MAX))]);
+}
+
 #[test]
 fn outside_an_invocation_nothing_is_recorded_and_nothing_panics() {
     let subscriber = tracing_subscriber::registry().with(TracingBridge::new());

@@ -1,12 +1,12 @@
 //! Field values of `tracing` spans and events, and what each field name means to the bridge.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 use tracing::field::{Field, Visit};
 
 use super::{ANNOTATION_PREFIX, FIELDS_NAMESPACE};
-use crate::span::{AnnotationValue, Outcome, Span, SpanKind};
+use crate::span::{AnnotationValue, MAX_FIELD_CHARS, Outcome, Span, SpanKind};
 
 /// One recorded field value, kept as `tracing` gave it (so a `NaN` can still become an
 /// annotation string, where JSON would make it `null`).
@@ -161,15 +161,54 @@ impl Visit for Fields {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, FieldValue::Str(value.to_string()));
+        self.push(field, FieldValue::Str(capped(|w| w.write_str(value))));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.push(field, FieldValue::Str(value.to_string()));
+        self.push(field, FieldValue::Str(capped(|w| write!(w, "{value}"))));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, FieldValue::Str(format!("{value:?}")));
+        self.push(field, FieldValue::Str(capped(|w| write!(w, "{value:?}"))));
+    }
+}
+
+/// What `write` writes, cut to [`MAX_FIELD_CHARS`] characters; writing stops there (the
+/// formatter gets an error, so a huge value is not formatted to the end).
+fn capped(write: impl FnOnce(&mut Capped) -> fmt::Result) -> String {
+    let mut out = Capped {
+        text: String::new(),
+        room: MAX_FIELD_CHARS,
+    };
+    // An error is the cap (or the value's own `Debug` failing): keep what was written.
+    let _ = write(&mut out);
+    out.text
+}
+
+/// A `String` that accepts at most `room` more characters.
+struct Capped {
+    text: String,
+    room: usize,
+}
+
+impl fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let (fits, chars) = if s.is_ascii() {
+            let n = s.len().min(self.room);
+            (&s[..n], n)
+        } else {
+            match s.char_indices().nth(self.room) {
+                Some((end, _)) => (&s[..end], self.room),
+                None => (s, s.chars().count()),
+            }
+        };
+        self.text.push_str(fits);
+        self.room -= chars;
+        if fits.len() < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -194,6 +233,29 @@ mod tests {
         assert_eq!(f.take_kind(), None);
         let mut other = fields(vec![("otel.kind", FieldValue::Str("producer".into()))]);
         assert_eq!(other.take_kind(), Some(SpanKind::Internal));
+    }
+
+    #[test]
+    fn capped_stops_formatting_at_the_cap() {
+        /// Writes one character at a time, forever unless the writer refuses.
+        struct Endless;
+        impl fmt::Debug for Endless {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                for _ in 0..10 * MAX_FIELD_CHARS {
+                    f.write_str("ü")?;
+                }
+                panic!("the writer never refused");
+            }
+        }
+        let text = capped(|w| write!(w, "{:?}", Endless));
+        assert_eq!(text, "ü".repeat(MAX_FIELD_CHARS));
+        assert_eq!(capped(|w| w.write_str("short")), "short");
+        let mut f = Fields::default();
+        f.0.push((
+            "x",
+            FieldValue::Str(capped(|w| w.write_str(&"a".repeat(MAX_FIELD_CHARS + 1)))),
+        ));
+        assert_eq!(f.0[0].1.as_str().map(str::len), Some(MAX_FIELD_CHARS));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | attributes, links | [`MAX_SPAN_ATTRIBUTES`], [`MAX_SPAN_LINKS`] per span | dropped |
 //! | attribute keys and string values, HTTP request text | [`MAX_ATTRIBUTE_CHARS`] chars | cut |
 //! | events | [`MAX_SPAN_EVENTS`] per span | counted in [`SpanRecord::dropped_events`] |
+//! | `tracing` field values (span fields, event messages and fields) | [`MAX_FIELD_CHARS`] chars | cut while formatting |
 //! | span name | [`MAX_SPAN_NAME_CHARS`] chars | cut |
 //! | spans | `LAMBDA_TRACE_MAX_SPANS` per invocation ([`Config::max_spans`](crate::Config::max_spans)) | counted |
 //!
@@ -78,6 +79,11 @@ pub const MAX_SPAN_NAME_CHARS: usize = 1024;
 /// Most events recorded on one span; later ones are counted in
 /// [`SpanRecord::dropped_events`].
 pub const MAX_SPAN_EVENTS: usize = 128;
+
+/// Longest text value of a `tracing` field the bridge keeps (a span field, an event's message or
+/// field), in characters: longer ones are cut while they are formatted, so a huge `Debug` value
+/// costs no more than this to record.
+pub const MAX_FIELD_CHARS: usize = 4096;
 
 /// Most exceptions recorded on one span (an error chain is cut there).
 pub const MAX_EXCEPTIONS: usize = 16;
