@@ -294,7 +294,11 @@ impl Span {
         let Some(inner) = &self.inner else { return };
         let key = match key {
             Cow::Borrowed(key) => sanitize_annotation_key(key),
-            Cow::Owned(key) => sanitize_annotation_key(&key).map(|k| Cow::Owned(k.into_owned())),
+            // A valid owned key is kept as it is (no copy).
+            Cow::Owned(key) => match sanitize_annotation_key(&key) {
+                Some(Cow::Borrowed(_)) => Some(Cow::Owned(key)),
+                other => other.map(|k| Cow::Owned(k.into_owned())),
+            },
         };
         let Some(key) = key else {
             return;

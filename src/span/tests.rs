@@ -49,6 +49,8 @@ fn annotations_are_sanitized_cut_and_limited_per_trace() {
     span.annotate("long", "x".repeat(5000));
     span.annotate("nan", f64::NAN);
     span.annotate("order-id", "o-2"); // replaces, takes no new slot
+    span.annotate(String::from("built key.é"), 1); // owned and invalid: sanitized
+    span.annotate(String::from("built_key"), 2); // owned and valid: kept
     for i in 0..60 {
         child.annotate(format!("k{i}"), i);
     }
@@ -63,6 +65,14 @@ fn annotations_are_sanitized_cut_and_limited_per_trace() {
         other => panic!("{other:?}"),
     }
     assert_eq!(root.annotations[2].1, AnnotationValue::String("NaN".into()));
+    assert_eq!(
+        root.annotations[3],
+        ("built_key__".into(), AnnotationValue::Int(1))
+    );
+    assert_eq!(
+        root.annotations[4],
+        ("built_key".into(), AnnotationValue::Int(2))
+    );
     assert_eq!(
         root.annotations.len() + child.annotations.len(),
         50,
