@@ -6,7 +6,6 @@
 #![cfg(feature = "otlp")]
 
 use std::convert::Infallible;
-use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +28,10 @@ use prost::Message;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceExt};
+
+mod support;
+
+use support::logs::Logs;
 
 const FLUSH_TIMEOUT: Duration = Duration::from_millis(200);
 /// Generous: the point is "bounded by the flush timeout", not a benchmark.
@@ -231,49 +234,6 @@ impl<E: Exporter> Exporter for Observed<E> {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Log lines of the layer (a minimal thread-local `tracing` subscriber; the tests run on a
-// current-thread runtime, so every poll happens on the test's thread).
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<String>>>);
-
-impl Logs {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(self.clone())
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl tracing::Subscriber for Logs {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        self.0.lock().unwrap().push(message.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,11 +2,9 @@
 //! hostile trace headers, hostile configuration values and hostile exporter / backend errors
 //! has no control character and is at most [`LINE_CAP`] bytes long.
 //!
-//! The subscriber below writes each event as a `fmt` subscriber would (message, then
-//! `name=value` fields, values written raw), so a raw value anywhere in an event shows.
-
-use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex};
+//! The capturing subscriber (`support::logs::Logs`) writes each event as a `fmt` subscriber
+//! would (message, then `name=value` fields, values written raw), so a raw value anywhere in an
+//! event shows.
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use http::{HeaderName, HeaderValue};
@@ -16,6 +14,10 @@ use lambda_trace::layer::{MAX_LOGGED, MAX_LOGGED_MESSAGE};
 use lambda_trace::span::SpanBatch;
 use lambda_trace::{Config, TraceLayer};
 use tower::{Layer, Service, ServiceExt};
+
+mod support;
+
+use support::logs::Logs;
 
 /// Longest log line allowed: the longest fixed text of a message, plus an escaped error message
 /// and an escaped value at their caps.
@@ -28,59 +30,6 @@ fn hostile(prefix: &str) -> String {
         s.push_str("\x1b[31m0123456789\n");
     }
     s
-}
-
-// ---------------------------------------------------------------------------------------------
-// Capturing subscriber
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<String>>>);
-
-impl Logs {
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Runs `f` with this subscriber as the thread's default (a current-thread runtime inside
-    /// `f` polls everything on this thread).
-    fn during<R>(&self, f: impl FnOnce() -> R) -> R {
-        tracing::subscriber::with_default(self.clone(), f)
-    }
-}
-
-struct Line(String);
-
-impl tracing::field::Visit for Line {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.0, "{value:?}");
-        } else {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
-    }
-
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        let _ = write!(self.0, " {}={value}", field.name());
-    }
-}
-
-impl tracing::Subscriber for Logs {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let meta = event.metadata();
-        let mut line = Line(format!("{} {}: ", meta.level(), meta.target()));
-        event.record(&mut line);
-        self.0.lock().unwrap().push(line.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 fn assert_safe(lines: &[String]) {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod logs;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
