@@ -2,7 +2,6 @@
 //! that is garbage or unreachable, 10,000 spans in one invocation. In every case the handler's
 //! response is unchanged.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -446,45 +445,10 @@ fn without_a_time_driver_timeouts_are_not_watched() {
 // ---------------------------------------------------------------------------------------------
 // Log lines (a minimal thread-local subscriber: these tests poll on the test's thread)
 
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<String>>>);
-
-impl Logs {
-    fn lines_containing(&self, text: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(text))
-            .count()
-    }
-}
-
-impl tracing::Subscriber for Logs {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        self.0.lock().unwrap().push(message.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../tests/support/logs.rs"]
+mod logs;
+use logs::Logs;
 
 async fn echo_three_times(layer: &TraceLayer) {
     for n in 0..3 {
@@ -512,7 +476,7 @@ async fn a_garbage_daemon_address_warns_once_and_changes_nothing() {
         "\u{1b}[31m:2000",
     ] {
         let logs = Logs::default();
-        let _guard = tracing::subscriber::set_default(logs.clone());
+        let _guard = logs.capture();
         let layer = TraceLayer::builder()
             .config(Config::from_lookup(|k| {
                 (k == "AWS_XRAY_DAEMON_ADDRESS").then(|| address.to_string())
@@ -541,7 +505,7 @@ async fn an_unreachable_daemon_costs_at_most_one_log_line() {
         .unwrap()
         .to_string();
     let logs = Logs::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let _guard = logs.capture();
     let layer = TraceLayer::builder()
         .config(Config::from_lookup(move |k| {
             (k == "AWS_XRAY_DAEMON_ADDRESS").then(|| closed.clone())

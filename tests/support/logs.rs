@@ -1,5 +1,6 @@
 //! [`Logs`]: a `tracing` subscriber that keeps every event as one line, for tests that check
-//! what the crate logs.
+//! what the crate logs (the integration tests' `support::logs`, and the layer's unit tests
+//! through a `#[path]` module).
 
 use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,16 @@ impl Logs {
     /// Every line so far.
     pub fn lines(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
+    }
+
+    /// How many lines so far contain `text`.
+    pub fn lines_containing(&self, text: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
     }
 }
 
