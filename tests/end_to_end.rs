@@ -42,20 +42,9 @@ impl Harness {
                 .unwrap()
                 .insert(request_id.to_string(), socket.drain());
         });
-        let daemon_address = daemon.address().to_string();
-        let mut vars = vec![
-            ("AWS_XRAY_DAEMON_ADDRESS", daemon_address.as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "echo"),
-            ("OTEL_SERVICE_NAME", "echo-service"),
-        ];
+        let mut vars = vec![("OTEL_SERVICE_NAME", "echo-service")];
         vars.extend_from_slice(env);
-        let process =
-            FunctionProcess::spawn(&support::example_binary("echo"), api.address(), &vars)
-                .expect("spawn the echo example");
-        assert!(
-            api.wait_for_next_poll(Duration::from_secs(30)).await,
-            "the function never polled /next"
-        );
+        let process = support::spawn_echo(&api, &daemon, &vars).await;
         Self {
             api,
             daemon,

@@ -37,19 +37,7 @@ impl Function {
         let received = Arc::new(Mutex::new(Vec::new()));
         let (at_response, socket) = (Arc::clone(&received), Arc::clone(&daemon));
         api.on_response(move |_| at_response.lock().unwrap().extend(socket.drain()));
-        let local = daemon.address().to_string();
-        let mut vars = vec![
-            ("AWS_XRAY_DAEMON_ADDRESS", local.as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "echo"),
-        ];
-        vars.extend_from_slice(env);
-        let process =
-            FunctionProcess::spawn(&support::example_binary("echo"), api.address(), &vars)
-                .expect("spawn the echo example");
-        assert!(
-            api.wait_for_next_poll(Duration::from_secs(30)).await,
-            "the function never polled /next"
-        );
+        let process = support::spawn_echo(&api, &daemon, env).await;
         Self {
             api,
             daemon,

@@ -25,6 +25,30 @@ pub fn example_binary(name: &str) -> PathBuf {
     path
 }
 
+/// Spawns the `echo` example against `api` (function name `echo`), sending its documents to
+/// `daemon`, with `env` on top, and waits for its first `/next` poll.
+pub async fn spawn_echo(
+    api: &lambda_trace_local::RuntimeApi,
+    daemon: &lambda_trace_local::XrayDaemon,
+    env: &[(&str, &str)],
+) -> lambda_trace_local::FunctionProcess {
+    let address = daemon.address().to_string();
+    let mut vars = vec![
+        ("AWS_XRAY_DAEMON_ADDRESS", address.as_str()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "echo"),
+    ];
+    vars.extend_from_slice(env);
+    let process =
+        lambda_trace_local::FunctionProcess::spawn(&example_binary("echo"), api.address(), &vars)
+            .expect("spawn the echo example");
+    assert!(
+        api.wait_for_next_poll(std::time::Duration::from_secs(30))
+            .await,
+        "the function never polled /next"
+    );
+    process
+}
+
 /// The AWS X-Ray segment-document schema (draft 4), copied from `shared/xray/`.
 fn schema() -> &'static jsonschema::Validator {
     static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
