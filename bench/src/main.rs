@@ -46,6 +46,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use lambda_trace_bench::cli;
 use lambda_trace_bench::otlp::{OtlpReceiver, xray_trace_id_bytes};
 use lambda_trace_bench::procfs::{self, CpuSnapshot, Machine};
 use lambda_trace_bench::report::{Report, Role, Round, VariantResult};
@@ -73,7 +74,7 @@ struct Args {
 }
 
 impl Args {
-    fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Error> {
+    fn parse(it: impl Iterator<Item = String>) -> Result<Args, Error> {
         let mut args = Args {
             bin_dir: "target/release".into(),
             invocations: 2000,
@@ -86,37 +87,24 @@ impl Args {
             otlp_delay: Duration::ZERO,
             alternatives: false,
         };
-        while let Some(flag) = it.next() {
-            if flag == "-h" || flag == "--help" {
-                return Err(USAGE.into());
+        cli::options(it, USAGE, |name, value| {
+            match name {
+                "--bin-dir" => args.bin_dir = value.into(),
+                "--invocations" => args.invocations = cli::parse(name, value)?,
+                "--rounds" => args.rounds = cli::parse(name, value)?,
+                "--warmup" => args.warmup = cli::parse(name, value)?,
+                "--init-samples" => args.init_samples = cli::parse(name, value)?,
+                "--event" => args.event = value.into(),
+                "--json" => args.json = Some(value.into()),
+                "--network" => args.network = cli::parse(name, value)?,
+                "--alternatives" => args.alternatives = cli::parse(name, value)?,
+                "--otlp-delay-ms" => {
+                    args.otlp_delay = Duration::from_millis(cli::parse(name, value)?);
+                }
+                _ => return Ok(false),
             }
-            let value = it
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-            let boolean = || {
-                value
-                    .parse::<bool>()
-                    .map_err(|e| format!("{flag} {value:?} (true or false): {e}"))
-            };
-            let number = || {
-                value
-                    .parse::<usize>()
-                    .map_err(|e| format!("{flag} {value:?}: {e}"))
-            };
-            match flag.as_str() {
-                "--bin-dir" => args.bin_dir = value.clone().into(),
-                "--invocations" => args.invocations = number()?,
-                "--rounds" => args.rounds = number()?,
-                "--warmup" => args.warmup = number()?,
-                "--init-samples" => args.init_samples = number()?,
-                "--event" => args.event = value.clone().into(),
-                "--json" => args.json = Some(value.clone().into()),
-                "--network" => args.network = boolean()?,
-                "--alternatives" => args.alternatives = boolean()?,
-                "--otlp-delay-ms" => args.otlp_delay = Duration::from_millis(number()? as u64),
-                _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
-            }
-        }
+            Ok(true)
+        })?;
         if args.invocations == 0 || args.rounds == 0 {
             return Err("--invocations and --rounds must be at least 1".into());
         }

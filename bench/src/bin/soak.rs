@@ -39,6 +39,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lambda_trace_bench::cli;
 use lambda_trace_bench::procfs::{self, Machine};
 use lambda_trace_bench::soak::{self, Carrier, Expected, Function, Ledger, MemorySample, Tally};
 use lambda_trace_local::{Datagram, FunctionProcess, Invocation, Outcome, RuntimeApi, XrayDaemon};
@@ -82,7 +83,7 @@ struct Args {
 }
 
 impl Args {
-    fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, Error> {
+    fn parse(it: impl Iterator<Item = String>) -> Result<Args, Error> {
         let mut args = Args {
             bin_dir: "target/release/examples".into(),
             invocations: 100_000,
@@ -94,31 +95,25 @@ impl Args {
             max_duration: Duration::from_secs(15 * 60),
             json: None,
         };
-        while let Some(flag) = it.next() {
-            if flag == "-h" || flag == "--help" {
-                return Err(USAGE.into());
+        cli::options(it, USAGE, |name, value| {
+            match name {
+                "--bin-dir" => args.bin_dir = value.into(),
+                "--invocations" => args.invocations = cli::parse(name, value)?,
+                "--active-invocations" => args.active_invocations = cli::parse(name, value)?,
+                "--concurrent-invocations" => {
+                    args.concurrent_invocations = cli::parse(name, value)?;
+                }
+                "--in-flight" => args.in_flight = cli::parse(name, value)?,
+                "--sample-every" => args.sample_every = cli::parse(name, value)?,
+                "--max-growth-kib" => args.max_growth_kib = cli::parse::<u64>(name, value)? as i64,
+                "--max-minutes" => {
+                    args.max_duration = Duration::from_secs(cli::parse::<u64>(name, value)? * 60);
+                }
+                "--json" => args.json = Some(value.into()),
+                _ => return Ok(false),
             }
-            let value = it
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-            let number = || {
-                value
-                    .parse::<u64>()
-                    .map_err(|e| format!("{flag} {value:?}: {e}"))
-            };
-            match flag.as_str() {
-                "--bin-dir" => args.bin_dir = value.clone().into(),
-                "--invocations" => args.invocations = number()?,
-                "--active-invocations" => args.active_invocations = number()?,
-                "--concurrent-invocations" => args.concurrent_invocations = number()?,
-                "--in-flight" => args.in_flight = number()? as usize,
-                "--sample-every" => args.sample_every = number()?,
-                "--max-growth-kib" => args.max_growth_kib = number()? as i64,
-                "--max-minutes" => args.max_duration = Duration::from_secs(number()? * 60),
-                "--json" => args.json = Some(value.clone().into()),
-                _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
-            }
-        }
+            Ok(true)
+        })?;
         if args.sample_every == 0 || args.in_flight < 2 {
             return Err("--sample-every must be at least 1 and --in-flight at least 2".into());
         }
