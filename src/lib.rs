@@ -50,7 +50,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `tracing` | `bridge::TracingBridge`: code instrumented with the `tracing` crate (`#[instrument]`, `info!`) is traced without a second set of calls |
-//! | `testing` | `export::InMemoryExporter` outside this crate's own tests |
+//! | `testing` | `export::InMemoryExporter` and the header carrier `propagation::testing::Pairs` outside this crate's own tests |
 
 #![warn(
     missing_docs,

@@ -8,11 +8,14 @@ use std::collections::HashMap;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use lambda_trace::propagation::{
-    Extractor, HeaderExtractor, Injector, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS, MAX_HEADER_LEN,
+    Extractor, HeaderExtractor, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ITEMS, MAX_HEADER_LEN,
     MAX_TRACESTATE_MEMBERS, Propagator,
 };
 use lambda_trace::{Sampling, TraceContext};
 use serde_json::{Map, Value, json};
+
+/// Ordered `(name, value)` pairs (lambda-trace's test carrier, feature `testing`).
+pub use lambda_trace::propagation::testing::Pairs;
 
 /// A header list decoded from fuzz input, in order, as raw bytes.
 ///
@@ -158,35 +161,6 @@ impl Headers {
             "multiValueHeaders": multi,
             "Records": [{"attributes": {"AWSTraceHeader": xray}, "eventSource": "aws:sqs"}],
         })
-    }
-}
-
-/// Ordered `(name, value)` pairs; lookups are case-insensitive, repeats kept, `set` replaces.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Pairs(pub Vec<(String, String)>);
-
-impl Extractor for Pairs {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.get_all(name).into_iter().next()
-    }
-
-    fn get_all(&self, name: &str) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.iter().map(|(k, _)| k.as_str()).collect()
-    }
-}
-
-impl Injector for Pairs {
-    fn set(&mut self, name: &str, value: String) {
-        self.0.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-        self.0.push((name.to_string(), value));
     }
 }
 

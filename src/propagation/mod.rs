@@ -226,17 +226,29 @@ pub(crate) fn ok_or_log(
     })
 }
 
-/// Test carrier shared by the format tests: ordered `(name, value)` pairs, repeats allowed.
-#[cfg(test)]
-pub(crate) mod testing {
+/// A carrier for tests (feature `testing`): headers as ordered `(name, value)` pairs, repeats
+/// allowed, what a test of a propagator (or a fuzz target) needs to hand it any header set.
+///
+/// ```
+/// use lambda_trace::propagation::testing::pairs;
+/// use lambda_trace::propagation::{Propagator, W3cPropagator};
+///
+/// let headers = pairs(&[("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]);
+/// let cx = W3cPropagator::default().extract(&headers).unwrap();
+/// assert_eq!(cx.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// ```
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing {
     use super::{Extractor, Injector};
 
-    /// Headers as ordered pairs; lookups are case-insensitive, `set` replaces.
+    /// Headers as ordered pairs; lookups are case-insensitive, repeats are kept, `set` replaces
+    /// every earlier value of the name.
     #[derive(Debug, Default, Clone, PartialEq, Eq)]
-    pub(crate) struct Pairs(pub(crate) Vec<(String, String)>);
+    pub struct Pairs(pub Vec<(String, String)>);
 
     /// Builds [`Pairs`] from string slices.
-    pub(crate) fn pairs(p: &[(&str, &str)]) -> Pairs {
+    pub fn pairs(p: &[(&str, &str)]) -> Pairs {
         Pairs(
             p.iter()
                 .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
@@ -245,8 +257,8 @@ pub(crate) mod testing {
     }
 
     impl Pairs {
-        /// The value of `name` (first one), for assertions.
-        pub(crate) fn value(&self, name: &str) -> Option<&str> {
+        /// The (first) value of `name`, in any case.
+        pub fn value(&self, name: &str) -> Option<&str> {
             Extractor::get(self, name)
         }
     }
