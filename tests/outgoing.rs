@@ -186,3 +186,64 @@ async fn a_dropped_call_is_cancelled() {
         "slow.example"
     );
 }
+
+/// Under Active tracing Lambda's trace wins over the caller's `traceparent`, but the caller's
+/// baggage still reaches the next service, with Lambda's trace and our span as its parent.
+#[tokio::test]
+async fn under_active_tracing_the_callers_baggage_reaches_the_next_service() {
+    use lambda_trace::export::InMemoryExporter;
+    use lambda_trace::propagation::{HeaderExtractor, Propagator, XrayPropagator};
+
+    const LAMBDA: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let server = Server::start().await;
+    let client = hyper_client();
+    let exporter = InMemoryExporter::default();
+    let mut service = lambda_trace::TraceLayer::builder()
+        .config(lambda_trace::Config::from_lookup(|_| None))
+        .service_name("caller")
+        .exporter(exporter.clone())
+        .build()
+        .layer(tower::service_fn(|_| async {
+            Ok::<_, Error>(call_by_hand(&client, &server.url(200)).await)
+        }));
+    let event = json!({
+        "httpMethod": "GET",
+        "path": "/orders",
+        "headers": {
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "baggage": "tenant=t-1,plan=gold"
+        }
+    });
+    let mut context = lambda_runtime::Context::default();
+    context.xray_trace_id = Some(LAMBDA.to_owned());
+    let response = service
+        .ready()
+        .await
+        .unwrap()
+        .call(lambda_runtime::LambdaEvent::new(event, context))
+        .await
+        .unwrap();
+    assert_eq!(response, json!(200));
+
+    let headers = server.received(200).headers;
+    assert_eq!(
+        headers.get("baggage").and_then(|v| v.to_str().ok()),
+        Some("tenant=t-1,plan=gold"),
+        "{headers:?}"
+    );
+    let sent = XrayPropagator::default()
+        .extract(&HeaderExtractor(&headers))
+        .expect("an X-Ray header");
+    let batch = exporter.take().remove(0);
+    assert_eq!(
+        sent.trace_id.to_xray(),
+        "1-5759e988-bd862e3fe1be46a994272793"
+    );
+    let call = client_span(&batch, &server.recorded_url(200));
+    assert_eq!(
+        sent.span_id,
+        Some(call.span_id),
+        "the call's span is the parent"
+    );
+}
