@@ -445,17 +445,15 @@ impl Report {
             "\nRatios (×) are to A, measured in the same run; init and RSS show the difference to A.\n",
         );
         for row in self.rows.iter().skip(1) {
-            let range = |v: &[f64]| {
-                min_max(v).map_or("n/a".to_owned(), |(lo, hi)| format!("{lo:.3}–{hi:.3}"))
-            };
             out.push_str(&format!(
                 "Per round, {} over A: p50 {}, cycle p50 {}, CPU {}.\n",
                 row.key,
-                range(&row.round_p50_ratios),
-                range(&row.round_cycle_ratios),
-                range(&row.round_cpu_ratios)
+                spread(&row.round_p50_ratios),
+                spread(&row.round_cycle_ratios),
+                spread(&row.round_cpu_ratios)
             ));
         }
+        out.push_str(&self.over_floor_markdown());
         out.push_str(&self.exports_markdown());
         for comparison in [&self.comparison, &self.comparison_after_response]
             .into_iter()
@@ -487,6 +485,31 @@ impl Report {
 }
 
 impl Report {
+    /// The lambda-trace rows of the comparisons (B, B') over the floor, round by round (each
+    /// round's figure over the floor's in the same round: the pairs see the same machine state).
+    fn over_floor_markdown(&self) -> String {
+        let mut out = String::new();
+        let variant = |key: &str| self.variants.iter().find(|v| v.key == key);
+        let Some(floor) = self.variants.iter().find(|v| v.role == Role::Floor) else {
+            return out;
+        };
+        for c in [&self.comparison, &self.comparison_after_response]
+            .into_iter()
+            .flatten()
+        {
+            let Some(b) = variant(&c.key) else { continue };
+            out.push_str(&format!(
+                "Per round, {} over {}: p50 {}, cycle p50 {}, CPU {}.\n",
+                b.key,
+                floor.key,
+                spread(&per_round(b, floor, |r| r.p50_us)),
+                spread(&per_round(b, floor, |r| r.cycle_p50_us)),
+                spread(&per_round(b, floor, |r| r.cpu_us_per_invocation)),
+            ));
+        }
+        out
+    }
+
     /// What each exporting variant sent, per invocation (warm-up included).
     fn exports_markdown(&self) -> String {
         let exporting: Vec<&VariantResult> = self
@@ -536,6 +559,14 @@ fn times(r: Option<f64>) -> String {
 }
 
 /// Per round, `f(v) / f(base)` of the same round.
+/// Per-round ratios as `lo–hi (median m)`.
+fn spread(ratios: &[f64]) -> String {
+    match (min_max(ratios), median(ratios)) {
+        (Some((lo, hi)), Some(m)) => format!("{lo:.3}–{hi:.3} (median {m:.3})"),
+        _ => "n/a".to_owned(),
+    }
+}
+
 fn per_round(v: &VariantResult, base: &VariantResult, f: impl Fn(&Round) -> f64) -> Vec<f64> {
     v.rounds
         .iter()
@@ -719,6 +750,14 @@ mod tests {
         assert!((over.cycle_p50.unwrap() - 124.0 / 123.0).abs() < 1e-9);
         let md = report.markdown();
         assert!(md.contains("B over the floor: p50 1.010×"), "{md}");
+        // One round: B's 104 / 124 / 60 over H's 103 / 123 / 50.
+        assert!(
+            md.contains(
+                "Per round, B over H: p50 1.010–1.010 (median 1.010), cycle p50 1.008–1.008 \
+                 (median 1.008), CPU 1.200–1.200 (median 1.200)."
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("B +3.3 %, best alternative G G +12.5 %"),
             "{md}"
