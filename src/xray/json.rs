@@ -364,11 +364,12 @@ fn needs_escape(bytes: &[u8]) -> bool {
         let block_has = |block: &[u8]| block.iter().fold(false, |hit, &b| hit | special(b));
         return bytes.chunks_exact(16).any(block_has) || block_has(&bytes[n - 16..]);
     }
-    let word = if n >= 8 {
+    if n >= 8 {
         let first = u64::from_le_bytes(bytes[..8].try_into().unwrap_or_default());
         let last = u64::from_le_bytes(bytes[n - 8..].try_into().unwrap_or_default());
         return word_needs_escape(first) || word_needs_escape(last);
-    } else if n >= 4 {
+    }
+    let word = if n >= 4 {
         let first = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default());
         let last = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap_or_default());
         u64::from(first) | u64::from(last) << 32
