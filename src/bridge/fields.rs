@@ -250,12 +250,8 @@ mod tests {
         let text = capped(|w| write!(w, "{:?}", Endless));
         assert_eq!(text, "ü".repeat(MAX_FIELD_CHARS));
         assert_eq!(capped(|w| w.write_str("short")), "short");
-        let mut f = Fields::default();
-        f.0.push((
-            "x",
-            FieldValue::Str(capped(|w| w.write_str(&"a".repeat(MAX_FIELD_CHARS + 1)))),
-        ));
-        assert_eq!(f.0[0].1.as_str().map(str::len), Some(MAX_FIELD_CHARS));
+        let long = "a".repeat(MAX_FIELD_CHARS + 1);
+        assert_eq!(capped(|w| w.write_str(&long)).len(), MAX_FIELD_CHARS);
     }
 
     #[test]
