@@ -4,7 +4,7 @@
 //! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 20]
 //!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
 //!                    [--json out/bench.json] [--network false] [--otlp-delay-ms 0]
-//!                    [--alternatives false]
+//!                    [--alternatives false] [--interleave invocations|rounds]
 //! ```
 //!
 //! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
@@ -26,8 +26,16 @@
 //! 1. Init: `--init-samples` times, in rotating variant order, a fresh process is spawned and
 //!    the time from spawn to its first `/next` poll is taken; then it is killed.
 //! 2. One long-lived process per variant, each warmed up with `--warmup` invocations.
-//! 3. `--rounds` rounds, the variant order rotating each round (A A' B, then B A A', …); a round
-//!    of a variant is `--invocations` sequential invocations. Latency = `/next` answered →
+//! 3. `--rounds` rounds of `--invocations` invocations per variant. With `--interleave
+//!    invocations` (the default) the variants take turns invocation by invocation, in a fresh
+//!    random order every turn (seeded by the round): every variant meets the same machine state
+//!    within a few milliseconds, and the per-round ratios stay within a few percent (A/A within
+//!    ±3 % here, where whole rounds in a row drift by ±30 %). Each process then waits while the
+//!    others run — as a Lambda sandbox waits between invocations — so it starts each invocation
+//!    with colder caches than back to back. With `--interleave rounds` a variant runs its
+//!    invocations in a row (warm caches), the order rotating each round (A A' B, then B A A',
+//!    …). Every variant runs a private copy of its binary, so that A and A' (B and B') do not
+//!    share code pages and warm the caches for each other. Latency = `/next` answered →
 //!    `/response` received; cycle = `/next` answered → the function's next `/next` poll (what
 //!    Lambda bills; includes an after-response export); CPU = the process's on-CPU time
 //!    (schedstat) over the round.
@@ -71,6 +79,39 @@ struct Args {
     network: bool,
     otlp_delay: Duration,
     alternatives: bool,
+    interleave: Interleave,
+}
+
+/// How the variants take turns within a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interleave {
+    /// Each variant runs its `--invocations` in a row, then the next variant.
+    Rounds,
+    /// The variants take turns invocation by invocation (A, A', B, …, then again), so every
+    /// variant meets the same machine state within a few milliseconds; each process waits
+    /// while the others run, as a Lambda sandbox waits between invocations.
+    Invocations,
+}
+
+impl std::str::FromStr for Interleave {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rounds" => Ok(Self::Rounds),
+            "invocations" => Ok(Self::Invocations),
+            other => Err(format!("expected rounds or invocations, got {other:?}")),
+        }
+    }
+}
+
+impl Interleave {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rounds => "rounds",
+            Self::Invocations => "invocations",
+        }
+    }
 }
 
 impl Args {
@@ -86,6 +127,7 @@ impl Args {
             network: false,
             otlp_delay: Duration::ZERO,
             alternatives: false,
+            interleave: Interleave::Invocations,
         };
         cli::options(it, USAGE, |name, value| {
             match name {
@@ -98,6 +140,7 @@ impl Args {
                 "--json" => args.json = Some(value.into()),
                 "--network" => args.network = cli::parse(name, value)?,
                 "--alternatives" => args.alternatives = cli::parse(name, value)?,
+                "--interleave" => args.interleave = cli::parse(name, value)?,
                 "--otlp-delay-ms" => {
                     args.otlp_delay = Duration::from_millis(cli::parse(name, value)?);
                 }
@@ -114,7 +157,8 @@ impl Args {
 
 const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
      [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
-     [--json out/bench.json] [--network false] [--otlp-delay-ms 0] [--alternatives false]";
+     [--json out/bench.json] [--network false] [--otlp-delay-ms 0] [--alternatives false] \
+     [--interleave invocations|rounds]";
 
 /// Where a variant's spans go, and what the driver checks about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,6 +397,32 @@ impl Running {
     }
 }
 
+/// A private copy of each variant's binary, in a directory of its own (the file name, which
+/// the function takes as its name, is kept).
+struct PrivateCopies(PathBuf);
+
+impl PrivateCopies {
+    fn make(variants: &mut [Variant]) -> Result<PrivateCopies, Error> {
+        let root = std::env::temp_dir().join(format!("lambda-trace-bench-{}", std::process::id()));
+        for (i, v) in variants.iter_mut().enumerate() {
+            let dir = root.join(i.to_string());
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let name = v.binary.file_name().unwrap_or_default();
+            let copy = dir.join(name);
+            std::fs::copy(&v.binary, &copy)
+                .map_err(|e| format!("cannot copy {}: {e}", v.binary.display()))?;
+            v.binary = copy;
+        }
+        Ok(PrivateCopies(root))
+    }
+}
+
+impl Drop for PrivateCopies {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// How the OTLP receivers answer and what they check.
 struct OtlpSettings {
     delay: Duration,
@@ -528,6 +598,41 @@ fn round_result(
     }
 }
 
+/// The figures of a variant's invocations in one round, ns.
+#[derive(Debug, Clone, Default)]
+struct Timings {
+    latencies: Vec<u64>,
+    cycles: Vec<u64>,
+}
+
+impl Timings {
+    fn push(&mut self, t: Timing) {
+        self.latencies.push(t.latency);
+        self.cycles.push(t.cycle);
+    }
+}
+
+/// `n` invocations of one variant in a row.
+async fn invoke_n(
+    checker: &mut Checker,
+    running: &Running,
+    datagrams: &mut Datagrams,
+    n: usize,
+) -> Result<Timings, Error> {
+    let mut timings = Timings::default();
+    for _ in 0..n {
+        timings.push(checker.invoke(running, datagrams).await?);
+    }
+    Ok(timings)
+}
+
+fn cpu_snapshots(running: &[Running]) -> Result<Vec<CpuSnapshot>, Error> {
+    running
+        .iter()
+        .map(|r| Ok(CpuSnapshot::read(r.pid)?))
+        .collect()
+}
+
 async fn run(args: Args) -> Result<Report, Error> {
     let date = procfs::utc_now();
     let machine = Machine::detect();
@@ -537,7 +642,7 @@ async fn run(args: Args) -> Result<Report, Error> {
         delay: args.otlp_delay,
         trace_id: trace_id.as_deref().and_then(xray_trace_id_bytes),
     };
-    let variants = variants(&args);
+    let mut variants = variants(&args);
     for v in &variants {
         if !v.binary.is_file() {
             return Err(format!(
@@ -574,6 +679,10 @@ async fn run(args: Args) -> Result<Report, Error> {
             spans_in_event_trace: None,
         });
     }
+
+    // Every variant runs its own copy of its binary: A and A' (B and B') would otherwise share
+    // their code's pages, and each find the other's traces in the caches.
+    let _copies = PrivateCopies::make(&mut variants)?;
 
     // 1. Init time, fresh processes, rotating order.
     eprintln!("init: {} samples per variant", args.init_samples);
@@ -623,36 +732,73 @@ async fn run(args: Args) -> Result<Report, Error> {
     }
 
     // 3. Interleaved rounds.
-    let mut latencies = vec![0u64; args.invocations];
-    let mut cycles = vec![0u64; args.invocations];
     for round in 0..args.rounds {
         let order = rotated(&indices, round);
-        eprintln!(
-            "round {}/{}: {}",
-            round + 1,
-            args.rounds,
-            order
-                .iter()
-                .map(|&i| variants[i].key)
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        for (position, &i) in order.iter().enumerate() {
-            let pid = running[i].pid;
-            let before = CpuSnapshot::read(pid)?;
-            for (latency, cycle) in latencies.iter_mut().zip(cycles.iter_mut()) {
-                let timing = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
-                (*latency, *cycle) = (timing.latency, timing.cycle);
+        let keys: Vec<&str> = order.iter().map(|&i| variants[i].key).collect();
+        match args.interleave {
+            Interleave::Rounds => {
+                eprintln!("round {}/{}: {}", round + 1, args.rounds, keys.join(" "));
             }
-            let after = CpuSnapshot::read(pid)?;
-            results[i].latencies_ns.extend_from_slice(&latencies);
-            results[i].cycles_ns.extend_from_slice(&cycles);
+            Interleave::Invocations => {
+                eprintln!("round {}/{}: turn by turn", round + 1, args.rounds);
+            }
+        }
+        let measured = match args.interleave {
+            Interleave::Rounds => {
+                let mut measured = Vec::new();
+                for (position, &i) in order.iter().enumerate() {
+                    let before = CpuSnapshot::read(running[i].pid)?;
+                    let timings = invoke_n(
+                        &mut checkers[i],
+                        &running[i],
+                        &mut datagrams[i],
+                        args.invocations,
+                    )
+                    .await?;
+                    let after = CpuSnapshot::read(running[i].pid)?;
+                    measured.push((i, position, timings, after.since(&before)));
+                }
+                measured
+            }
+            Interleave::Invocations => {
+                let before = cpu_snapshots(&running)?;
+                let mut timings = vec![Timings::default(); variants.len()];
+                // A fresh order every turn: a variant that always followed the same one would
+                // find that one's traces in the caches every time (A' after A runs warm).
+                let mut rng = fastrand::Rng::with_seed(round as u64);
+                let mut turn_order = order.clone();
+                for _ in 0..args.invocations {
+                    rng.shuffle(&mut turn_order);
+                    for &i in &turn_order {
+                        let t = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+                        timings[i].push(t);
+                    }
+                }
+                let after = cpu_snapshots(&running)?;
+                order
+                    .iter()
+                    .map(|&i| {
+                        (
+                            i,
+                            0,
+                            std::mem::take(&mut timings[i]),
+                            after[i].since(&before[i]),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        for (i, position, mut timings, cpu_ns) in measured {
+            results[i]
+                .latencies_ns
+                .extend_from_slice(&timings.latencies);
+            results[i].cycles_ns.extend_from_slice(&timings.cycles);
             results[i].rounds.push(round_result(
                 round + 1,
                 position,
-                &mut latencies,
-                &mut cycles,
-                after.since(&before),
+                &mut timings.latencies,
+                &mut timings.cycles,
+                cpu_ns,
             ));
         }
     }
@@ -751,6 +897,7 @@ async fn run(args: Args) -> Result<Report, Error> {
         "bin_dir": args.bin_dir.display().to_string(),
         "network": args.network,
         "alternatives": args.alternatives,
+        "interleave": args.interleave.name(),
         "otlp_delay_ms": args.otlp_delay.as_secs_f64() * 1000.0,
         "latency": "Runtime API /next answered -> /response received, pooled over rounds",
         "cycle": "Runtime API /next answered -> the function's next /next poll seen by the driver, pooled over rounds",
@@ -833,6 +980,10 @@ mod tests {
         assert!(!n.alternatives);
         let alt = Args::parse(["--alternatives", "true"].into_iter().map(String::from)).unwrap();
         assert!(alt.alternatives);
+        assert_eq!(alt.interleave, Interleave::Invocations);
+        let rounds = Args::parse(["--interleave", "rounds"].into_iter().map(String::from)).unwrap();
+        assert_eq!(rounds.interleave, Interleave::Rounds);
+        assert!(Args::parse(["--interleave", "turns"].into_iter().map(String::from)).is_err());
         let keys = |a: &Args| {
             variants(a)
                 .iter()

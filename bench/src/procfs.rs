@@ -171,9 +171,12 @@ mod tests {
     fn reads_this_process() {
         let me = std::process::id();
         let a = CpuSnapshot::read(me).unwrap();
+        // Busy for 50 ms of wall time (the kernel adds to the on-CPU time at ticks and
+        // switches, so a short loop in a release build can show nothing yet).
+        let start = std::time::Instant::now();
         let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_add(std::hint::black_box(i));
+        while start.elapsed() < std::time::Duration::from_millis(50) {
+            x = x.wrapping_add(std::hint::black_box(1));
         }
         std::hint::black_box(x);
         let b = CpuSnapshot::read(me).unwrap();

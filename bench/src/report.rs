@@ -11,7 +11,8 @@ use crate::stats::{median, min_max, percentile, ratio};
 pub struct Round {
     /// 1-based round number.
     pub round: usize,
-    /// 0-based position of the variant in this round's order.
+    /// 0-based position of the variant in this round's order (0 for all when the variants
+    /// take turns invocation by invocation).
     pub position: usize,
     /// Median latency of the round, µs.
     pub p50_us: f64,
@@ -383,7 +384,7 @@ impl Report {
         let m = &self.machine;
         let mut out = format!(
             "Run {date} on {nproc} × {cpu}, {mem} MiB, Linux {kernel} (load average {load:.2} at start); \
-             {inv} invocations × {rounds} rounds per variant, rounds interleaved, after {warmup} warm-up invocations; {wall:.0} s.\n\n",
+             {inv} invocations × {rounds} rounds per variant, {interleaved}, after {warmup} warm-up invocations; {wall:.0} s.\n\n",
             date = self.date,
             nproc = m.nproc,
             cpu = m.cpu_model,
@@ -393,6 +394,10 @@ impl Report {
             inv = self.config["invocations"],
             rounds = self.config["rounds"],
             warmup = self.config["warmup"],
+            interleaved = match self.config["interleave"].as_str() {
+                Some("rounds") => "rounds interleaved (each a variant's invocations in a row)",
+                _ => "the variants taking turns invocation by invocation, in random order",
+            },
             wall = self.wall_seconds,
         );
         out.push_str(
