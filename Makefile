@@ -66,9 +66,10 @@ invoke: build
 	target/debug/lambda-trace-local invoke --bin target/debug/$(FN) --event $(EVENT) --name $(FN)
 
 # End-to-end overhead (issue 6): the same handler bare (twice: the A/A row) and traced, as real
-# release processes behind a local Runtime API, rounds interleaved. Prints a table, writes JSON.
-# Override the defaults with e.g. `make bench BENCH_ARGS="--rounds 10"` (`--network false` skips
-# the OTLP variants C and D, `--otlp-delay-ms 5` makes the receiver slow). Not part of `make test`.
+# release processes behind a local Runtime API, taking turns invocation by invocation. Prints a
+# table, writes JSON. Override the defaults with e.g. `make bench BENCH_ARGS="--rounds 10"`
+# (`--network false` skips the OTLP variants C and D, `--otlp-delay-ms 5` makes the receiver slow,
+# `--interleave rounds` runs each variant's invocations in a row). Not part of `make test`.
 BENCH_ARGS ?=
 # Two separate builds: `bench-traced-otlp` needs lambda-trace's `otlp` feature, which must not
 # leak into `bench-traced` (its size is a tracked metric) through feature unification.
@@ -77,8 +78,8 @@ bench:
 	cargo build --release -p lambda-trace-bench-net --bins
 	target/release/lambda-trace-bench --bin-dir target/release --json out/bench.json --network true $(BENCH_ARGS)
 
-# `make bench` plus the alternatives a Rust user would pick instead (issue 6), in the same
-# interleaved rounds: lambda_runtime's OpenTelemetryLayer with OTLP (E) and with opentelemetry-aws
+# `make bench` plus the alternatives a Rust user would pick instead (issue 6), taking the same
+# turns: lambda_runtime's OpenTelemetryLayer with OTLP (E) and with opentelemetry-aws
 # X-Ray UDP (G), lambda-otel-lite (F), and a one-segment one-datagram floor (H). They live in
 # `bench/alternatives`, a separate workspace with its own Cargo.lock (excluded from the root one,
 # so `make test` and CI never build their dependency trees), sharing `target/`. Not part of
