@@ -734,17 +734,10 @@ async fn run(args: Args) -> Result<Report, Error> {
     // 3. Interleaved rounds.
     for round in 0..args.rounds {
         let order = rotated(&indices, round);
-        let keys: Vec<&str> = order.iter().map(|&i| variants[i].key).collect();
-        match args.interleave {
-            Interleave::Rounds => {
-                eprintln!("round {}/{}: {}", round + 1, args.rounds, keys.join(" "));
-            }
-            Interleave::Invocations => {
-                eprintln!("round {}/{}: turn by turn", round + 1, args.rounds);
-            }
-        }
         let measured = match args.interleave {
             Interleave::Rounds => {
+                let keys: Vec<&str> = order.iter().map(|&i| variants[i].key).collect();
+                eprintln!("round {}/{}: {}", round + 1, args.rounds, keys.join(" "));
                 let mut measured = Vec::new();
                 for (position, &i) in order.iter().enumerate() {
                     let before = CpuSnapshot::read(running[i].pid)?;
@@ -761,6 +754,7 @@ async fn run(args: Args) -> Result<Report, Error> {
                 measured
             }
             Interleave::Invocations => {
+                eprintln!("round {}/{}: turn by turn", round + 1, args.rounds);
                 let before = cpu_snapshots(&running)?;
                 let mut timings = vec![Timings::default(); variants.len()];
                 // A fresh order every turn: a variant that always followed the same one would
