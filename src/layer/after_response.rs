@@ -9,8 +9,12 @@
 //! response at once, and the export still finishes before the next `/next` poll — so Lambda does
 //! not freeze the process with spans in flight.
 //!
-//! The whole export moves after the response: encoding the documents as well as sending them,
-//! so even the UDP daemon export (which never waits) leaves the caller's latency.
+//! The whole export moves after the response: taking the invocation's spans out of its recorder,
+//! encoding the documents and sending them, so even the UDP daemon export (which never waits)
+//! leaves the caller's latency. When the handler returns, the invocation is only *closed*: its
+//! spans keep what they hold at that moment (a span a detached task changes later records
+//! nothing more, and one still open is marked unfinished at the handler's end, as in the default
+//! mode).
 //!
 //! The trade-off: the function's *billed duration* still includes the export (Lambda bills
 //! until `/next`). An invocation that runs into its deadline is not affected: the timeout watch
@@ -48,21 +52,36 @@ use tower::{Layer, Service};
 use super::{FlushMode, Shared, flush};
 use crate::error::ExportError;
 use crate::export::{Export, ExportFuture};
-use crate::span::SpanBatch;
+use crate::span::recorder::Recorder;
+use crate::span::{RootPlacement, SpanBatch};
 
-/// Batches handed over by the handler layer, waiting for the end of the invocation.
+/// An invocation whose handler finished and whose recorder is closed: its batch is taken
+/// ([`Recorder::finish`]) after the response, with the end time of the handler.
+pub(crate) struct Closed {
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) placement: RootPlacement,
+    pub(crate) end_unix_nanos: u64,
+}
+
+impl Closed {
+    fn into_batch(self) -> SpanBatch {
+        self.recorder.finish(self.placement, self.end_unix_nanos)
+    }
+}
+
+/// Invocations handed over by the handler layer, waiting for the end of the invocation.
 #[derive(Default)]
-pub(crate) struct Deferred(Mutex<Vec<SpanBatch>>);
+pub(crate) struct Deferred(Mutex<Vec<Closed>>);
 
 impl Deferred {
-    pub(crate) fn push(&self, batch: SpanBatch) {
+    pub(crate) fn push(&self, closed: Closed) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(batch);
+            .push(closed);
     }
 
-    fn take(&self) -> Vec<SpanBatch> {
+    fn take(&self) -> Vec<Closed> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -220,11 +239,16 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
     }
 }
 
-/// Hands the deferred batches to the exporter; returns the exports that need awaiting.
+/// Takes the batches of the deferred invocations and hands them to the exporter; returns the
+/// exports that need awaiting.
 #[inline(never)]
-fn start_exports(shared: &Shared, batches: Vec<SpanBatch>) -> Vec<ExportFuture> {
+fn start_exports(shared: &Shared, deferred: Vec<Closed>) -> Vec<ExportFuture> {
     let mut pending = Vec::new();
-    for batch in batches {
+    for closed in deferred {
+        let batch = closed.into_batch();
+        if batch.spans.is_empty() {
+            continue;
+        }
         match super::future::start_export(shared, batch) {
             Export::Done(Ok(())) => {}
             Export::Done(Err(e)) => shared.failures.report(&e),

@@ -22,6 +22,7 @@ use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Sleep;
 
+use super::after_response::Closed;
 use super::timeout::{LateExport, Watch};
 use super::{Shared, flush, outcome};
 use crate::error::ExportError;
@@ -225,15 +226,28 @@ where
         }
     }
     root.end();
-    let batch = inv.recorder.finish(inv.placement, now_unix_nanos());
-    if !inv.recorder.recording || batch.spans.is_empty() {
+    let end_unix_nanos = now_unix_nanos();
+    if !inv.recorder.recording {
+        inv.recorder.close();
         return State::Ready {
             output: Some(output),
         };
     }
     if super::TraceLayer::defers(&inv.shared) {
-        // Encoding and sending both wait for the after-response layer.
-        inv.shared.deferred.push(batch);
+        // Taking the batch, encoding and sending all wait for the after-response layer; the
+        // closed recorder keeps the spans as they are now.
+        inv.recorder.close();
+        inv.shared.deferred.push(Closed {
+            recorder: inv.recorder,
+            placement: inv.placement,
+            end_unix_nanos,
+        });
+        return State::Ready {
+            output: Some(output),
+        };
+    }
+    let batch = inv.recorder.finish(inv.placement, end_unix_nanos);
+    if batch.spans.is_empty() {
         return State::Ready {
             output: Some(output),
         };

@@ -627,3 +627,65 @@ async fn after_response_mode_without_its_runtime_layer_falls_back_to_before() {
         "no export is left behind when the runtime layer is missing"
     );
 }
+
+#[tokio::test]
+async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_returned() {
+    use lambda_runtime::LambdaInvocation;
+    let exporter = InMemoryExporter::default();
+    let tracing = TraceLayer::builder()
+        .config(Config::from_lookup(|_| None))
+        .flush_mode(crate::layer::FlushMode::AfterResponse)
+        .exporter(exporter.clone())
+        .build();
+    // The handler leaves a child open, as a task it spawned and did not await would.
+    let left_open = Arc::new(Mutex::new(None));
+    let keep = Arc::clone(&left_open);
+    let handler = tracing.layer(service_fn(move |_: LambdaEvent<Value>| {
+        let keep = Arc::clone(&keep);
+        async move {
+            *keep.lock().unwrap() = Some(crate::current().child("detached"));
+            Ok::<_, Error>(json!({}))
+        }
+    }));
+    let late = Arc::clone(&left_open);
+    let runtime_service = service_fn(move |invocation: LambdaInvocation| {
+        let mut handler = handler.clone();
+        let late = Arc::clone(&late);
+        async move {
+            handler
+                .ready()
+                .await?
+                .call(LambdaEvent::new(json!({}), invocation.context))
+                .await?;
+            // After the handler, before the deferred flush: these changes come too late.
+            let child = late.lock().unwrap().take().unwrap();
+            assert!(!child.is_recording(), "the invocation is closed");
+            child.annotate("late", true);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            child.end();
+            assert!(child.child("later").span_id().is_some());
+            Ok::<(), Error>(())
+        }
+    });
+    let (parts, _) = http::Response::new(()).into_parts();
+    let invocation = LambdaInvocation {
+        parts,
+        body: Default::default(),
+        context: context(Some(LAMBDA_HEADER)),
+    };
+    let mut svc = tracing.after_response_layer().layer(runtime_service);
+    svc.ready().await.unwrap().call(invocation).await.unwrap();
+
+    let batch = only_batch(&exporter);
+    let names: Vec<&str> = batch.spans.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["service_undefined", "detached"]);
+    let [root, detached] = &batch.spans[..] else {
+        unreachable!()
+    };
+    assert!(detached.unfinished, "ended after the handler returned");
+    assert!(annotation(detached, "late").is_none());
+    assert!(
+        detached.end_unix_nanos <= root.end_unix_nanos + 10_000_000,
+        "closed when the handler returned, not when the flush ran"
+    );
+}

@@ -183,7 +183,8 @@ impl Span {
     /// flushed yet).
     pub fn is_recording(&self) -> bool {
         self.inner.as_ref().is_some_and(|i| {
-            i.state
+            !i.recorder.is_closed()
+                && i.state
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .as_ref()
@@ -561,6 +562,7 @@ impl Span {
 
     fn with_state(&self, f: impl FnOnce(&mut State)) {
         if let Some(inner) = &self.inner
+            && !inner.recorder.is_closed()
             && let Some(state) = inner
                 .state
                 .lock()

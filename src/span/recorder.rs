@@ -57,16 +57,10 @@ impl Recorder {
         self.context.trace_id
     }
 
-    /// `true` once the invocation was flushed ([`Recorder::finish`]).
-    #[cfg(feature = "tracing")]
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
     /// Registers a new span; `false` when it must not record (not sampled, over the limit, or the
     /// invocation already flushed).
     pub(crate) fn register(&self, span: &Arc<SpanInner>) -> bool {
-        if !self.recording || self.closed.load(Ordering::Acquire) {
+        if !self.recording || self.is_closed() {
             return false;
         }
         let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
@@ -101,10 +95,22 @@ impl Recorder {
         false
     }
 
-    /// Ends every span still open (marking it unfinished), and returns the batch. Later changes
-    /// to any span of this invocation are ignored.
-    pub(crate) fn finish(&self, placement: RootPlacement, end_unix_nanos: u64) -> SpanBatch {
+    /// Closes the invocation: no span registers after this, and changes to its spans are
+    /// ignored. [`Recorder::finish`] may then come later (the after-response flush mode) and
+    /// still sees every span as it was now.
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
+    }
+
+    /// `true` once [`Recorder::close`] (or [`Recorder::finish`]) ran.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the invocation, ends every span still open (marking it unfinished, ended at
+    /// `end_unix_nanos`), and returns the batch.
+    pub(crate) fn finish(&self, placement: RootPlacement, end_unix_nanos: u64) -> SpanBatch {
+        self.close();
         let spans = std::mem::take(&mut *self.spans.lock().unwrap_or_else(PoisonError::into_inner));
         let mut records = Vec::with_capacity(spans.len());
         for span in spans {
