@@ -59,7 +59,13 @@ pub const SENSITIVE_KEY_PREFIX: &str = "x-amz-";
 /// [module docs](self)). `key` may be percent-encoded.
 pub fn is_sensitive_key(key: &str) -> bool {
     let key = decode_lossy(key).to_lowercase();
-    key.starts_with(SENSITIVE_KEY_PREFIX) || SENSITIVE_KEY_PARTS.iter().any(|p| key.contains(p))
+    let key = key.as_bytes();
+    // A plain byte search: the parts are short, the keys too, and `str::contains`'s searcher
+    // would be inlined once per part (issue 6, binary size).
+    key.starts_with(SENSITIVE_KEY_PREFIX.as_bytes())
+        || SENSITIVE_KEY_PARTS
+            .iter()
+            .any(|part| key.windows(part.len()).any(|w| w == part.as_bytes()))
 }
 
 /// `true` when `value` has the shape of a JSON Web Token: `eyJ` (base64url of `{"`), then three
