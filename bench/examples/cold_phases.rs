@@ -1,7 +1,8 @@
 //! What one invocation of the benchmark handler costs in process, phase by phase, with warm or
 //! cold caches: `cargo run --release -p lambda-trace-bench --example cold_phases -- 3000 cold`
 //! (from the repository root; `warm` for back-to-back calls; a third argument, a variant's name,
-//! runs that one alone, for a profiler: `valgrind --tool=callgrind --cache-sim=yes …`).
+//! runs that one alone, for a profiler: `valgrind --tool=callgrind --cache-sim=yes
+//! --toggle-collect=cold_phases::call_now …` counts the timed part alone).
 //!
 //! Every iteration calls the bare handler and the traced one through `TraceLayer` with
 //! different exporters, in a random order, each call timed alone; in `cold` mode a 64 MiB
@@ -14,12 +15,17 @@
 //! - `record, X-Ray only`: the benchmark's 3 child spans, only the X-Ray propagator, no export;
 //! - `record`: the same with every propagator (the default), no export;
 //! - `record + encode`: the segment document written into a buffer, not sent;
-//! - `record + encode + send`: the daemon exporter, one datagram to a real UDP socket.
+//! - `record + encode + send`: the daemon exporter, one datagram to a real UDP socket;
+//! - `after-response, before the response`: the daemon exporter in the after-response flush
+//!   mode, timed until the handler's response is ready (what the caller waits for); the
+//!   deferred export runs after the timed part, through the mode's runtime layer.
 //!
 //! No network and no Runtime API: this is the part of `make bench`'s overhead that is
 //! lambda-trace's own code, without the process around it.
 
+use std::future::Future;
 use std::net::UdpSocket;
+use std::task::Poll;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -27,7 +33,9 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use lambda_runtime::tower::util::BoxService;
 use lambda_runtime::tower::{Layer, Service, ServiceExt};
 use lambda_runtime::{Context, Error as BoxError, LambdaEvent, service_fn};
+use lambda_runtime::LambdaInvocation;
 use lambda_trace::TraceLayer;
+use lambda_trace::layer::{AfterResponseService, FlushMode};
 use lambda_trace::export::{DaemonExporter, Export, Exporter, NoopExporter};
 use lambda_trace::propagation::PropagatorKind;
 use lambda_trace::span::SpanBatch;
@@ -35,6 +43,32 @@ use lambda_trace_bench::handler;
 
 type Event = LambdaEvent<ApiGatewayProxyRequest>;
 type Handler = BoxService<Event, ApiGatewayProxyResponse, BoxError>;
+/// The after-response mode's runtime layer around a runtime that has posted its response: a
+/// call runs the exports the traced handler deferred.
+type Drain = AfterResponseService<BoxService<LambdaInvocation, (), BoxError>>;
+
+/// Calls the handler and polls its future once: every variant finishes in that poll (the
+/// handler never waits, and the exporters here never pend). One function, not inlined, so a
+/// profiler can count this part alone (`--toggle-collect=cold_phases::call_now`).
+#[inline(never)]
+fn call_now(service: &mut Handler, event: Event) -> Result<ApiGatewayProxyResponse, BoxError> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(service.call(event)).poll(&mut cx) {
+        Poll::Ready(response) => response,
+        Poll::Pending => Err("the handler did not finish in one poll".into()),
+    }
+}
+
+/// Runs the exports deferred by the after-response variant's last call.
+async fn drain(drain: &mut Drain) -> Result<(), BoxError> {
+    let (parts, _) = http::Response::new(()).into_parts();
+    let posted = LambdaInvocation {
+        parts,
+        body: Default::default(),
+        context: Context::default(),
+    };
+    drain.ready().await?.call(posted).await
+}
 
 /// Encodes the batch into a reused buffer and sends nothing.
 #[derive(Debug, Default)]
@@ -133,6 +167,20 @@ fn main() -> Result<(), BoxError> {
             ),
         ),
     ];
+    let after_response = builder()
+        .exporter(DaemonExporter::new(&address)?)
+        .flush_mode(FlushMode::AfterResponse)
+        .build();
+    let mut deferred: Drain = after_response
+        .after_response_layer()
+        .layer(BoxService::new(service_fn(|_: LambdaInvocation| async {
+            Ok::<(), BoxError>(())
+        })));
+    variants.push((
+        "after-response, before the response",
+        traced(after_response, true),
+    ));
+    let after_response_variant = variants.len() - 1;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -157,11 +205,14 @@ fn main() -> Result<(), BoxError> {
                         .fold(0u8, |a, &b| a.wrapping_add(b));
                     std::hint::black_box(sum);
                 }
-                let service = &mut variants[v].1;
+                let service = variants[v].1.ready().await?;
                 let start = Instant::now();
-                let response = service.ready().await?.call(event).await?;
+                let response = call_now(service, event)?;
                 times[v].push(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
                 std::hint::black_box(response);
+                if v == after_response_variant {
+                    drain(&mut deferred).await?;
+                }
                 while daemon.recv_from(&mut datagram).is_ok() {}
             }
         }
