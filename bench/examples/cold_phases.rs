@@ -25,18 +25,18 @@
 
 use std::future::Future;
 use std::net::UdpSocket;
-use std::task::Poll;
 use std::sync::Mutex;
+use std::task::Poll;
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use lambda_runtime::LambdaInvocation;
 use lambda_runtime::tower::util::BoxService;
 use lambda_runtime::tower::{Layer, Service, ServiceExt};
 use lambda_runtime::{Context, Error as BoxError, LambdaEvent, service_fn};
-use lambda_runtime::LambdaInvocation;
 use lambda_trace::TraceLayer;
-use lambda_trace::layer::{AfterResponseService, FlushMode};
 use lambda_trace::export::{DaemonExporter, Export, Exporter, NoopExporter};
+use lambda_trace::layer::{AfterResponseService, FlushMode};
 use lambda_trace::propagation::PropagatorKind;
 use lambda_trace::span::SpanBatch;
 use lambda_trace_bench::handler;
@@ -171,11 +171,12 @@ fn main() -> Result<(), BoxError> {
         .exporter(DaemonExporter::new(&address)?)
         .flush_mode(FlushMode::AfterResponse)
         .build();
-    let mut deferred: Drain = after_response
-        .after_response_layer()
-        .layer(BoxService::new(service_fn(|_: LambdaInvocation| async {
-            Ok::<(), BoxError>(())
-        })));
+    let mut deferred: Drain =
+        after_response
+            .after_response_layer()
+            .layer(BoxService::new(service_fn(|_: LambdaInvocation| async {
+                Ok::<(), BoxError>(())
+            })));
     variants.push((
         "after-response, before the response",
         traced(after_response, true),

@@ -185,10 +185,10 @@ impl Span {
         self.inner.as_ref().is_some_and(|i| {
             !i.recorder.is_closed()
                 && i.state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                .is_some_and(|s| !s.ended)
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                    .is_some_and(|s| !s.ended)
         })
     }
 
