@@ -229,11 +229,11 @@ fn main() -> Result<(), BoxError> {
         "{iterations} iterations, {} caches; median µs per call",
         if cold { "cold" } else { "warm" }
     );
-    println!("{:<24} {bare:>8.1}", variants[0].0);
+    println!("{:<36} {bare:>8.1}", variants[0].0);
     for (v, (name, _)) in variants.iter().enumerate().skip(1) {
         let median = median_us(&mut times[v]);
         println!(
-            "{name:<24} {median:>8.1}  (+{:.1} over bare)",
+            "{name:<36} {median:>8.1}  (+{:.1} over bare)",
             median - bare
         );
     }
