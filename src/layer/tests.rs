@@ -694,3 +694,64 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
     );
     assert!(root.end_unix_nanos <= detached.end_unix_nanos);
 }
+
+#[tokio::test]
+async fn the_handlers_own_attributes_and_http_data_win_over_the_layers() {
+    use crate::span::{HttpRequestInfo, MAX_SPAN_ATTRIBUTES};
+    let exporter = InMemoryExporter::default();
+    let handler = service_fn(|_: LambdaEvent<ApiGatewayProxyRequest>| async {
+        let span = crate::current();
+        span.set_attribute((
+            "faas.trigger".into(),
+            AttributeValue::String("custom".into()),
+        ));
+        for i in 0..MAX_SPAN_ATTRIBUTES {
+            span.set_attribute((format!("app.{i}").into(), AttributeValue::Int(i as i64)));
+        }
+        let mut http = HttpRequestInfo::default();
+        http.method = Some("PATCH".into());
+        span.set_http_request(http);
+        Ok::<_, Error>(response(200))
+    });
+    let mut request = ApiGatewayProxyRequest::default();
+    request.http_method = http::Method::GET;
+    request.path = Some("/orders/7".into());
+    request.resource = Some("/orders/{id}".into());
+    let mut svc = layer(exporter.clone()).layer(handler);
+    svc.ready()
+        .await
+        .unwrap()
+        .call(LambdaEvent::new(request, context(Some(LAMBDA_HEADER))))
+        .await
+        .unwrap();
+
+    let root = &only_batch(&exporter).spans[0];
+    let keys: Vec<&str> = root.attributes.iter().map(|(k, _)| k.as_ref()).collect();
+    let layers = keys.iter().filter(|k| !k.starts_with("app.")).count();
+    assert_eq!(keys.len(), MAX_SPAN_ATTRIBUTES, "{keys:?}");
+    assert_eq!(
+        keys[0], "faas.invocation_id",
+        "the layer's attributes come first"
+    );
+    assert!(keys.contains(&"http.route") && keys.contains(&"cloud.account.id"));
+    let triggers: Vec<_> = root
+        .attributes
+        .iter()
+        .filter(|(k, _)| k == "faas.trigger")
+        .collect();
+    assert_eq!(
+        triggers,
+        [&(
+            "faas.trigger".into(),
+            AttributeValue::String("custom".into())
+        )],
+        "the handler's value replaces the layer's"
+    );
+    // The handler's own attributes fill what the layer's leave free, in the order it set them.
+    assert_eq!(keys[layers], "app.0");
+    assert_eq!(
+        root.http_request.as_ref().and_then(|h| h.method.as_deref()),
+        Some("PATCH"),
+        "the handler's HTTP data is kept"
+    );
+}
