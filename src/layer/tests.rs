@@ -708,9 +708,10 @@ async fn the_handlers_own_attributes_and_http_data_win_over_the_layers() {
         for i in 0..MAX_SPAN_ATTRIBUTES {
             span.set_attribute((format!("app.{i}").into(), AttributeValue::Int(i as i64)));
         }
-        let mut http = HttpRequestInfo::default();
-        http.method = Some("PATCH".into());
-        span.set_http_request(http);
+        span.set_http_request(HttpRequestInfo {
+            method: Some("PATCH".into()),
+            ..HttpRequestInfo::default()
+        });
         Ok::<_, Error>(response(200))
     });
     let mut request = ApiGatewayProxyRequest::default();
