@@ -87,4 +87,6 @@ where
 }
 
 #[cfg(test)]
+mod conversion_tests;
+#[cfg(test)]
 mod tests;

@@ -62,7 +62,10 @@ where
             };
             start_invocation(
                 &self.shared,
-                Some(&HttpCarrier(&request)),
+                Some(&HttpCarrier::new(
+                    &request,
+                    context.xray_trace_id.as_deref(),
+                )),
                 context,
                 response_status,
             )
