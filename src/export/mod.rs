@@ -27,8 +27,6 @@ mod memory;
 #[cfg(feature = "otlp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub mod otlp;
-mod otlp_json;
-mod otlp_model;
 mod stdout;
 
 use std::fmt;

@@ -4,7 +4,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Mutex, PoisonError};
 
-use super::{Export, ExportError, Exporter, otlp_json};
+use super::{Export, ExportError, Exporter};
+use crate::otlp::json as otlp_json;
 use crate::span::SpanBatch;
 
 /// Writes each invocation's spans as ONE line of OTLP/JSON (an `ExportTraceServiceRequest` in

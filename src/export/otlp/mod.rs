@@ -67,7 +67,6 @@
 //! ```
 
 mod client;
-mod translate;
 
 use std::fmt;
 use std::io;
@@ -183,7 +182,7 @@ impl fmt::Debug for OtlpExporter {
 
 impl Exporter for OtlpExporter {
     fn export(&self, batch: SpanBatch) -> Export {
-        let body = translate::request(&batch).encode_to_vec();
+        let body = crate::otlp::protobuf::request(&batch).encode_to_vec();
         Export::Pending(self.client.post(body, batch.spans.len()))
     }
 }
