@@ -305,7 +305,7 @@ impl OtlpHeaders {
                 None => tracing::warn!(
                     target: "lambda_trace",
                     "OTEL_EXPORTER_OTLP_HEADERS: malformed entry for key {:?}; ignored",
-                    crate::layer::log_safe(entry.split('=').next().unwrap_or_default().trim())
+                    crate::log_safe::log_safe(entry.split('=').next().unwrap_or_default().trim())
                 ),
             }
         }
@@ -411,7 +411,7 @@ impl Config {
                             tracing::warn!(
                                 target: "lambda_trace",
                                 "OTEL_PROPAGATORS: {}; ignored",
-                                crate::layer::log_safe(&e.to_string())
+                                crate::log_safe::log_safe(&e.to_string())
                             )
                         })
                         .ok()
@@ -500,7 +500,7 @@ fn parse_or_default_with<T: FromStr>(key: &str, value: &str, default: T) -> T {
 /// The log line for a value that does not parse (one copy, not one per parsed type).
 #[cold]
 fn invalid(key: &str, value: &str) {
-    tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::layer::log_safe(value));
+    tracing::warn!(target: "lambda_trace", "{key}: invalid value {:?}; using the default", crate::log_safe::log_safe(value));
 }
 
 /// `LAMBDA_TRACE_SAMPLE_RATE`: a decimal number (`0.05`, `.5`, `+1`, `5e-2`) clamped to `0..=1`;

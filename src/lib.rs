@@ -98,6 +98,7 @@ pub mod export;
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda-http")))]
 pub mod http_layer;
 pub mod layer;
+mod log_safe;
 mod otlp;
 pub mod outgoing;
 pub mod propagation;

@@ -22,6 +22,7 @@
 #[cfg(feature = "xray-api")]
 mod api;
 mod daemon;
+mod factory;
 #[cfg(any(feature = "testing", test))]
 mod memory;
 #[cfg(feature = "otlp")]
@@ -39,6 +40,7 @@ use crate::span::SpanBatch;
 #[cfg_attr(docsrs, doc(cfg(feature = "xray-api")))]
 pub use api::{MAX_DOCUMENTS_PER_CALL, XrayApiExporter};
 pub use daemon::DaemonExporter;
+pub(crate) use factory::exporter_for;
 #[cfg(any(feature = "testing", test))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use memory::InMemoryExporter;

@@ -203,7 +203,7 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
                 *this.deadline_ms,
                 this.shared.flush_margin,
             );
-            let exports = start_exports(this.shared, this.shared.deferred.take());
+            let exports = start_exports(this.shared, this.shared.deferred.take(), budget);
             let timer = if exports.is_empty() {
                 None
             } else {
@@ -242,14 +242,14 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
 /// Takes the batches of the deferred invocations and hands them to the exporter; returns the
 /// exports that need awaiting.
 #[inline(never)]
-fn start_exports(shared: &Shared, deferred: Vec<Closed>) -> Vec<ExportFuture> {
+fn start_exports(shared: &Shared, deferred: Vec<Closed>, budget: Duration) -> Vec<ExportFuture> {
     let mut pending = Vec::new();
     for closed in deferred {
         let batch = closed.into_batch();
         if batch.spans.is_empty() {
             continue;
         }
-        match super::future::start_export(shared, batch) {
+        match super::future::start_export(shared, batch, budget) {
             Export::Done(Ok(())) => {}
             Export::Done(Err(e)) => shared.failures.report(&e),
             Export::Pending(export) => pending.push(export),

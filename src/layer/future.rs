@@ -252,7 +252,12 @@ where
             output: Some(output),
         };
     }
-    match start_export(&inv.shared, batch) {
+    let budget = flush::budget(
+        inv.shared.flush_timeout,
+        inv.deadline_ms,
+        inv.shared.flush_margin,
+    );
+    match start_export(&inv.shared, batch, budget) {
         Export::Done(result) => {
             if let Err(e) = result {
                 inv.shared.failures.report(&e);
@@ -262,11 +267,6 @@ where
             }
         }
         Export::Pending(export) => {
-            let budget = flush::budget(
-                inv.shared.flush_timeout,
-                inv.deadline_ms,
-                inv.shared.flush_margin,
-            );
             let sleep = start_timer(budget);
             State::Flushing {
                 output: Some(output),
@@ -347,7 +347,8 @@ pub(crate) fn poll_export(
 
 /// Hands `batch` to the exporter; an exporter that panics is a failed export, not the
 /// function's panic.
-pub(crate) fn start_export(shared: &Shared, batch: SpanBatch) -> Export {
+pub(crate) fn start_export(shared: &Shared, mut batch: SpanBatch, budget: Duration) -> Export {
+    batch.deadline = std::time::Instant::now().checked_add(budget);
     catch_unwind(AssertUnwindSafe(|| shared.exporter.export(batch)))
         .unwrap_or_else(|_| Export::Done(Err(exporter_panicked())))
 }

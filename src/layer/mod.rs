@@ -75,7 +75,6 @@ mod flush;
 mod future;
 mod intern;
 mod invocation;
-mod log;
 mod outcome;
 mod parent;
 mod response;
@@ -90,14 +89,14 @@ use tower::Layer;
 
 pub use crate::config::{CallerSampling, FlushMode};
 use crate::export::Exporter;
+pub(crate) use crate::log_safe::log_safe_message;
+pub use crate::log_safe::{MAX_LOGGED, MAX_LOGGED_MESSAGE, log_safe};
 use crate::span::recorder::Settings;
 pub use after_response::{AfterResponseFuture, AfterResponseLayer, AfterResponseService};
 pub use builder::TraceLayerBuilder;
 pub use future::TraceFuture;
 #[cfg(feature = "lambda-http")]
 pub(crate) use invocation::start as start_invocation;
-pub(crate) use log::log_safe_message;
-pub use log::{MAX_LOGGED, MAX_LOGGED_MESSAGE, log_safe};
 pub use response::MAX_CAPTURED_BODY;
 pub use service::TraceService;
 

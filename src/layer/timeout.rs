@@ -208,17 +208,15 @@ fn time_out(inv: Invocation) -> Option<(ExportFuture, Duration, Arc<Shared>)> {
     if batch.spans.is_empty() {
         return None;
     }
-    match super::future::start_export(&shared, batch) {
+    let budget = flush::budget(shared.flush_timeout, deadline_ms, shared.flush_margin);
+    match super::future::start_export(&shared, batch, budget) {
         Export::Done(result) => {
             if let Err(e) = result {
                 shared.failures.report(&e);
             }
             None
         }
-        Export::Pending(export) => {
-            let budget = flush::budget(shared.flush_timeout, deadline_ms, shared.flush_margin);
-            Some((export, budget, shared))
-        }
+        Export::Pending(export) => Some((export, budget, shared)),
     }
 }
 

@@ -389,6 +389,9 @@ pub struct SpanBatch {
     pub spans: Vec<SpanRecord>,
     /// Spans not recorded because the invocation hit its span limit.
     pub dropped_spans: usize,
+    /// When the layer stops waiting for this export (its flush deadline), if known. A network
+    /// exporter may use it to decide whether a retry still fits; the layer enforces it anyway.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl SpanBatch {
@@ -406,6 +409,7 @@ impl SpanBatch {
             placement,
             spans,
             dropped_spans: 0,
+            deadline: None,
         }
     }
 

@@ -124,6 +124,7 @@ impl Recorder {
             placement,
             spans: records,
             dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
+            deadline: None,
         }
     }
 }

@@ -312,6 +312,7 @@ mod tests {
             placement: RootPlacement::Segment,
             spans,
             dropped_spans: 0,
+            deadline: None,
         }
     }
 

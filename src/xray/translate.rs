@@ -391,6 +391,7 @@ mod tests {
             placement,
             spans,
             dropped_spans: 0,
+            deadline: None,
         }
     }
 

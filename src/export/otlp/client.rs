@@ -16,7 +16,7 @@ use prost::Message;
 
 use crate::error::ExportError;
 use crate::export::ExportFuture;
-use crate::layer::log_safe;
+use crate::log_safe::log_safe;
 
 /// Most bytes of a response body read (a partial-success message or an error text).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;

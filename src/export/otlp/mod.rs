@@ -96,7 +96,7 @@ impl OtlpExporter {
                 io::ErrorKind::InvalidInput,
                 format!(
                     "invalid OTLP endpoint {:?}: {why}",
-                    crate::layer::log_safe(endpoint)
+                    crate::log_safe::log_safe(endpoint)
                 ),
             )
         };
@@ -147,7 +147,7 @@ impl OtlpExporter {
                 io::ErrorKind::InvalidInput,
                 format!(
                     "invalid OTLP header {what} for {:?}",
-                    crate::layer::log_safe(name)
+                    crate::log_safe::log_safe(name)
                 ),
             )
         };
