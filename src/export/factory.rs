@@ -12,7 +12,9 @@ use crate::log_safe::{log_safe, log_safe_message};
 pub(crate) fn exporter_for(c: &Config) -> Arc<dyn Exporter> {
     match c.exporter {
         ExporterKind::XrayDaemon => daemon_exporter(c),
+        ExporterKind::Otlp if names_xray(c) => xray_otlp_exporter(c),
         ExporterKind::Otlp => otlp_exporter(c),
+        ExporterKind::XrayOtlp => xray_otlp_exporter(c),
         ExporterKind::Stdout => Arc::new(StdoutExporter::new()),
         ExporterKind::XrayApi => api_exporter(c),
         ExporterKind::None => Arc::new(NoopExporter),
@@ -79,6 +81,71 @@ fn api_exporter(c: &Config) -> Arc<dyn Exporter> {
     daemon_exporter(c)
 }
 
+/// Whether the configured OTLP endpoint is X-Ray's (`xray.<region>.amazonaws.com`): such an
+/// endpoint takes only signed requests, so `otlp` sends there as `xray-otlp` does.
+fn names_xray(c: &Config) -> bool {
+    let host = c
+        .otlp
+        .endpoint
+        .as_deref()
+        .and_then(|e| e.parse::<http::Uri>().ok())
+        .and_then(|u| u.host().map(str::to_owned));
+    host.is_some_and(|h| h.starts_with("xray.") && h.ends_with(".amazonaws.com"))
+}
+
+/// `xray-otlp`: X-Ray's OTLP endpoint (the configured one, else the region's), signed with the
+/// function's credentials. Without a region or credentials at start: one log line, and spans
+/// are dropped (the function runs untraced, unharmed, with no log line per invocation).
+#[cfg(feature = "xray-otlp")]
+fn xray_otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
+    use super::otlp::{XrayCredentials, xray_endpoint};
+    let configured = c.otlp.endpoint.as_deref();
+    let host_region = configured
+        .and_then(|e| e.parse::<http::Uri>().ok())
+        .and_then(|u| {
+            u.host()
+                .and_then(super::otlp::region_of_host)
+                .map(str::to_owned)
+        });
+    let Some(region) = host_region.or_else(|| c.region.clone()) else {
+        tracing::warn!(
+            target: "lambda_trace",
+            "xray-otlp: no region (AWS_REGION) to send to and sign for; spans will be dropped"
+        );
+        return Arc::new(NoopExporter);
+    };
+    if !c.aws_credentials {
+        tracing::warn!(
+            target: "lambda_trace",
+            "xray-otlp: no AWS credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) to sign with; \
+             spans will be dropped"
+        );
+        return Arc::new(NoopExporter);
+    }
+    let endpoint = configured.map_or_else(|| xray_endpoint(&region), str::to_owned);
+    match super::OtlpExporter::new(&endpoint).and_then(|e| e.configured(c)) {
+        Ok(e) => Arc::new(e.with_sigv4(&region, XrayCredentials::Environment)),
+        Err(e) => {
+            tracing::warn!(
+                target: "lambda_trace",
+                "xray-otlp exporter unavailable ({}); spans will be dropped",
+                log_safe_message(&e.to_string())
+            );
+            Arc::new(NoopExporter)
+        }
+    }
+}
+
+/// Without the feature: one log line, then the daemon's exporter.
+#[cfg(not(feature = "xray-otlp"))]
+fn xray_otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
+    tracing::warn!(
+        target: "lambda_trace",
+        "X-Ray's OTLP endpoint needs lambda-trace's `xray-otlp` feature; using the X-Ray daemon exporter"
+    );
+    daemon_exporter(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,11 +173,66 @@ mod tests {
         } else {
             assert!(otlp.starts_with("DaemonExporter"), "{otlp}");
         }
-        // An endpoint the OTLP exporter cannot use: the daemon, with a log line.
         let https = exporter(&[
             ("OTEL_TRACES_EXPORTER", "otlp"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.honeycomb.io"),
         ]);
-        assert!(https.starts_with("DaemonExporter"), "{https}");
+        if cfg!(feature = "otlp") {
+            assert!(https.starts_with("OtlpExporter"), "{https}");
+            assert!(
+                https.contains("https://api.honeycomb.io/v1/traces"),
+                "{https}"
+            );
+        }
+        // An endpoint the OTLP exporter cannot use: the daemon, with a log line.
+        let ftp = exporter(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+        ]);
+        assert!(ftp.starts_with("DaemonExporter"), "{ftp}");
+    }
+
+    #[test]
+    fn xray_otlp_needs_the_feature_a_region_and_credentials() {
+        let credentials = [
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = vec![("LAMBDA_TRACE_EXPORTER", "xray-otlp")];
+            vars.extend_from_slice(extra);
+            exporter(&vars)
+        };
+        let full = with(&[credentials[0], credentials[1], ("AWS_REGION", "eu-west-1")]);
+        let no_region = with(&credentials);
+        let no_credentials = with(&[("AWS_REGION", "eu-west-1")]);
+        // `otlp` to X-Ray's host is sent as `xray-otlp`, signed for the host's region.
+        let by_host = exporter(&[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            credentials[0],
+            credentials[1],
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://xray.ap-south-1.amazonaws.com/v1/traces",
+            ),
+        ]);
+        if cfg!(feature = "xray-otlp") {
+            assert!(full.starts_with("OtlpExporter"), "{full}");
+            assert!(
+                full.contains("https://xray.eu-west-1.amazonaws.com/v1/traces")
+                    && full.contains("signed: true"),
+                "{full}"
+            );
+            assert!(no_region.starts_with("NoopExporter"), "{no_region}");
+            assert!(
+                no_credentials.starts_with("NoopExporter"),
+                "{no_credentials}"
+            );
+            assert!(by_host.contains("signed: true"), "{by_host}");
+        } else {
+            for e in [full, no_region, no_credentials, by_host] {
+                assert!(e.starts_with("DaemonExporter"), "{e}");
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{Export, ExportError, Exporter};
 use crate::otlp::json as otlp_json;
+use crate::otlp::model::Dialect;
 use crate::span::SpanBatch;
 
 /// Writes each invocation's spans as ONE line of OTLP/JSON (an `ExportTraceServiceRequest` in
@@ -48,7 +49,7 @@ impl StdoutExporter {
     /// The line (without its `\n`) written for `batch`.
     pub fn encode(batch: &SpanBatch) -> String {
         let mut line = Vec::new();
-        otlp_json::write_request(batch, &mut line);
+        otlp_json::write_request(batch, Dialect::Otel, &mut line);
         // Always UTF-8: the writer copies whole `str`s and adds ASCII.
         String::from_utf8(line).unwrap_or_default()
     }
@@ -69,7 +70,7 @@ impl fmt::Debug for StdoutExporter {
 impl Exporter for StdoutExporter {
     fn export(&self, batch: SpanBatch) -> Export {
         let mut line = Vec::new();
-        otlp_json::write_request(&batch, &mut line);
+        otlp_json::write_request(&batch, Dialect::Otel, &mut line);
         line.push(b'\n');
         // One `write_all` of the whole line under the lock: lines of concurrent invocations
         // never interleave.
@@ -282,7 +283,10 @@ mod tests {
     fn the_line_is_what_serde_json_writes() {
         let batch = batch();
         let line = StdoutExporter::encode(&batch);
-        assert_eq!(line, otlp_json::reference::request(&batch).to_string());
+        assert_eq!(
+            line,
+            otlp_json::reference::request(&batch, Dialect::Otel).to_string()
+        );
         let v: Value = serde_json::from_str(&line).unwrap();
         let child = &v["resourceSpans"][0]["scopeSpans"][0]["spans"][1];
         assert_eq!(

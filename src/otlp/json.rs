@@ -11,12 +11,12 @@
 //! The text is what serializing the same request as a `serde_json::Value` gives (compact, the
 //! keys of every object in sorted order); a test holds the two byte for byte.
 
-use super::model::{self, KeyValues, StatusCode, Value};
+use super::model::{self, Dialect, KeyValues, StatusCode, Value};
 use crate::span::SpanBatch;
 use crate::xray::json::Out;
 
 /// Appends the request for `batch` to `buf` (one line of JSON, without the newline).
-pub(crate) fn write_request(batch: &SpanBatch, buf: &mut Vec<u8>) {
+pub(crate) fn write_request(batch: &SpanBatch, dialect: Dialect, buf: &mut Vec<u8>) {
     let mut out = Out::new(buf, usize::MAX);
     let trace_id = batch.trace_id.hex();
     raw(&mut out, r#"{"resourceSpans":[{"resource":{"attributes":"#);
@@ -30,7 +30,7 @@ pub(crate) fn write_request(batch: &SpanBatch, buf: &mut Vec<u8>) {
         if index > 0 {
             raw(&mut out, ",");
         }
-        span(&mut out, batch, index, &trace_id);
+        span(&mut out, batch, index, &trace_id, dialect);
     }
     raw(&mut out, "]}]}]}");
 }
@@ -50,11 +50,11 @@ fn quoted_u64(out: &mut Out<'_>, v: u64) {
     raw(out, "\"");
 }
 
-fn span(out: &mut Out<'_>, batch: &SpanBatch, index: usize, trace_id: &[u8; 32]) {
+fn span(out: &mut Out<'_>, batch: &SpanBatch, index: usize, trace_id: &[u8; 32], dialect: Dialect) {
     let s = &batch.spans[index];
     // Keys in sorted order, as a `serde_json::Map` writes them.
     raw(out, r#"{"attributes":"#);
-    attributes(out, model::span_attributes(batch, index));
+    attributes(out, model::span_attributes(batch, index, dialect));
     raw(out, r#","endTimeUnixNano":"#);
     quoted_u64(out, s.end_unix_nanos);
     if !s.exceptions.is_empty() {
@@ -76,7 +76,7 @@ fn span(out: &mut Out<'_>, batch: &SpanBatch, index: usize, trace_id: &[u8; 32])
     raw(out, r#","flags":"#);
     out.u64(model::flags(batch, index).into());
     raw(out, r#","kind":"#);
-    out.i64(model::kind(s.kind).into());
+    out.i64(model::kind(batch, index, dialect).into());
     if !s.links.is_empty() {
         raw(out, r#","links":["#);
         for (i, (trace, span)) in s.links.iter().enumerate() {
@@ -178,14 +178,14 @@ fn any_value(out: &mut Out<'_>, value: &Value<'_>) {
 pub(crate) mod reference {
     use serde_json::{Map, Value as Json, json};
 
-    use crate::otlp::model::{self, KeyValues, StatusCode, Value};
+    use crate::otlp::model::{self, Dialect, KeyValues, StatusCode, Value};
     use crate::span::SpanBatch;
 
     /// The request for `batch`: one resource, one scope, every span.
-    pub(crate) fn request(batch: &SpanBatch) -> Json {
+    pub(crate) fn request(batch: &SpanBatch, dialect: Dialect) -> Json {
         let trace_id = batch.trace_id.to_string();
         let spans: Vec<Json> = (0..batch.spans.len())
-            .map(|i| span(batch, i, &trace_id))
+            .map(|i| span(batch, i, &trace_id, dialect))
             .collect();
         json!({
             "resourceSpans": [{
@@ -198,7 +198,7 @@ pub(crate) mod reference {
         })
     }
 
-    fn span(batch: &SpanBatch, index: usize, trace_id: &str) -> Json {
+    fn span(batch: &SpanBatch, index: usize, trace_id: &str, dialect: Dialect) -> Json {
         let s = &batch.spans[index];
         let mut out = Map::new();
         out.insert("traceId".into(), trace_id.into());
@@ -208,7 +208,7 @@ pub(crate) mod reference {
         }
         out.insert("flags".into(), model::flags(batch, index).into());
         out.insert("name".into(), s.name.as_ref().into());
-        out.insert("kind".into(), model::kind(s.kind).into());
+        out.insert("kind".into(), model::kind(batch, index, dialect).into());
         out.insert(
             "startTimeUnixNano".into(),
             s.start_unix_nanos.to_string().into(),
@@ -219,7 +219,7 @@ pub(crate) mod reference {
         );
         out.insert(
             "attributes".into(),
-            attributes(model::span_attributes(batch, index)),
+            attributes(model::span_attributes(batch, index, dialect)),
         );
         if !s.exceptions.is_empty() {
             let events: Vec<Json> = s

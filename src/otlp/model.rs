@@ -20,7 +20,8 @@
 use std::borrow::Cow;
 
 use crate::span::{
-    AnnotationValue, AttributeValue, ExceptionRecord, Resource, SpanBatch, SpanKind, SpanRecord,
+    AnnotationValue, AttributeValue, ExceptionRecord, Resource, RootPlacement, SpanBatch, SpanKind,
+    SpanRecord,
 };
 use crate::xray::json::value_text;
 
@@ -39,6 +40,28 @@ const FLAG_SAMPLED: u32 = 0x01;
 const FLAG_HAS_IS_REMOTE: u32 = 0x100;
 /// OTLP `SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK`: the parent is in another process.
 const FLAG_IS_REMOTE: u32 = 0x200;
+
+/// Which receiver a request is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Dialect {
+    /// Any OpenTelemetry backend.
+    #[default]
+    Otel,
+    /// X-Ray's OTLP endpoint (feature `xray-otlp`), which reads two things its own way:
+    /// - X-Ray indexes as annotations only the attributes whose keys a span lists in
+    ///   `aws.xray.annotations` (a string array); every other attribute becomes metadata. So each
+    ///   span lists its annotations' keys there.
+    /// - A `SERVER` span becomes a segment of its own, even with a parent. Under Active tracing
+    ///   (the invocation span's parent is Lambda's function segment) the invocation span is sent
+    ///   as `INTERNAL`, which X-Ray makes a subsegment of Lambda's segment: one function node in
+    ///   the trace map, as with the daemon.
+    #[cfg_attr(not(feature = "xray-otlp"), allow(dead_code))]
+    Xray,
+}
+
+/// The attribute X-Ray reads the annotation keys of a span from.
+#[cfg(feature = "xray-otlp")]
+pub(crate) const XRAY_ANNOTATIONS: &str = "aws.xray.annotations";
 
 /// An attribute value, before it is encoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +123,7 @@ pub(crate) fn resource_attributes(r: &Resource) -> KeyValues<'_> {
 }
 
 /// The attributes of `batch.spans[index]`.
-pub(crate) fn span_attributes(batch: &SpanBatch, index: usize) -> KeyValues<'_> {
+pub(crate) fn span_attributes(batch: &SpanBatch, index: usize, dialect: Dialect) -> KeyValues<'_> {
     let span = &batch.spans[index];
     let mut kv = KeyValues::default();
     for (key, value) in &span.attributes {
@@ -162,6 +185,13 @@ pub(crate) fn span_attributes(batch: &SpanBatch, index: usize) -> KeyValues<'_> 
             Value::Int(i64::try_from(batch.dropped_spans).unwrap_or(i64::MAX)),
         );
     }
+    #[cfg(feature = "xray-otlp")]
+    if dialect == Dialect::Xray && !span.annotations.is_empty() {
+        let keys = span.annotations.iter().map(|(k, _)| Cow::Borrowed(&**k));
+        kv.push(XRAY_ANNOTATIONS, Value::StrArray(keys.collect()));
+    }
+    #[cfg(not(feature = "xray-otlp"))]
+    let _ = dialect;
     kv
 }
 
@@ -183,9 +213,11 @@ pub(crate) fn status(span: &SpanRecord) -> (StatusCode, &str) {
     (StatusCode::Error, message)
 }
 
-/// OTLP `Span.SpanKind`.
-pub(crate) const fn kind(kind: SpanKind) -> i32 {
-    match kind {
+/// OTLP `Span.SpanKind` of `batch.spans[index]`.
+pub(crate) fn kind(batch: &SpanBatch, index: usize, dialect: Dialect) -> i32 {
+    let under_lambda = index == 0 && batch.placement == RootPlacement::LambdaSubsegment;
+    match batch.spans[index].kind {
+        SpanKind::Server if dialect == Dialect::Xray && under_lambda => 1,
         SpanKind::Internal => 1,
         SpanKind::Server => 2,
         SpanKind::Client => 3,
@@ -284,7 +316,7 @@ mod tests {
             vec![r],
         );
         batch.dropped_spans = 2;
-        let kv = span_attributes(&batch, 0).0;
+        let kv = span_attributes(&batch, 0, Dialect::Otel).0;
         let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         assert_eq!(get("http.request.method"), Some(Value::Str("GET".into())));
         assert_eq!(get("url.path"), Some(Value::Str("/orders".into())));

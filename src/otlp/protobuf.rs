@@ -9,14 +9,14 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 
-use super::model::{self, KeyValues, Value};
+use super::model::{self, Dialect, KeyValues, Value};
 use crate::span::SpanBatch;
 
 /// The request for `batch`: one resource, one scope, every span.
-pub(crate) fn request(batch: &SpanBatch) -> ExportTraceServiceRequest {
+pub(crate) fn request(batch: &SpanBatch, dialect: Dialect) -> ExportTraceServiceRequest {
     let trace_id = batch.trace_id.to_u128().to_be_bytes().to_vec();
     let spans = (0..batch.spans.len())
-        .map(|i| span(batch, i, &trace_id))
+        .map(|i| span(batch, i, &trace_id, dialect))
         .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
@@ -38,7 +38,7 @@ pub(crate) fn request(batch: &SpanBatch) -> ExportTraceServiceRequest {
     }
 }
 
-fn span(batch: &SpanBatch, index: usize, trace_id: &[u8]) -> Span {
+fn span(batch: &SpanBatch, index: usize, trace_id: &[u8], dialect: Dialect) -> Span {
     let s = &batch.spans[index];
     let (code, message) = model::status(s);
     Span {
@@ -49,10 +49,10 @@ fn span(batch: &SpanBatch, index: usize, trace_id: &[u8]) -> Span {
             .map_or_else(Vec::new, |p| p.to_u64().to_be_bytes().to_vec()),
         flags: model::flags(batch, index),
         name: s.name.to_string(),
-        kind: model::kind(s.kind),
+        kind: model::kind(batch, index, dialect),
         start_time_unix_nano: s.start_unix_nanos,
         end_time_unix_nano: s.end_unix_nanos,
-        attributes: attributes(model::span_attributes(batch, index)),
+        attributes: attributes(model::span_attributes(batch, index, dialect)),
         events: s
             .exceptions
             .iter()
@@ -141,7 +141,7 @@ mod tests {
             RootPlacement::LambdaSubsegment,
             vec![root],
         );
-        let bytes = request(&batch).encode_to_vec();
+        let bytes = request(&batch, Dialect::Otel).encode_to_vec();
         let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
         let span = &decoded.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(

@@ -52,6 +52,7 @@
 
 mod b3;
 mod baggage;
+pub(crate) use baggage::percent_decode;
 mod carrier_impls;
 mod composite;
 mod jaeger;

@@ -1,18 +1,23 @@
-//! The HTTP side of the OTLP exporter: one POST per invocation on a pooled keep-alive client.
+//! The HTTP side of the OTLP exporter: one POST per invocation on a keep-alive client that
+//! speaks plain HTTP and HTTPS, bounded by a deadline, retried once when the backend asks for
+//! it and the deadline leaves room.
 
 use std::error::Error as _;
 use std::io;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
+use rustls::ClientConfig;
 
 use crate::error::ExportError;
 use crate::export::ExportFuture;
@@ -21,42 +26,58 @@ use crate::log_safe::log_safe;
 /// Most bytes of a response body read (a partial-success message or an error text).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Idle pooled connections older than this are not reused (a frozen sandbox may thaw long
-/// after the collector closed them).
+/// after the backend closed them).
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The wait before the one retry when the backend did not say (`Retry-After`).
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+/// A retry is started only if at least this much time is left after its wait.
+const MIN_RETRY_TIME: Duration = Duration::from_millis(20);
+
+/// Signs a request just before it is sent (each attempt anew: the signature covers the time).
+pub(super) type Sign =
+    Arc<dyn Fn(&mut Request<Full<Bytes>>, &[u8]) -> Result<(), ExportError> + Send + Sync>;
 
 /// A keep-alive HTTP/1.1 client bound to one endpoint, with the configured extra headers.
 #[derive(Clone)]
 pub(super) struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: Uri,
     headers: HeaderMap,
+    sign: Option<Sign>,
 }
 
 impl HttpClient {
-    /// A client for `endpoint` (already validated: `http`, with an authority). No connection is
-    /// opened here; the first export connects, and later ones reuse the pooled connection.
-    pub(super) fn new(endpoint: Uri) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(4)
-            .build(connector);
+    /// A client for `endpoint` (already validated: `http` or `https`, with an authority),
+    /// trusting what `tls` trusts. No connection is opened here; the first export connects, and
+    /// later ones reuse the pooled connection.
+    pub(super) fn new(endpoint: Uri, tls: ClientConfig, content_type: &'static str) -> Self {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf"),
-        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("lambda-trace/", env!("CARGO_PKG_VERSION"))),
         );
         Self {
-            client,
+            client: pooled_client(tls),
             endpoint,
             headers,
+            sign: None,
         }
+    }
+
+    /// The same client with another TLS configuration (new trusted certificates); the pool
+    /// starts empty.
+    pub(super) fn set_tls(&mut self, tls: ClientConfig) {
+        self.client = pooled_client(tls);
+    }
+
+    #[cfg(feature = "xray-otlp")]
+    pub(super) fn set_sign(&mut self, sign: Sign) {
+        self.sign = Some(sign);
+    }
+
+    pub(super) fn is_signed(&self) -> bool {
+        self.sign.is_some()
     }
 
     pub(super) fn endpoint(&self) -> &Uri {
@@ -71,23 +92,81 @@ impl HttpClient {
         &mut self.headers
     }
 
-    /// POSTs `body` (an encoded request of `spans` spans); resolves when the answer is read.
-    pub(super) fn post(&self, body: Vec<u8>, spans: usize) -> ExportFuture {
+    /// POSTs `body` (an encoded request of `spans` spans, `extra` headers such as
+    /// `content-encoding`); resolves when the answer is read, or with `Timeout` after `timeout`.
+    /// A retry is started only when it fits before `deadline` (the layer's flush deadline, which
+    /// the layer enforces itself).
+    pub(super) fn post(
+        &self,
+        body: Bytes,
+        extra: Option<(http::HeaderName, HeaderValue)>,
+        spans: usize,
+        timeout: Duration,
+        deadline: Option<Instant>,
+    ) -> ExportFuture {
         let this = self.clone();
-        Box::pin(async move { this.send(body, spans).await })
+        Box::pin(async move {
+            let own = Instant::now().checked_add(timeout);
+            let retry_by = match (own, deadline) {
+                (Some(own), Some(deadline)) => own.min(deadline),
+                (own, deadline) => own.or(deadline).unwrap_or_else(Instant::now),
+            };
+            let attempt = this.send_with_retry(body, extra, spans, retry_by);
+            match tokio::time::timeout(timeout, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(ExportError::Timeout(timeout)),
+            }
+        })
     }
 
-    async fn send(self, body: Vec<u8>, spans: usize) -> Result<(), ExportError> {
-        let mut request = Request::post(self.endpoint)
-            .body(Full::new(Bytes::from(body)))
+    async fn send_with_retry(
+        &self,
+        body: Bytes,
+        extra: Option<(http::HeaderName, HeaderValue)>,
+        spans: usize,
+        deadline: Instant,
+    ) -> Result<(), ExportError> {
+        match self.send(body.clone(), extra.clone(), spans).await {
+            Err(Failure::Retryable { error, wait }) => {
+                let wait = wait.unwrap_or(RETRY_BACKOFF);
+                let fits = Instant::now()
+                    .checked_add(wait + MIN_RETRY_TIME)
+                    .is_some_and(|t| t <= deadline);
+                if !fits {
+                    return Err(error);
+                }
+                tokio::time::sleep(wait).await;
+                self.send(body, extra, spans)
+                    .await
+                    .map_err(Failure::into_error)
+            }
+            other => other.map_err(Failure::into_error),
+        }
+    }
+
+    async fn send(
+        &self,
+        body: Bytes,
+        extra: Option<(http::HeaderName, HeaderValue)>,
+        spans: usize,
+    ) -> Result<(), Failure> {
+        let mut request = Request::post(self.endpoint.clone())
+            .body(Full::new(body.clone()))
             .map_err(|e| ExportError::Other(format!("building the OTLP request: {e}")))?;
-        *request.headers_mut() = self.headers;
+        *request.headers_mut() = self.headers.clone();
+        if let Some((name, value)) = extra {
+            request.headers_mut().insert(name, value);
+        }
+        if let Some(sign) = &self.sign {
+            sign(&mut request, &body)?;
+        }
         let response = self
             .client
             .request(request)
             .await
             .map_err(transport_error)?;
         let status = response.status();
+        let wait = retry_after(response.headers());
         // Read the whole (bounded) body: that also hands the connection back to the pool.
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()
@@ -95,13 +174,63 @@ impl HttpClient {
             .map(|b| b.to_bytes());
         if status.is_success() {
             // The spans were accepted; an unreadable body cannot say otherwise.
-            return body.map_or(Ok(()), |b| partial_success(&b, spans));
+            return body.map_or(Ok(()), |b| {
+                partial_success(&b, spans).map_err(Failure::from)
+            });
         }
-        Err(ExportError::Other(http_failure(
-            status,
-            body.ok().as_deref(),
-        )))
+        let error = ExportError::Other(http_failure(status, body.ok().as_deref()));
+        Err(match status.as_u16() {
+            429 | 502 | 503 | 504 => Failure::Retryable { error, wait },
+            _ => Failure::Final(error),
+        })
     }
+}
+
+/// Why one attempt failed, and whether the backend invites another.
+enum Failure {
+    Final(ExportError),
+    /// 429, 502, 503, 504: worth one more attempt after `wait` (`Retry-After`, when sent).
+    Retryable {
+        error: ExportError,
+        wait: Option<Duration>,
+    },
+}
+
+impl Failure {
+    fn into_error(self) -> ExportError {
+        match self {
+            Failure::Final(e) | Failure::Retryable { error: e, .. } => e,
+        }
+    }
+}
+
+impl From<ExportError> for Failure {
+    fn from(e: ExportError) -> Self {
+        Failure::Final(e)
+    }
+}
+
+fn pooled_client(tls: ClientConfig) -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .pool_max_idle_per_host(4)
+        .build(connector)
+}
+
+/// `Retry-After` in delay-seconds (an HTTP date is not honoured: the flush budget is
+/// milliseconds, and a date-based delay is at least a second away).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    value.parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// `Rejected` when a 2xx answer's `partial_success` names rejected spans.
@@ -136,7 +265,7 @@ fn http_failure(status: StatusCode, body: Option<&[u8]>) -> String {
 
 /// A connection-level failure, with its causes spelled out (hyper's own message is only
 /// "client error (Connect)"); an `Io` error when an I/O error is among the causes.
-fn transport_error(e: hyper_util::client::legacy::Error) -> ExportError {
+fn transport_error(e: hyper_util::client::legacy::Error) -> Failure {
     let mut message = e.to_string();
     let mut kind = None;
     let mut source = e.source();
@@ -151,10 +280,10 @@ fn transport_error(e: hyper_util::client::legacy::Error) -> ExportError {
         }
         source = cause.source();
     }
-    match kind {
+    Failure::Final(match kind {
         Some(kind) => ExportError::Io(io::Error::new(kind, message)),
         None => ExportError::Other(message),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -186,6 +315,21 @@ mod tests {
             partial_success: Some(ExportTracePartialSuccess::default()),
         };
         assert!(partial_success(&none.encode_to_vec(), 3).is_ok());
+    }
+
+    #[test]
+    fn retry_after_in_seconds_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 2 "));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
+        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

@@ -35,6 +35,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod otlp;
+
+pub use otlp::{
+    DEFAULT_OTLP_ENDPOINT, DEFAULT_OTLP_TIMEOUT, OtlpCompression, OtlpConfig, OtlpHeaders,
+    OtlpProtocol,
+};
+
 use crate::propagation::PropagatorKind;
 
 /// Where spans go.
@@ -52,6 +59,10 @@ pub enum ExporterKind {
     /// The X-Ray `PutTraceSegments` API over HTTPS (`xray-api`). Needs the crate feature
     /// `xray-api`; without it the layer logs one line and uses the daemon.
     XrayApi,
+    /// X-Ray's OTLP endpoint, `https://xray.<region>.amazonaws.com/v1/traces`, signed with
+    /// SigV4 (`xray-otlp`). Needs the crate feature `xray-otlp`; without it the layer logs one
+    /// line and uses the daemon.
+    XrayOtlp,
     /// Nowhere; propagation only.
     None,
 }
@@ -64,6 +75,7 @@ impl ExporterKind {
             Self::Otlp => "otlp",
             Self::Stdout => "stdout",
             Self::XrayApi => "xray-api",
+            Self::XrayOtlp => "xray-otlp",
             Self::None => "none",
         }
     }
@@ -83,6 +95,7 @@ impl FromStr for ExporterKind {
             "otlp" => Ok(Self::Otlp),
             "stdout" | "console" => Ok(Self::Stdout),
             "xray-api" => Ok(Self::XrayApi),
+            "xray-otlp" => Ok(Self::XrayOtlp),
             "none" => Ok(Self::None),
             other => Err(format!("unknown exporter {other:?}")),
         }
@@ -200,12 +213,8 @@ pub struct Config {
     pub exporter: ExporterKind,
     /// The X-Ray daemon address, as configured.
     pub daemon_address: String,
-    /// The OTLP traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else [`DEFAULT_OTLP_ENDPOINT`]).
-    pub otlp_endpoint: String,
-    /// Extra OTLP request headers (`OTEL_EXPORTER_OTLP_HEADERS`,
-    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS`).
-    pub otlp_headers: OtlpHeaders,
+    /// How the OTLP exporters send (`OTEL_EXPORTER_OTLP_*`).
+    pub otlp: OtlpConfig,
     /// `true` turns tracing off.
     pub disabled: bool,
     /// Share of new or undecided traces recorded, `0.0..=1.0`.
@@ -242,125 +251,13 @@ pub struct Config {
     pub log_group: Option<String>,
     /// `AWS_LAMBDA_LOG_STREAM_NAME`.
     pub log_stream: Option<String>,
+    /// Whether `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` were set at start (their values
+    /// are never read into the configuration).
+    pub(crate) aws_credentials: bool,
 }
 
 /// The default X-Ray daemon address.
 pub const DEFAULT_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
-
-/// The default OTLP traces URL: a collector (the ADOT Lambda extension) next to the function.
-pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
-
-/// OTLP request headers, in the `OTEL_EXPORTER_OTLP_HEADERS` format: `key=value,key2=value2`,
-/// keys trimmed and lowercased, values trimmed and URL-decoded. Its `Debug` shows the keys only:
-/// the values are usually access tokens.
-///
-/// ```
-/// use lambda_trace::config::OtlpHeaders;
-///
-/// let headers = OtlpHeaders::parse("lightstep-access-token=abc%3D%3D, x-tenant = orders");
-/// let pairs: Vec<_> = headers.iter().collect();
-/// assert_eq!(pairs, [("lightstep-access-token", "abc=="), ("x-tenant", "orders")]);
-/// assert!(!format!("{headers:?}").contains("abc"));
-/// ```
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct OtlpHeaders(Vec<(String, String)>);
-
-impl OtlpHeaders {
-    /// Parses `key=value,key2=value2`. Entries without `=`, with an empty key or a value that
-    /// does not URL-decode are skipped with one log line (naming the key, never the value).
-    pub fn parse(list: &str) -> Self {
-        let mut headers = Self::default();
-        headers.extend_from(list);
-        headers
-    }
-
-    /// The headers, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// `true` when there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Sets `key` to `value`, replacing an earlier value of `key`.
-    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        let key = key.into().trim().to_ascii_lowercase();
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = value,
-            None => self.0.push((key, value)),
-        }
-    }
-
-    fn extend_from(&mut self, list: &str) {
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let parsed = entry
-                .split_once('=')
-                .filter(|(k, _)| !k.trim().is_empty())
-                .and_then(|(k, v)| Some((k, percent_decode(v.trim())?)));
-            match parsed {
-                Some((key, value)) => self.insert(key, value),
-                None => tracing::warn!(
-                    target: "lambda_trace",
-                    "OTEL_EXPORTER_OTLP_HEADERS: malformed entry for key {:?}; ignored",
-                    crate::log_safe::log_safe(entry.split('=').next().unwrap_or_default().trim())
-                ),
-            }
-        }
-    }
-}
-
-impl fmt::Debug for OtlpHeaders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(|(k, _)| format!("{k}=…")))
-            .finish()
-    }
-}
-
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for OtlpHeaders {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut headers = Self::default();
-        for (k, v) in iter {
-            headers.insert(k, v);
-        }
-        headers
-    }
-}
-
-/// Decodes `%XX` escapes (UTF-8); `None` for a bad escape or bytes that are not UTF-8. A `+`
-/// stays a `+` (the W3C baggage format this follows is not form encoding).
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// The OTLP traces URL: the traces-specific variable as is, else the base URL + `/v1/traces`.
-fn otlp_endpoint(traces: Option<String>, base: Option<String>) -> String {
-    if let Some(url) = traces {
-        return url;
-    }
-    match base {
-        Some(base) => format!("{}/v1/traces", base.trim_end_matches('/')),
-        None => DEFAULT_OTLP_ENDPOINT.to_string(),
-    }
-}
 
 impl Default for Config {
     fn default() -> Self {
@@ -433,22 +330,7 @@ impl Config {
             exporter,
             daemon_address: get("AWS_XRAY_DAEMON_ADDRESS")
                 .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_string()),
-            otlp_endpoint: otlp_endpoint(
-                get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-                get("OTEL_EXPORTER_OTLP_ENDPOINT"),
-            ),
-            otlp_headers: {
-                let mut headers = OtlpHeaders::default();
-                for k in [
-                    "OTEL_EXPORTER_OTLP_HEADERS",
-                    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-                ] {
-                    if let Some(list) = get(k) {
-                        headers.extend_from(&list);
-                    }
-                }
-                headers
-            },
+            otlp: OtlpConfig::from_lookup(&get),
             disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
             sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE").map_or(1.0, |v| {
                 parse_share(&v).unwrap_or_else(|| {
@@ -482,6 +364,8 @@ impl Config {
             memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse().ok()),
             log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
             log_stream: get("AWS_LAMBDA_LOG_STREAM_NAME"),
+            aws_credentials: get("AWS_ACCESS_KEY_ID").is_some()
+                && get("AWS_SECRET_ACCESS_KEY").is_some(),
         }
     }
 }
@@ -618,6 +502,7 @@ mod tests {
         for kind in [
             ExporterKind::XrayDaemon,
             ExporterKind::XrayApi,
+            ExporterKind::XrayOtlp,
             ExporterKind::None,
         ] {
             assert_eq!(kind.to_string().parse::<ExporterKind>(), Ok(kind));
@@ -666,10 +551,15 @@ mod tests {
 
     #[test]
     fn otlp_endpoint_and_headers() {
-        assert_eq!(config(&[]).otlp_endpoint, "http://localhost:4318/v1/traces");
-        assert!(config(&[]).otlp_headers.is_empty());
         assert_eq!(
-            config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).otlp_endpoint,
+            config(&[]).otlp.traces_endpoint(),
+            "http://localhost:4318/v1/traces"
+        );
+        assert!(config(&[]).otlp.headers.is_empty());
+        assert_eq!(
+            config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")])
+                .otlp
+                .traces_endpoint(),
             "http://collector:4318/v1/traces"
         );
         assert_eq!(
@@ -680,7 +570,8 @@ mod tests {
                     "http://other:4318/custom"
                 ),
             ])
-            .otlp_endpoint,
+            .otlp
+            .traces_endpoint(),
             "http://other:4318/custom"
         );
         let c = config(&[
@@ -690,7 +581,7 @@ mod tests {
             ),
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-team=two,plus=a+b"),
         ]);
-        let headers: Vec<_> = c.otlp_headers.iter().collect();
+        let headers: Vec<_> = c.otlp.headers.iter().collect();
         assert_eq!(
             headers,
             [
