@@ -3,6 +3,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod logs;
+#[cfg(feature = "otlp")]
+pub mod otlp_receiver;
+#[cfg(feature = "otlp")]
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,6 +1,6 @@
-//! The HTTP side of the OTLP exporter: one POST per invocation on a keep-alive client that
-//! speaks plain HTTP and HTTPS, bounded by a deadline, retried once when the backend asks for
-//! it and the deadline leaves room.
+//! The HTTP side of the OTLP exporter: one POST per invocation on a kept-alive connection
+//! (plain HTTP or HTTPS; `connection.rs`), bounded by a deadline, retried once when the backend
+//! asks for it and the deadline leaves room.
 
 use std::error::Error as _;
 use std::io;
@@ -11,23 +11,18 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::body::Incoming;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use rustls::ClientConfig;
 
+use super::connection::{Pool, Sender};
 use crate::error::ExportError;
 use crate::export::ExportFuture;
 use crate::log_safe::log_safe;
 
 /// Most bytes of a response body read (a partial-success message or an error text).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-/// Idle pooled connections older than this are not reused (a frozen sandbox may thaw long
-/// after the backend closed them).
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The wait before the one retry when the backend did not say (`Retry-After`).
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 /// A retry is started only if at least this much time is left after its wait.
@@ -37,10 +32,10 @@ const MIN_RETRY_TIME: Duration = Duration::from_millis(20);
 pub(super) type Sign =
     Arc<dyn Fn(&mut Request<Full<Bytes>>, &[u8]) -> Result<(), ExportError> + Send + Sync>;
 
-/// A keep-alive HTTP/1.1 client bound to one endpoint, with the configured extra headers.
+/// An HTTP/1.1 client bound to one endpoint, with the configured extra headers.
 #[derive(Clone)]
 pub(super) struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pool: Arc<Pool>,
     endpoint: Uri,
     headers: HeaderMap,
     sign: Option<Sign>,
@@ -49,26 +44,31 @@ pub(super) struct HttpClient {
 impl HttpClient {
     /// A client for `endpoint` (already validated: `http` or `https`, with an authority),
     /// trusting what `tls` trusts. No connection is opened here; the first export connects, and
-    /// later ones reuse the pooled connection.
-    pub(super) fn new(endpoint: Uri, tls: ClientConfig, content_type: &'static str) -> Self {
+    /// later ones reuse its connection.
+    pub(super) fn new(
+        endpoint: Uri,
+        tls: ClientConfig,
+        content_type: &'static str,
+    ) -> io::Result<Self> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("lambda-trace/", env!("CARGO_PKG_VERSION"))),
         );
-        Self {
-            client: pooled_client(tls),
+        Ok(Self {
+            pool: Arc::new(Pool::new(&endpoint, Arc::new(tls))?),
             endpoint,
             headers,
             sign: None,
-        }
+        })
     }
 
-    /// The same client with another TLS configuration (new trusted certificates); the pool
-    /// starts empty.
-    pub(super) fn set_tls(&mut self, tls: ClientConfig) {
-        self.client = pooled_client(tls);
+    /// The same client with another TLS configuration (new trusted certificates); no
+    /// connection is kept.
+    pub(super) fn set_tls(&mut self, tls: ClientConfig) -> io::Result<()> {
+        self.pool = Arc::new(Pool::new(&self.endpoint, Arc::new(tls))?);
+        Ok(())
     }
 
     #[cfg(feature = "xray-otlp")]
@@ -150,28 +150,31 @@ impl HttpClient {
         extra: Option<(http::HeaderName, HeaderValue)>,
         spans: usize,
     ) -> Result<(), Failure> {
-        let mut request = Request::post(self.endpoint.clone())
-            .body(Full::new(body.clone()))
-            .map_err(|e| ExportError::Other(format!("building the OTLP request: {e}")))?;
-        *request.headers_mut() = self.headers.clone();
-        if let Some((name, value)) = extra {
-            request.headers_mut().insert(name, value);
+        let request = || self.request(body.clone(), extra.clone());
+        let (mut sender, reused) = match self.pool.checkout() {
+            Some(sender) => (sender, true),
+            None => (self.pool.connect().await?, false),
+        };
+        let response = match send_on(&mut sender, request()?).await {
+            // A kept connection the server had closed (while the sandbox was frozen): the
+            // request never reached it; once more on a new connection.
+            Err(e) if reused && is_stale(&e) => {
+                sender = self.pool.connect().await?;
+                send_on(&mut sender, request()?).await
+            }
+            other => other,
         }
-        if let Some(sign) = &self.sign {
-            sign(&mut request, &body)?;
-        }
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(transport_error)?;
+        .map_err(transport_error)?;
         let status = response.status();
         let wait = retry_after(response.headers());
-        // Read the whole (bounded) body: that also hands the connection back to the pool.
+        // Read the whole (bounded) body: the connection is then free for the next request.
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
             .collect()
             .await
             .map(|b| b.to_bytes());
+        if body.is_ok() {
+            self.pool.checkin(sender);
+        }
         if status.is_success() {
             // The spans were accepted; an unreadable body cannot say otherwise.
             return body.map_or(Ok(()), |b| {
@@ -184,6 +187,40 @@ impl HttpClient {
             _ => Failure::Final(error),
         })
     }
+
+    /// The request: endpoint, headers, `extra`, body; signed when the client signs.
+    fn request(
+        &self,
+        body: Bytes,
+        extra: Option<(http::HeaderName, HeaderValue)>,
+    ) -> Result<Request<Full<Bytes>>, ExportError> {
+        let mut request = Request::post(self.endpoint.clone())
+            .body(Full::new(body.clone()))
+            .map_err(|e| ExportError::Other(format!("building the OTLP request: {e}")))?;
+        *request.headers_mut() = self.headers.clone();
+        if let Some((name, value)) = extra {
+            request.headers_mut().insert(name, value);
+        }
+        if let Some(sign) = &self.sign {
+            sign(&mut request, &body)?;
+        }
+        Ok(request)
+    }
+}
+
+/// Sends `request` once `sender`'s connection is ready for it.
+async fn send_on(
+    sender: &mut Sender,
+    request: Request<Full<Bytes>>,
+) -> Result<http::Response<Incoming>, hyper::Error> {
+    sender.ready().await?;
+    sender.send_request(request).await
+}
+
+/// Whether `e` says the connection was gone before the request was answered: closed, the
+/// request canceled before it was sent, or the connection closed with no answer at all.
+fn is_stale(e: &hyper::Error) -> bool {
+    e.is_closed() || e.is_canceled() || e.is_incomplete_message()
 }
 
 /// Why one attempt failed, and whether the backend invites another.
@@ -208,22 +245,6 @@ impl From<ExportError> for Failure {
     fn from(e: ExportError) -> Self {
         Failure::Final(e)
     }
-}
-
-fn pooled_client(tls: ClientConfig) -> Client<HttpsConnector<HttpConnector>, Full<Bytes>> {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_timer(TokioTimer::new())
-        .pool_max_idle_per_host(4)
-        .build(connector)
 }
 
 /// `Retry-After` in delay-seconds (an HTTP date is not honoured: the flush budget is
@@ -263,9 +284,9 @@ fn http_failure(status: StatusCode, body: Option<&[u8]>) -> String {
     message
 }
 
-/// A connection-level failure, with its causes spelled out (hyper's own message is only
-/// "client error (Connect)"); an `Io` error when an I/O error is among the causes.
-fn transport_error(e: hyper_util::client::legacy::Error) -> Failure {
+/// A connection-level failure, with its causes spelled out; an `Io` error when an I/O error is
+/// among the causes.
+fn transport_error(e: hyper::Error) -> Failure {
     let mut message = e.to_string();
     let mut kind = None;
     let mut source = e.source();

@@ -79,6 +79,7 @@
 //! ```
 
 mod client;
+mod connection;
 mod tls;
 #[cfg(feature = "xray-otlp")]
 mod xray;
@@ -126,7 +127,11 @@ impl OtlpExporter {
         let uri = parse_endpoint(endpoint)?;
         let protocol = OtlpProtocol::default();
         Ok(Self {
-            client: client::HttpClient::new(uri, tls::client_config(&[])?, protocol.content_type()),
+            client: client::HttpClient::new(
+                uri,
+                tls::client_config(&[])?,
+                protocol.content_type(),
+            )?,
             protocol,
             compression: OtlpCompression::default(),
             timeout: crate::config::DEFAULT_OTLP_TIMEOUT,
@@ -225,7 +230,7 @@ impl OtlpExporter {
     fn trust(&mut self, certs: Vec<CertificateDer<'static>>) -> io::Result<()> {
         let mut trusted = self.trusted.clone();
         trusted.extend(certs);
-        self.client.set_tls(tls::client_config(&trusted)?);
+        self.client.set_tls(tls::client_config(&trusted)?)?;
         self.trusted = trusted;
         Ok(())
     }

@@ -190,7 +190,12 @@ impl Signer {
         )
         // The error's text could quote a header; it is not passed on.
         .map_err(|_| failed("the request cannot be signed"))?;
-        let (instructions, _signature) = sign(signable, &params)
+        // `aws-sigv4` logs the canonical request at TRACE level, session token included: with
+        // no subscriber for the call, no secret can reach a log through it.
+        let signed = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            sign(signable, &params)
+        });
+        let (instructions, _signature) = signed
             .map_err(|_| failed("the request cannot be signed"))?
             .into_parts();
         let (headers, _params) = instructions.into_parts();
