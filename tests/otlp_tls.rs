@@ -193,6 +193,36 @@ async fn https_with_an_access_token_reuses_one_tls_connection() {
 }
 
 #[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_with_a_resumed_session() {
+    let pki = pki(Validity::Now);
+    let receiver = OtlpReceiver::start(
+        Some(pki.server.clone()),
+        Behaviour::OneRequestPerConnection,
+        None,
+    )
+    .await;
+    let layer = TraceLayer::builder()
+        .config(config(&otlp_env(&receiver, &pki)))
+        .build();
+    let logs = Logs::default();
+    let _guard = logs.capture();
+    for pause in [0, 50, 0, 50] {
+        invoke(&layer, None).await;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    let received = receiver.wait_for(4).await;
+    assert_eq!(received.len(), 4, "every invocation exported");
+    assert_eq!(logs.lines_containing("trace export failed"), 0);
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 4);
+    assert_eq!(receiver.full_handshakes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        receiver.resumed_handshakes.load(Ordering::SeqCst),
+        3,
+        "re-established with the session of the first"
+    );
+}
+
+#[tokio::test]
 async fn json_and_gzip_are_read_by_opentelemetry_proto() {
     let pki = pki(Validity::Now);
     let receiver = OtlpReceiver::start(Some(pki.server.clone()), Behaviour::Serve, None).await;

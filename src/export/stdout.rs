@@ -279,6 +279,27 @@ mod tests {
         assert!(child.get("events").is_none());
     }
 
+    /// The line as OpenTelemetry's own OTLP/JSON reader (`opentelemetry-proto`'s serde support)
+    /// reads it: the same request, field for field, as the protobuf encoder builds.
+    #[test]
+    fn opentelemetry_proto_reads_the_line() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+        let batch = batch();
+        let line = StdoutExporter::encode(&batch);
+        let decoded: ExportTraceServiceRequest =
+            serde_json::from_str(&line).expect("OTLP/JSON opentelemetry-proto reads");
+        let spans = &decoded.resource_spans[0].scope_spans[0].spans;
+        assert_eq!(spans.len(), 2);
+        assert_eq!(
+            spans[0].trace_id,
+            0x5759e988bd862e3fe1be46a994272793u128.to_be_bytes()
+        );
+        assert_eq!(spans[1].parent_span_id, 0xa1u64.to_be_bytes());
+        #[cfg(feature = "otlp")]
+        assert_eq!(decoded, crate::otlp::protobuf::request(&batch, Dialect::Otel));
+    }
+
     #[test]
     fn the_line_is_what_serde_json_writes() {
         let batch = batch();

@@ -46,6 +46,9 @@ pub enum Behaviour {
     Serve,
     /// Accepts TCP and never reads nor writes (a handshake that never completes).
     Hang,
+    /// Serves one request per connection, then closes it (`connection: close`), as a server
+    /// closes an idle connection while the function is frozen.
+    OneRequestPerConnection,
 }
 
 /// The credentials the SigV4 check expects, and whether to flip a body byte before checking
@@ -126,6 +129,7 @@ impl OtlpReceiver {
                     match acceptor {
                         None => {
                             let _ = http1::Builder::new()
+                                .keep_alive(behaviour == Behaviour::Serve)
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await;
                         }
@@ -139,6 +143,7 @@ impl OtlpReceiver {
                             };
                             counter.fetch_add(1, Ordering::SeqCst);
                             let _ = http1::Builder::new()
+                                .keep_alive(behaviour == Behaviour::Serve)
                                 .serve_connection(TokioIo::new(tls), service)
                                 .await;
                         }
