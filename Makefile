@@ -11,12 +11,13 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo demo-build-otlp invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
 
 help:
 	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz fuzz-smoke deploy clean"
 	@echo "  make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=composite"
 	@echo "  make invoke FN=router EVENT=events/apigw-v1-ot-gen.json"
+	@echo "  make demo EXPORTER=otlp [OTLP_TLS=1]: the functions export over OTLP to the stand-in"
 	@echo "  soak: 100k invocations sequential + 100k with 8 in flight, release; fails on a lost or"
 	@echo "        foreign document or memory growth (make soak SOAK_ARGS=\"--invocations 20000\")"
 
@@ -59,8 +60,18 @@ test: fmt-check clippy doc venv
 	$(MAKE) fuzz-smoke
 
 # Runs the functions as real processes against the local stand-ins; writes the trace as HTML.
-demo: build
-	target/debug/lambda-trace-local demo --bin-dir target/debug --html out/trace.html
+# `make demo EXPORTER=otlp`: the functions send their spans with lambda-trace's OTLP exporter to
+# the stand-in's OTLP receiver instead of its X-Ray daemon (`OTLP_TLS=1`: over HTTPS, with a
+# certificate made at start). That builds only the functions (with their feature `otlp`) and the
+# stand-in; the default keeps `build`.
+EXPORTER ?= xray
+OTLP_TLS ?=
+demo: $(if $(filter xray,$(EXPORTER)),build,demo-build-otlp)
+	target/debug/lambda-trace-local demo --bin-dir target/debug --html out/trace.html$(if $(filter xray,$(EXPORTER)),, --exporter $(EXPORTER))$(if $(OTLP_TLS), --otlp-tls)
+
+demo-build-otlp:
+	cargo build -p lambda-trace-functions --features otlp --bins
+	cargo build -p lambda-trace-local --bins
 
 invoke: build
 	target/debug/lambda-trace-local invoke --bin target/debug/$(FN) --event $(EVENT) --name $(FN)

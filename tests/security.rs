@@ -26,6 +26,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt};
 
+mod support;
+
 /// Values that must never appear in an exported document.
 const SECRETS: &[&str] = &[
     "s3cr3t-bearer",
@@ -564,4 +566,66 @@ fn caller_sampling_is_respected_by_default_and_configurable() {
         (k == "LAMBDA_TRACE_CALLER_SAMPLING").then(|| "ignore".to_string())
     });
     assert_eq!(ignore.caller_sampling, CallerSampling::Ignore);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OTLP headers and SigV4 credentials (issue 15)
+
+/// With `xray-otlp` configured from an environment full of canaries, the OTLP header values,
+/// the secret key and the session token reach no log line (at any level: `aws-sigv4` logs its
+/// canonical request at TRACE) and no `Debug` output, while a request is really signed and
+/// sent. The receiver accepts the connection and closes it, so the export fails and is logged.
+#[cfg(feature = "xray-otlp")]
+#[test]
+fn otlp_headers_and_sigv4_credentials_never_reach_logs_or_debug() {
+    if std::env::var_os(CHILD).is_none() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        let closer = std::thread::spawn(move || {
+            // Accept and close each connection without answering.
+            for stream in listener.incoming().take(1) {
+                drop(stream);
+            }
+        });
+        let name = "otlp_headers_and_sigv4_credentials_never_reach_logs_or_debug";
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env_clear()
+            .env(CHILD, "1")
+            .envs(CANARY_ENV.iter().copied())
+            .envs(RECORDED_ENV.iter().copied())
+            .env("LAMBDA_TRACE_EXPORTER", "xray-otlp")
+            .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "child failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        closer.join().unwrap();
+        return;
+    }
+    let logs = support::logs::Logs::default();
+    let _guard = logs.capture();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = Config::from_env();
+    let layer = TraceLayer::builder().config(config.clone()).build();
+    runtime.block_on(invoke(&layer, typed::<ApiGatewayProxyRequest>(v1_json())));
+    let shown = [format!("{config:?}"), format!("{layer:?}")];
+    assert!(shown[1].contains("signed: true"), "{}", shown[1]);
+    let lines = logs.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("trace export failed")),
+        "the request was sent and failed: {lines:?}"
+    );
+    for (name, canary) in CANARY_ENV {
+        for text in shown.iter().chain(&lines) {
+            assert!(!text.contains(canary), "{name}'s value in {text}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! Gathers X-Ray documents (from the daemon and from the emulated AWS segments), groups them by
-//! trace id and assembles each trace into a tree of spans.
+//! Gathers X-Ray documents (from the daemon, from the emulated AWS segments, and OTLP spans
+//! converted by [`otlp::convert`](crate::otlp::convert)), groups them by trace id and assembles
+//! each trace into a tree of spans.
 //!
 //! Documents are segments or subsegments: a standalone subsegment has `"type": "subsegment"` and
 //! a `parent_id`; nested `subsegments` arrays are flattened into nodes whose parent is the
@@ -21,6 +22,9 @@ pub enum Source {
     Daemon,
     /// Emulated by this crate for an AWS service (API Gateway, Lambda); the string names it.
     Emulated(String),
+    /// An OTLP span received by the [`OtlpReceiver`](crate::otlp::OtlpReceiver), converted to a
+    /// document.
+    Otlp,
 }
 
 impl std::fmt::Display for Source {
@@ -28,6 +32,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Daemon => f.write_str("daemon"),
             Source::Emulated(what) => write!(f, "emulated {what}"),
+            Source::Otlp => f.write_str("otlp"),
         }
     }
 }
@@ -399,6 +404,8 @@ struct Inner {
     by_trace: HashMap<String, Vec<Document>>,
     /// Datagrams that didn't parse or had no trace id.
     rejected: Vec<String>,
+    /// Counts every document and rejection added.
+    revision: u64,
 }
 
 impl Collector {
@@ -414,6 +421,7 @@ impl Collector {
     /// Adds one document. A document without `trace_id` is recorded as rejected.
     pub fn add(&self, document: Value, source: Source) {
         let mut inner = self.inner();
+        inner.revision += 1;
         let Some(trace_id) = str_field(&document, "trace_id") else {
             inner
                 .rejected
@@ -435,12 +443,22 @@ impl Collector {
         for d in datagrams {
             match &d.error {
                 None => self.add(d.document.clone(), Source::Daemon),
-                Some(e) => self
-                    .inner()
-                    .rejected
-                    .push(format!("bad datagram ({e}): {}", d.raw)),
+                Some(e) => self.reject(format!("bad datagram ({e}): {}", d.raw)),
             }
         }
+    }
+
+    /// Records something that arrived and could not be used (shown by [`Collector::rejected`]).
+    pub fn reject(&self, why: String) {
+        let mut inner = self.inner();
+        inner.revision += 1;
+        inner.rejected.push(why);
+    }
+
+    /// A number that grows with every document or rejection added: a waiter compares two reads
+    /// to see whether anything arrived in between.
+    pub fn revision(&self) -> u64 {
+        self.inner().revision
     }
 
     /// Trace ids in order of first appearance.

@@ -5,6 +5,9 @@
 //! - [`RuntimeApi`]: an emulator of the Lambda Runtime API that a function binary polls;
 //! - [`FunctionProcess`]: spawns the function binary with the Lambda environment;
 //! - [`XrayDaemon`]: a UDP socket that receives X-Ray segment documents;
+//! - [`otlp::OtlpReceiver`]: an OTLP/HTTP receiver (protobuf or JSON, gzip, plain HTTP or TLS
+//!   with a certificate from [`tls`]) whose spans join the same traces;
+//!   [`exporter::FunctionExporter`] picks which of the two the functions send to;
 //! - [`gateway::Gateway`]: an API Gateway (REST, v1 proxy) stand-in with emulated Active tracing
 //!   ([`lambda`] adds the `AWS::Lambda` / `AWS::Lambda::Function` segments);
 //! - [`collector::Collector`]: assembles documents into [`collector::Trace`] trees, rendered by
@@ -28,14 +31,17 @@ pub mod client;
 pub mod collector;
 pub mod daemon;
 pub mod encoding;
+pub mod exporter;
 pub mod gateway;
 pub mod html;
 pub mod ids;
 pub mod lambda;
+pub mod otlp;
 pub mod process;
 pub mod runtime_api;
 pub mod server;
 pub mod stack;
+pub mod tls;
 pub mod waterfall;
 
 pub use daemon::{Datagram, XrayDaemon};

@@ -8,21 +8,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Method;
-use lambda_trace_local::collector::{Collector, Trace};
+use lambda_trace_local::collector::{Collector, Source, Trace};
+use lambda_trace_local::exporter::FunctionExporter;
 use lambda_trace_local::gateway::GatewayConfig;
 use lambda_trace_local::lambda::{LambdaFunction, TraceParent};
-use lambda_trace_local::stack::{self, Stack};
+use lambda_trace_local::otlp::OtlpReceiver;
+use lambda_trace_local::stack::{self, Stack, StackOptions};
 use lambda_trace_local::{
     FunctionProcess, Outcome, Output, RuntimeApi, XrayDaemon, client, html, waterfall,
 };
 
 const USAGE: &str = "\
-lambda-trace-local — API Gateway, Lambda Runtime API and X-Ray daemon stand-ins on 127.0.0.1
+lambda-trace-local — API Gateway, Lambda Runtime API, X-Ray daemon and OTLP receiver stand-ins
+on 127.0.0.1
 
 USAGE:
-  lambda-trace-local demo   [--bin-dir target/debug] [--count 3] [--html out/trace.html] [--port 0] [--verbose]
-  lambda-trace-local invoke --bin <path> --event <file.json> [--name <function>] [--html <path>] [--verbose]
-  lambda-trace-local serve  [--port 3000] [--bin-dir target/debug] [--verbose]
+  lambda-trace-local demo   [--bin-dir target/debug] [--count 3] [--html out/trace.html] [--port 0] [OTLP] [--verbose]
+  lambda-trace-local invoke --bin <path> --event <file.json> [--name <function>] [--html <path>] [OTLP] [--verbose]
+  lambda-trace-local serve  [--port 3000] [--bin-dir target/debug] [OTLP] [--verbose]
+  OTLP: [--exporter xray|otlp] [--otlp-tls] [--otlp-port N]
 
 demo    starts the `router` and `downstream` functions, sends GET /ot-gen?count=N through the
         gateway, prints the response and the trace waterfall, writes the HTML page, then sends a
@@ -30,6 +34,17 @@ demo    starts the `router` and `downstream` functions, sends GET /ot-gen?count=
 invoke  runs one function binary and invokes it once with the event file, under emulated
         Active tracing; prints the response and the waterfall.
 serve   like demo but stays up, printing each trace as it completes (Ctrl-C to stop).
+--exporter where the functions send their spans: `xray` (default), the X-Ray daemon stand-in
+        (UDP); or `otlp`, the OTLP receiver (LAMBDA_TRACE_EXPORTER=otlp and
+        OTEL_EXPORTER_OTLP_ENDPOINT=http(s)://127.0.0.1:<port>; the function binaries need
+        lambda-trace's `otlp` feature: `make demo EXPORTER=otlp` builds them so).
+--otlp-tls the OTLP receiver speaks HTTPS only, with a CA and certificate made at start; the CA
+        is written to a PEM file given to the functions as OTEL_EXPORTER_OTLP_CERTIFICATE.
+--otlp-port the OTLP receiver's port (default: a free one; for serve 4318, OTLP/HTTP's own
+        port, where SDKs send by default, or a free one when 4318 is taken).
+        The receiver always listens (POST /v1/traces; protobuf or JSON, gzip or not) and its
+        address is printed first: point any OpenTelemetry SDK at it, and spans whose parents are
+        the functions' spans join the same waterfall.
 --verbose copies the functions' stdout/stderr to the terminal (they are captured otherwise and
         printed only on failure).
 ";
@@ -98,21 +113,39 @@ async fn main() -> ExitCode {
     let result = match command.as_str() {
         "demo" => match Args::parse(
             rest,
-            &["--bin-dir", "--count", "--html", "--port"],
-            &["--verbose"],
+            &[
+                "--bin-dir",
+                "--count",
+                "--html",
+                "--port",
+                "--exporter",
+                "--otlp-port",
+            ],
+            &["--verbose", "--otlp-tls"],
         ) {
             Ok(a) => demo(a).await,
             Err(e) => usage_error(&e),
         },
         "invoke" => match Args::parse(
             rest,
-            &["--bin", "--event", "--name", "--html"],
-            &["--verbose"],
+            &[
+                "--bin",
+                "--event",
+                "--name",
+                "--html",
+                "--exporter",
+                "--otlp-port",
+            ],
+            &["--verbose", "--otlp-tls"],
         ) {
             Ok(a) => invoke(a).await,
             Err(e) => usage_error(&e),
         },
-        "serve" => match Args::parse(rest, &["--port", "--bin-dir"], &["--verbose"]) {
+        "serve" => match Args::parse(
+            rest,
+            &["--port", "--bin-dir", "--exporter", "--otlp-port"],
+            &["--verbose", "--otlp-tls"],
+        ) {
             Ok(a) => serve(a).await,
             Err(e) => usage_error(&e),
         },
@@ -144,6 +177,44 @@ fn output_mode(args: &Args) -> Output {
     }
 }
 
+fn exporter(args: &Args) -> Result<FunctionExporter, String> {
+    args.get("--exporter")
+        .map_or(Ok(FunctionExporter::Xray), str::parse)
+}
+
+/// The header line of the stand-ins' addresses.
+fn listening(
+    gateway: Option<std::net::SocketAddr>,
+    daemon: std::net::SocketAddr,
+    otlp: &OtlpReceiver,
+    exporter: FunctionExporter,
+) -> String {
+    let mut line = String::new();
+    if let Some(gateway) = gateway {
+        line.push_str(&format!("gateway on http://{gateway}  "));
+    }
+    line.push_str(&format!(
+        "X-Ray daemon on udp://{daemon}  OTLP on {}  (functions export: {exporter})",
+        otlp.traces_url()
+    ));
+    if let Some(ca) = otlp.ca_file() {
+        line.push_str(&format!("\nOTLP CA certificate: {}", ca.display()));
+    }
+    line
+}
+
+/// A note when the functions were told to use OTLP but their spans came from the daemon (a
+/// binary built without lambda-trace's `otlp` feature falls back to it).
+fn exporter_note(trace: &Trace, exporter: FunctionExporter) -> Option<String> {
+    let from = |source: Source| trace.nodes.iter().filter(|n| n.source == source).count();
+    (exporter == FunctionExporter::Otlp && from(Source::Otlp) == 0 && from(Source::Daemon) > 0)
+        .then(|| {
+            "note: the functions sent to the X-Ray daemon, not over OTLP: were they built with \
+             lambda-trace's `otlp` feature? (`make demo EXPORTER=otlp` builds them so)"
+                .to_owned()
+        })
+}
+
 fn print_trace(trace: &Trace) {
     print!(
         "{}",
@@ -163,9 +234,19 @@ fn write_html(path: &str, traces: &[Trace]) -> Result<(), String> {
     Ok(())
 }
 
-async fn start_demo_stack(args: &Args, default_port: u16) -> Result<Stack, String> {
+async fn start_demo_stack(
+    args: &Args,
+    default_port: u16,
+    default_otlp_port: u16,
+) -> Result<Stack, String> {
     let bin_dir = PathBuf::from(args.get("--bin-dir").unwrap_or("target/debug"));
     let port = args.number("--port", default_port)?;
+    let options = StackOptions {
+        output: output_mode(args),
+        exporter: exporter(args)?,
+        otlp_tls: args.has("--otlp-tls"),
+        otlp_port: args.number("--otlp-port", default_otlp_port)?,
+    };
     let specs = stack::demo_functions(&bin_dir);
     let missing: Vec<String> = specs
         .iter()
@@ -182,9 +263,22 @@ async fn start_demo_stack(args: &Args, default_port: u16) -> Result<Stack, Strin
         port,
         ..GatewayConfig::default()
     };
-    let stack = Stack::start(config, &specs, output_mode(args))
-        .await
-        .map_err(|e| e.to_string())?;
+    let stack = match Stack::start_with(config.clone(), &specs, options).await {
+        // The default port is taken (another collector): any free port will do.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AddrInUse
+                && options.otlp_port != 0
+                && args.get("--otlp-port").is_none() =>
+        {
+            let options = StackOptions {
+                otlp_port: 0,
+                ..options
+            };
+            Stack::start_with(config, &specs, options).await
+        }
+        other => other,
+    }
+    .map_err(|e| e.to_string())?;
     stack
         .wait_ready(READY_TIMEOUT)
         .await
@@ -238,11 +332,15 @@ fn cold_starts(trace: &Trace) -> String {
 async fn demo(args: Args) -> Result<(), String> {
     let count: u32 = args.number("--count", 3)?;
     let html_path = args.get("--html").unwrap_or("out/trace.html").to_owned();
-    let stack = start_demo_stack(&args, 0).await?;
+    let stack = start_demo_stack(&args, 0, 0).await?;
     println!(
-        "gateway on http://{}  X-Ray daemon on udp://{}",
-        stack.gateway.address(),
-        stack.daemon.address()
+        "{}",
+        listening(
+            Some(stack.gateway.address()),
+            stack.daemon.address(),
+            &stack.otlp,
+            stack.exporter
+        )
     );
     let (response, trace_id) = demo_request(&stack, count).await?;
     println!(
@@ -260,6 +358,9 @@ async fn demo(args: Args) -> Result<(), String> {
             )
         })?;
     print_trace(&trace);
+    if let Some(note) = exporter_note(&trace, stack.exporter) {
+        println!("{note}");
+    }
     if !stack::is_complete(&trace) {
         println!("(trace incomplete after {TRACE_TIMEOUT:?}: some function spans did not arrive)");
     }
@@ -287,8 +388,12 @@ async fn demo(args: Args) -> Result<(), String> {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let stack = start_demo_stack(&args, 3000).await?;
+    let stack = start_demo_stack(&args, 3000, 4318).await?;
     let mut events = stack.gateway.subscribe();
+    println!(
+        "{}",
+        listening(None, stack.daemon.address(), &stack.otlp, stack.exporter)
+    );
     println!(
         "serving on http://{}  (GET /ot-gen?count=N, POST /downstream) — Ctrl-C to stop",
         stack.gateway.address()
@@ -336,21 +441,26 @@ async fn invoke(args: Args) -> Result<(), String> {
         .or_else(|| bin.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "local".into());
 
+    let exporter = exporter(&args)?;
     let daemon = XrayDaemon::bind().map_err(|e| e.to_string())?;
     let collector = Arc::new(Collector::new());
-    let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
-    let daemon_addr = daemon.address().to_string();
-    let process = FunctionProcess::spawn_with(
-        &bin,
-        api.address(),
-        &[
-            ("AWS_LAMBDA_FUNCTION_NAME", &name),
-            ("OTEL_SERVICE_NAME", &name),
-            ("AWS_XRAY_DAEMON_ADDRESS", &daemon_addr),
-        ],
-        output_mode(&args),
+    let otlp = OtlpReceiver::start(
+        collector.clone(),
+        args.number("--otlp-port", 0)?,
+        args.has("--otlp-tls"),
     )
+    .await
     .map_err(|e| e.to_string())?;
+    println!("{}", listening(None, daemon.address(), &otlp, exporter));
+    let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let mut env = vec![
+        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), name.clone()),
+        ("OTEL_SERVICE_NAME".to_owned(), name.clone()),
+    ];
+    env.extend(exporter.env(daemon.address(), &otlp));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let process = FunctionProcess::spawn_with(&bin, api.address(), &env_refs, output_mode(&args))
+        .map_err(|e| e.to_string())?;
     if !api.wait_for_next_poll(READY_TIMEOUT).await {
         return Err(format!(
             "{name} did not poll /next within {READY_TIMEOUT:?}\n{}",
@@ -382,6 +492,9 @@ async fn invoke(args: Args) -> Result<(), String> {
         .await
         .ok_or("no trace")?;
     print_trace(&trace);
+    if let Some(note) = exporter_note(&trace, exporter) {
+        println!("{note}");
+    }
     if let Some(path) = args.get("--html") {
         write_html(path, &[trace])?;
     }

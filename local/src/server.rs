@@ -2,7 +2,8 @@
 //!
 //! Each accepted connection is served in its own tokio task with keep-alive (hyper's default).
 //! Dropping the [`ServerHandle`] stops accepting and closes open connections, including
-//! long-polls that are still waiting.
+//! long-polls that are still waiting. [`spawn_with_tls`] serves the same over TLS (the OTLP
+//! receiver's `--otlp-tls`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,9 +17,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// The response type of every handler of this crate.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -51,6 +54,20 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = HttpResponse> + Send + 'static,
 {
+    spawn_with_tls(listener, None, handler)
+}
+
+/// Like [`spawn`], over TLS when `tls` is given: each connection is a TLS handshake first (a
+/// failed or stalled handshake, after [`TLS_HANDSHAKE_TIMEOUT`], closes it), then HTTP/1.1.
+pub fn spawn_with_tls<F, Fut>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handler: F,
+) -> std::io::Result<ServerHandle>
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let accept = tokio::spawn(async move {
@@ -65,18 +82,18 @@ where
             };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
-            let mut stop = shutdown_rx.clone();
+            let stop = shutdown_rx.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let fut = handler(req);
-                    async move { Ok::<_, Infallible>(fut.await) }
-                });
-                let conn = http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                tokio::select! {
-                    _ = conn => {}
-                    _ = stop.changed() => {}
+                match tls {
+                    None => serve_connection(stream, handler, stop).await,
+                    Some(acceptor) => {
+                        let handshake =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        if let Ok(Ok(stream)) = handshake.await {
+                            serve_connection(stream, handler, stop).await;
+                        }
+                    }
                 }
             });
         }
@@ -86,6 +103,28 @@ where
         shutdown,
         accept,
     })
+}
+
+/// How long a TLS client may take to complete its handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_connection<I, F, Fut>(io: I, handler: F, mut stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = HttpResponse> + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let fut = handler(req);
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        _ = conn => {}
+        _ = stop.changed() => {}
+    }
 }
 
 /// Builds a response with a status, a content type and a body.

@@ -1,5 +1,6 @@
-//! The whole local stand-in wired together: X-Ray daemon, collector, gateway and one
-//! Runtime API + process per function. Used by the CLI (`demo`, `serve`, `invoke`) and by tests.
+//! The whole local stand-in wired together: X-Ray daemon, OTLP receiver, collector, gateway and
+//! one Runtime API + process per function. Used by the CLI (`demo`, `serve`, `invoke`) and by
+//! tests.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::collector::{Collector, Trace};
 use crate::daemon::XrayDaemon;
+use crate::exporter::FunctionExporter;
 use crate::gateway::{Gateway, GatewayConfig, Route};
 use crate::lambda::LambdaFunction;
+use crate::otlp::OtlpReceiver;
 use crate::process::{FunctionProcess, Output};
 use crate::runtime_api::RuntimeApi;
 
@@ -26,11 +29,29 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
 }
 
+/// How a [`Stack`] starts, besides its gateway and functions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StackOptions {
+    /// What happens to the functions' stdout and stderr.
+    pub output: Output,
+    /// Where the functions send their spans.
+    pub exporter: FunctionExporter,
+    /// Whether the OTLP receiver speaks TLS (a certificate made at start).
+    pub otlp_tls: bool,
+    /// The OTLP receiver's port on `127.0.0.1` (`0`: a free one).
+    pub otlp_port: u16,
+}
+
 /// A running stand-in. Dropping it kills the function processes and stops the servers.
 #[derive(Debug)]
 pub struct Stack {
     /// The X-Ray daemon stand-in.
     pub daemon: XrayDaemon,
+    /// The OTLP/HTTP receiver (always listening; the functions use it with
+    /// [`FunctionExporter::Otlp`]).
+    pub otlp: OtlpReceiver,
+    /// Where the functions send their spans.
+    pub exporter: FunctionExporter,
     /// Where all documents go.
     pub collector: Arc<Collector>,
     /// The API Gateway stand-in.
@@ -40,12 +61,27 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts everything; function processes get the Lambda environment plus
-    /// `AWS_XRAY_DAEMON_ADDRESS`, `OTEL_SERVICE_NAME` and the spec's `env`.
+    /// Starts everything with the X-Ray daemon as the functions' exporter and a plain-HTTP OTLP
+    /// receiver on a free port; see [`Stack::start_with`].
     pub async fn start(
         config: GatewayConfig,
         specs: &[FunctionSpec],
         output: Output,
+    ) -> io::Result<Stack> {
+        let options = StackOptions {
+            output,
+            ..StackOptions::default()
+        };
+        Stack::start_with(config, specs, options).await
+    }
+
+    /// Starts everything; function processes get the Lambda environment plus
+    /// `AWS_LAMBDA_FUNCTION_NAME`, `OTEL_SERVICE_NAME`, the exporter's environment
+    /// ([`FunctionExporter::env`]) and the spec's `env` (applied last).
+    pub async fn start_with(
+        config: GatewayConfig,
+        specs: &[FunctionSpec],
+        options: StackOptions,
     ) -> io::Result<Stack> {
         for spec in specs {
             if !spec.binary.is_file() {
@@ -60,6 +96,9 @@ impl Stack {
         }
         let daemon = XrayDaemon::bind()?;
         let collector = Arc::new(Collector::new());
+        let otlp =
+            OtlpReceiver::start(collector.clone(), options.otlp_port, options.otlp_tls).await?;
+        let exporter_env = options.exporter.env(daemon.address(), &otlp);
         let mut routes = Vec::new();
         let mut apis = Vec::new();
         for spec in specs {
@@ -72,14 +111,13 @@ impl Stack {
         }
         let gateway = Gateway::start(config, routes, collector.clone()).await?;
         let gateway_addr = gateway.address().to_string();
-        let daemon_addr = daemon.address().to_string();
         let mut functions = Vec::new();
         for (spec, api) in specs.iter().zip(apis) {
             let mut env: Vec<(String, String)> = vec![
                 ("AWS_LAMBDA_FUNCTION_NAME".into(), spec.name.clone()),
                 ("OTEL_SERVICE_NAME".into(), spec.name.clone()),
-                ("AWS_XRAY_DAEMON_ADDRESS".into(), daemon_addr.clone()),
             ];
+            env.extend(exporter_env.iter().cloned());
             env.extend(
                 spec.env
                     .iter()
@@ -87,12 +125,18 @@ impl Stack {
             );
             let env_refs: Vec<(&str, &str)> =
                 env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let process =
-                FunctionProcess::spawn_with(&spec.binary, api.address(), &env_refs, output)?;
+            let process = FunctionProcess::spawn_with(
+                &spec.binary,
+                api.address(),
+                &env_refs,
+                options.output,
+            )?;
             functions.push((spec.name.clone(), api, process));
         }
         Ok(Stack {
             daemon,
+            otlp,
+            exporter: options.exporter,
             collector,
             gateway,
             functions,
@@ -126,7 +170,7 @@ impl Stack {
 
     /// Waits for trace `trace_id` to be complete — every node finished, and every emulated
     /// `AWS::Lambda::Function` segment has at least one child from the function — and then
-    /// for `quiet` without new datagrams; gives up at `timeout`. Returns the trace as it is.
+    /// for `quiet` without new datagrams or OTLP spans; gives up at `timeout`. Returns the trace as it is.
     pub async fn wait_trace(
         &self,
         trace_id: &str,
@@ -146,8 +190,9 @@ impl Stack {
 }
 
 /// Moves datagrams from `daemon` into `collector` until trace `trace_id` is complete (see
-/// [`is_complete`]) and `quiet` passed without new datagrams, or until `timeout`. Returns the
-/// trace as it is then.
+/// [`is_complete`]) and `quiet` passed without anything new in the collector (datagrams, OTLP
+/// spans its receiver added, emulated segments), or until `timeout`. Returns the trace as it is
+/// then.
 pub async fn wait_trace(
     daemon: &XrayDaemon,
     collector: &Collector,
@@ -157,10 +202,13 @@ pub async fn wait_trace(
 ) -> Option<Trace> {
     let end = Instant::now() + timeout;
     let mut last = Instant::now();
+    let mut revision = collector.revision();
     loop {
         let got = daemon.drain();
-        if !got.is_empty() {
-            collector.add_datagrams(&got);
+        collector.add_datagrams(&got);
+        let now_revision = collector.revision();
+        if now_revision != revision {
+            revision = now_revision;
             last = Instant::now();
         }
         let trace = collector.trace(trace_id);

@@ -4,11 +4,13 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME`, then `POWERTOOLS_SERVICE_NAME` | the function name | `Service` annotation, `service.name` |
 //! | `OTEL_PROPAGATORS` | `xray,tracecontext,baggage,b3,b3multi,jaeger,ottrace` | extraction order (first valid wins) and injected formats; `none` for none |
-//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `otlp` (OTLP/HTTP protobuf, feature `otlp`), `stdout` or `console` (one OTLP/JSON line per invocation), `xray-api` (`PutTraceSegments` over HTTPS; feature `xray-api`), `none` |
+//! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `otlp` (OTLP/HTTP(S), feature `otlp`), `xray-otlp` (X-Ray's OTLP endpoint, SigV4; feature `xray-otlp`), `stdout` or `console` (one OTLP/JSON line per invocation), `xray-api` (`PutTraceSegments` over HTTPS; feature `xray-api`), `none` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `127.0.0.1:2000` | `host:port` or `udp:host:port tcp:host:port` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | unset | the OTLP traces URL, used as is |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP base URL; `/v1/traces` is appended (plain HTTP only) |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`xray-otlp`: X-Ray's regional endpoint) | OTLP base URL; `/v1/traces` is appended |
 //! | `OTEL_EXPORTER_OTLP_HEADERS`, then `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | none | extra OTLP request headers, `key=value,key2=value2`, values URL-decoded; the traces-specific list wins per key |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `_COMPRESSION`, `_TIMEOUT`, `_CERTIFICATE` (each also as `OTEL_EXPORTER_OTLP_TRACES_*`, which wins) | `http/protobuf`, `none`, `10000`, none | see [`OtlpConfig`] |
+//! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | set by Lambda | only whether both are set (for `xray-otlp`; the exporter reads them when it signs) |
 //! | `LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED` | `false` | `true` turns tracing off (the handler runs bare) |
 //! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded (with `LAMBDA_TRACE_CALLER_SAMPLING=ignore`, also of traces the caller marked sampled or not) |
 //! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |

@@ -96,9 +96,14 @@ impl XrayApiExporter {
         }
     }
 
-    /// An exporter with a client built now from `config`.
+    /// An exporter with a client built now from `config` (with the crate's HTTPS client, rustls
+    /// with `ring`, when `config` names none).
     pub fn with_config(config: &SdkConfig) -> Self {
-        Self::from_client(Client::new(config))
+        let mut builder = aws_sdk_xray::config::Builder::from(config);
+        if config.http_client().is_none() {
+            builder = builder.http_client(https_client());
+        }
+        Self::from_client(Client::from_conf(builder.build()))
     }
 
     /// An exporter using `client` (for a client with settings of its own: timeouts, retries,
@@ -131,12 +136,27 @@ impl XrayApiExporter {
             }
             let client = cell
                 .get_or_init(|| async {
-                    Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await)
+                    let config = aws_config::defaults(BehaviorVersion::latest())
+                        .http_client(https_client())
+                        .load()
+                        .await;
+                    Client::new(&config)
                 })
                 .await;
             put_with_one_retry(client, documents).await
         })
     }
+}
+
+/// The SDK's HTTPS client on rustls with the `ring` provider: the TLS stack the OTLP exporter
+/// uses, so a function with both features links one, not two (the SDK's default is
+/// `aws-lc-rs`, 2 MB more and ~40 ms of entropy seeding on its first connection; see
+/// `bench/tls-choice/README.md`).
+pub(crate) fn https_client() -> aws_sdk_xray::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 impl fmt::Debug for XrayApiExporter {

@@ -297,7 +297,10 @@ mod tests {
         );
         assert_eq!(spans[1].parent_span_id, 0xa1u64.to_be_bytes());
         #[cfg(feature = "otlp")]
-        assert_eq!(decoded, crate::otlp::protobuf::request(&batch, Dialect::Otel));
+        assert_eq!(
+            decoded,
+            crate::otlp::protobuf::request(&batch, Dialect::Otel)
+        );
     }
 
     #[test]

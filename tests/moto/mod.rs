@@ -94,6 +94,15 @@ fn answers_http(addr: SocketAddr) -> bool {
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/")
 }
 
+/// The SDK's HTTP client on rustls with `ring`, as the crate builds it: the crate does not turn
+/// on the SDK's default client (it would link a second TLS stack).
+pub fn http_client() -> aws_sdk_xray::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// SDK configuration for `endpoint` with static test credentials, built in code: nothing is
 /// read from the process environment (tests run in threads of one process).
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
@@ -104,5 +113,6 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "AKIDTEST", "secret", None, None, "test",
         )))
+        .http_client(http_client())
         .build()
 }
