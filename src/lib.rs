@@ -67,28 +67,6 @@ pub mod aws;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod bridge;
-/// `get_ref`, `get_mut` and `into_inner` for a middleware service whose wrapped service is the
-/// field `inner` (tower-http's `define_inner_service_accessors!`).
-macro_rules! inner_service_accessors {
-    () => {
-        /// The wrapped service.
-        pub fn get_ref(&self) -> &S {
-            &self.inner
-        }
-
-        /// The wrapped service, mutably.
-        pub fn get_mut(&mut self) -> &mut S {
-            &mut self.inner
-        }
-
-        /// Unwraps the service.
-        pub fn into_inner(self) -> S {
-            self.inner
-        }
-    };
-}
-pub(crate) use inner_service_accessors;
-
 pub mod carrier;
 pub mod config;
 pub mod context;
@@ -97,6 +75,8 @@ pub mod export;
 #[cfg(feature = "lambda-http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda-http")))]
 pub mod http_layer;
+mod inner_service;
+mod json;
 pub mod layer;
 mod log_safe;
 mod otlp;

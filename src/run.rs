@@ -7,7 +7,7 @@ use lambda_runtime::{Diagnostic, Error, IntoFunctionResponse, LambdaEvent, Runti
 use serde::{Deserialize, Serialize};
 use tower::Layer;
 
-use crate::TraceLayer;
+use crate::layer::TraceLayer;
 
 /// Starts the Lambda runtime with `handler` wrapped in [`TraceLayer::from_env`]: what
 /// `lambda_runtime::run` does, with every invocation traced. With

@@ -22,7 +22,7 @@ impl<S> HttpTraceService<S> {
         Self { inner, shared }
     }
 
-    crate::inner_service_accessors!();
+    crate::inner_service::inner_service_accessors!();
 }
 
 impl<S: fmt::Debug> fmt::Debug for HttpTraceService<S> {

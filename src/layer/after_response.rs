@@ -207,7 +207,7 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
             let timer = if exports.is_empty() {
                 None
             } else {
-                super::future::start_timer(budget)
+                flush::start_timer(budget)
             };
             *this.flushing = Some(Flushing {
                 result: Some(result),
@@ -249,7 +249,7 @@ fn start_exports(shared: &Shared, deferred: Vec<Closed>, budget: Duration) -> Ve
         if batch.spans.is_empty() {
             continue;
         }
-        match super::future::start_export(shared, batch, budget) {
+        match flush::start_export(shared, batch, budget) {
             Export::Done(Ok(())) => {}
             Export::Done(Err(e)) => shared.failures.report(&e),
             Export::Pending(export) => pending.push(export),
@@ -263,5 +263,5 @@ fn start_exports(shared: &Shared, deferred: Vec<Closed>, budget: Duration) -> Ve
 /// binary again.
 #[inline(never)]
 fn poll_exports(shared: &Shared, exports: &mut Vec<ExportFuture>, cx: &mut Context<'_>) {
-    exports.retain_mut(|export| super::future::poll_export(shared, export, cx).is_pending());
+    exports.retain_mut(|export| flush::poll_export(shared, export, cx).is_pending());
 }

@@ -23,24 +23,15 @@ use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Sleep;
 
 use super::after_response::Closed;
+use super::flush::{self, poll_flush, start_export, start_timer};
+use super::invocation::Invocation;
 use super::timeout::{LateExport, Watch};
-use super::{Shared, flush, outcome};
-use crate::error::ExportError;
+use super::{Shared, outcome};
 use crate::export::{Export, ExportFuture};
-use crate::span::recorder::Recorder;
-use crate::span::{Outcome, RootPlacement, Span, SpanBatch, now_unix_nanos};
+use crate::span::{Outcome, Span, now_unix_nanos};
 
-/// What the layer knows about one invocation in flight.
-pub(crate) struct Invocation {
-    pub(crate) root: Span,
-    pub(crate) recorder: Arc<Recorder>,
-    pub(crate) placement: RootPlacement,
-    pub(crate) deadline_ms: u64,
-    pub(crate) shared: Arc<Shared>,
-    /// Reads the HTTP status of the handler's response, when it has one.
-    pub(crate) status_of: StatusFn,
-}
-
+/// The step from an [`Invocation`] to its future lives here, beside the future it makes (the
+/// invocation itself is plain data, in `invocation.rs`).
 impl Invocation {
     /// Calls the handler (`call`) with the invocation span current, catching a panic in `call`
     /// itself, and returns the future that records the outcome and flushes.
@@ -57,9 +48,6 @@ impl Invocation {
         }
     }
 }
-
-/// Reads the HTTP status of a response (`None`: not an HTTP response).
-pub(crate) type StatusFn = fn(&dyn Any) -> Option<u16>;
 
 type Output<F> = thread::Result<<F as Future>::Output>;
 
@@ -294,74 +282,6 @@ fn finish_late<F: Future>(late: Option<LateExport>, output: Output<F>) -> State<
             output: Some(output),
         },
     }
-}
-
-/// Polls a pending export against its timer. Ready when the export finished or time ran out.
-pub(crate) fn poll_flush(
-    shared: &Shared,
-    budget: Duration,
-    export: &mut ExportFuture,
-    sleep: Option<Pin<&mut Sleep>>,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
-    let report = |e: ExportError| shared.failures.report(&e);
-    if poll_export(shared, export, cx).is_ready() {
-        return Poll::Ready(());
-    }
-    match sleep {
-        Some(timer) => match timer.poll(cx) {
-            Poll::Ready(()) => {
-                report(ExportError::Timeout(budget));
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        },
-        None => {
-            report(ExportError::Other(
-                "no tokio timer to bound the flush; export abandoned".into(),
-            ));
-            Poll::Ready(())
-        }
-    }
-}
-
-/// Polls one export; ready when it finished, its failure (or panic) reported.
-pub(crate) fn poll_export(
-    shared: &Shared,
-    export: &mut ExportFuture,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
-    match catch_unwind(AssertUnwindSafe(|| export.as_mut().poll(cx))) {
-        Ok(Poll::Ready(Ok(()))) => Poll::Ready(()),
-        Ok(Poll::Ready(Err(e))) => {
-            shared.failures.report(&e);
-            Poll::Ready(())
-        }
-        Err(_) => {
-            shared.failures.report(&exporter_panicked());
-            Poll::Ready(())
-        }
-        Ok(Poll::Pending) => Poll::Pending,
-    }
-}
-
-/// Hands `batch` to the exporter; an exporter that panics is a failed export, not the
-/// function's panic.
-pub(crate) fn start_export(shared: &Shared, mut batch: SpanBatch, budget: Duration) -> Export {
-    batch.deadline = std::time::Instant::now().checked_add(budget);
-    catch_unwind(AssertUnwindSafe(|| shared.exporter.export(batch)))
-        .unwrap_or_else(|_| Export::Done(Err(exporter_panicked())))
-}
-
-/// What an exporter that panicked is reported as.
-fn exporter_panicked() -> ExportError {
-    ExportError::Other("exporter panicked".into())
-}
-
-/// A timer for the flush; `None` when the runtime has no time driver (the export is then
-/// abandoned rather than awaited without a bound).
-pub(crate) fn start_timer(budget: Duration) -> Option<Pin<Box<Sleep>>> {
-    catch_unwind(|| Box::pin(tokio::time::sleep(budget))).ok()
 }
 
 fn unreachable_done() -> ! {

@@ -2,18 +2,32 @@
 //! the request before the handler runs. Shared by [`TraceService`](super::TraceService) and the
 //! `lambda_http` service.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use lambda_runtime::Context;
 
-use super::future::{Invocation, StatusFn};
 use super::{Shared, parent};
 use crate::carrier::{EventCarrier, RequestInfo};
 use crate::propagation::Propagator;
 use crate::span::recorder::Recorder;
-use crate::span::{AnnotationValue, Attribute, AttributeValue, Span, SpanKind};
+use crate::span::{AnnotationValue, Attribute, AttributeValue, RootPlacement, Span, SpanKind};
+
+/// What the layer knows about one invocation in flight.
+pub(crate) struct Invocation {
+    pub(crate) root: Span,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) placement: RootPlacement,
+    pub(crate) deadline_ms: u64,
+    pub(crate) shared: Arc<Shared>,
+    /// Reads the HTTP status of the handler's response, when it has one.
+    pub(crate) status_of: StatusFn,
+}
+
+/// Reads the HTTP status of a response (`None`: not an HTTP response).
+pub(crate) type StatusFn = fn(&dyn Any) -> Option<u16>;
 
 /// Chooses the parent, opens the invocation span and records what is known before the handler.
 pub(crate) fn start(

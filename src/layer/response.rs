@@ -11,9 +11,9 @@ use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse;
 use serde_json::{Value, json};
 
 use super::outcome::cast;
+use crate::json::value_text;
 use crate::span::Span;
 use crate::xray::METADATA_NAMESPACE;
-use crate::xray::json::value_text;
 
 /// Most bytes of a response body recorded; a longer body is cut (on a char boundary) and marked
 /// `truncated`.

@@ -24,7 +24,7 @@ impl<S> TraceService<S> {
         Self { inner, shared }
     }
 
-    crate::inner_service_accessors!();
+    crate::inner_service::inner_service_accessors!();
 }
 
 impl<S: fmt::Debug> fmt::Debug for TraceService<S> {

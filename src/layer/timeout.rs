@@ -36,8 +36,9 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use super::future::{Invocation, poll_flush};
-use super::{Shared, flush};
+use super::Shared;
+use super::flush::{self, poll_flush};
+use super::invocation::Invocation;
 use crate::export::{Export, ExportFuture};
 use crate::span::{ExceptionRecord, MAX_EXCEPTIONS, SpanBatch, now_unix_nanos};
 
@@ -209,7 +210,7 @@ fn time_out(inv: Invocation) -> Option<(ExportFuture, Duration, Arc<Shared>)> {
         return None;
     }
     let budget = flush::budget(shared.flush_timeout, deadline_ms, shared.flush_margin);
-    match super::future::start_export(&shared, batch, budget) {
+    match flush::start_export(&shared, batch, budget) {
         Export::Done(result) => {
             if let Err(e) = result {
                 shared.failures.report(&e);

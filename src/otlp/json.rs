@@ -6,14 +6,14 @@
 //! What goes in each field is decided by [`model`](super::model), shared with the protobuf
 //! encoder.
 //!
-//! Written with the segment documents' JSON writer (`xray::json`), straight into the line's
+//! Written with the segment documents' JSON writer (`crate::json`), straight into the line's
 //! buffer: no `serde_json::Value` tree, and no serde code of its own in the binary (issue 6).
 //! The text is what serializing the same request as a `serde_json::Value` gives (compact, the
 //! keys of every object in sorted order); a test holds the two byte for byte.
 
 use super::model::{self, Dialect, KeyValues, StatusCode, Value};
+use crate::json::Out;
 use crate::span::SpanBatch;
-use crate::xray::json::Out;
 
 /// Appends the request for `batch` to `buf` (one line of JSON, without the newline).
 pub(crate) fn write_request(batch: &SpanBatch, dialect: Dialect, buf: &mut Vec<u8>) {

@@ -19,11 +19,11 @@
 
 use std::borrow::Cow;
 
+use crate::json::value_text;
 use crate::span::{
     AnnotationValue, AttributeValue, ExceptionRecord, Resource, RootPlacement, SpanBatch, SpanKind,
     SpanRecord,
 };
-use crate::xray::json::value_text;
 
 /// The instrumentation scope's name.
 pub(crate) const SCOPE_NAME: &str = "lambda-trace";

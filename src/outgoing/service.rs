@@ -30,7 +30,7 @@ impl<S> OutgoingService<S> {
         Self { inner, name }
     }
 
-    crate::inner_service_accessors!();
+    crate::inner_service::inner_service_accessors!();
 }
 
 impl<S, B, R> Service<Request<B>> for OutgoingService<S>

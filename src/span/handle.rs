@@ -9,18 +9,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[cfg(feature = "tracing")]
 use super::MAX_SPAN_EVENTS;
 use super::current;
-use super::limits::{cap_chars, json_len_within, nests_deeper_than, sanitize_annotation_key};
+use super::limits::{cap_chars, sanitize_annotation_key};
 #[cfg(feature = "tracing")]
 use super::record::SpanEvent;
 use super::record::{
     AnnotationValue, Attribute, AttributeValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo,
-    MetadataEntry, Outcome, RemoteNamespace, SpanKind, SpanRecord, now_unix_nanos,
+    Outcome, RemoteNamespace, SpanKind, SpanRecord, now_unix_nanos,
 };
-use super::recorder::Recorder;
+use super::recorder::{Recorder, SpanInner};
+use super::state::State;
 use super::{
     MAX_ANNOTATION_STRING, MAX_ATTRIBUTE_CHARS, MAX_EXCEPTION_MESSAGE_CHARS, MAX_EXCEPTIONS,
-    MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_METADATA_ENTRIES, MAX_SPAN_ATTRIBUTES,
-    MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS,
+    MAX_SPAN_ATTRIBUTES, MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS,
 };
 use crate::context::{SpanId, TraceContext};
 use crate::propagation::{HeaderInjector, Injector, Propagator};
@@ -42,113 +42,6 @@ use crate::propagation::{HeaderInjector, Injector, Propagator};
 #[derive(Clone, Default)]
 pub struct Span {
     inner: Option<Arc<SpanInner>>,
-}
-
-pub(crate) struct SpanInner {
-    pub(crate) recorder: Arc<Recorder>,
-    pub(crate) id: SpanId,
-    /// `None` once the span was flushed, or when it never recorded.
-    state: Mutex<Option<State>>,
-}
-
-struct State {
-    record: SpanRecord,
-    ended: bool,
-    /// Bytes of `record.metadata`, as [`MAX_METADATA_BYTES`] counts them.
-    metadata_bytes: usize,
-    /// An entry was dropped (logged once per span).
-    metadata_dropped: bool,
-}
-
-impl State {
-    fn new(record: SpanRecord) -> Self {
-        Self {
-            record,
-            ended: false,
-            metadata_bytes: 0,
-            metadata_dropped: false,
-        }
-    }
-
-    /// Sets `namespace.key` to `value`, replacing an earlier value, within
-    /// [`MAX_METADATA_ENTRIES`] and [`MAX_METADATA_BYTES`]; an entry that does not fit is dropped
-    /// (an earlier value of its key stays).
-    fn put_metadata(&mut self, namespace: &str, key: &str, mut value: serde_json::Value) {
-        if nests_deeper_than(&value, MAX_METADATA_DEPTH) {
-            value = serde_json::Value::String(crate::xray::json::value_text(&value));
-        }
-        let entries = &mut self.record.metadata;
-        let slot = entries
-            .iter()
-            .position(|e| e.namespace == namespace && e.key == key);
-        let freed = slot.map_or(0, |i| metadata_len(&entries[i]));
-        let fits = (slot.is_some() || entries.len() < MAX_METADATA_ENTRIES)
-            .then(|| MAX_METADATA_BYTES.checked_sub(self.metadata_bytes - freed))
-            .flatten()
-            .and_then(|room| room.checked_sub(namespace.len() + key.len()))
-            .and_then(|room| json_len_within(&value, room));
-        let Some(value_len) = fits else {
-            if !std::mem::replace(&mut self.metadata_dropped, true) {
-                tracing::warn!(
-                    target: "lambda_trace",
-                    max_entries = MAX_METADATA_ENTRIES,
-                    max_bytes = MAX_METADATA_BYTES,
-                    "metadata limit of the span reached; entry dropped"
-                );
-            }
-            return;
-        };
-        self.metadata_bytes = self.metadata_bytes - freed + namespace.len() + key.len() + value_len;
-        match slot {
-            Some(i) => entries[i].value = value,
-            None => entries.push(MetadataEntry {
-                namespace: namespace.to_string(),
-                key: key.to_string(),
-                value,
-            }),
-        }
-    }
-}
-
-/// [`cap_chars`] for text that may be borrowed: a long borrowed text becomes an owned cut copy.
-fn cap_cow(text: &mut Cow<'static, str>, max: usize) {
-    if text.len() > max && text.chars().nth(max).is_some() {
-        let mut owned = text.to_string();
-        cap_chars(&mut owned, max);
-        *text = Cow::Owned(owned);
-    }
-}
-
-/// An entry's bytes as [`MAX_METADATA_BYTES`] counts them (it fitted, so its value is counted
-/// in full).
-fn metadata_len(e: &MetadataEntry) -> usize {
-    let value = json_len_within(&e.value, MAX_METADATA_BYTES).unwrap_or(MAX_METADATA_BYTES);
-    e.namespace.len() + e.key.len() + value
-}
-
-impl fmt::Debug for SpanInner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpanInner")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SpanInner {
-    /// Takes the record out for export, closing it at `now` if still open.
-    pub(crate) fn take_record(&self, now: u64) -> Option<SpanRecord> {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()?;
-        let mut record = state.record;
-        if !state.ended {
-            record.end_unix_nanos = now.max(record.start_unix_nanos);
-            record.unfinished = true;
-        }
-        Some(record)
-    }
 }
 
 impl Span {
@@ -193,7 +86,7 @@ impl Span {
     }
 
     /// The trace this span belongs to (`None` for a no-op span).
-    pub fn trace_id(&self) -> Option<crate::TraceId> {
+    pub fn trace_id(&self) -> Option<crate::context::TraceId> {
         self.inner.as_ref().map(|i| i.recorder.trace_id())
     }
 
@@ -585,6 +478,15 @@ impl fmt::Debug for Span {
                 .finish(),
             None => f.write_str("Span(noop)"),
         }
+    }
+}
+
+/// [`cap_chars`] for text that may be borrowed: a long borrowed text becomes an owned cut copy.
+fn cap_cow(text: &mut Cow<'static, str>, max: usize) {
+    if text.len() > max && text.chars().nth(max).is_some() {
+        let mut owned = text.to_string();
+        cap_chars(&mut owned, max);
+        *text = Cow::Owned(owned);
     }
 }
 

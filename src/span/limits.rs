@@ -70,7 +70,7 @@ pub(crate) fn nests_deeper_than(value: &serde_json::Value, max: usize) -> bool {
 /// without writing anything, and without serializing more than `max + 1` bytes). Through the
 /// documents' JSON writer, whose serializer is in the binary anyway (issue 6, binary size).
 pub(crate) fn json_len_within(value: &serde_json::Value, max: usize) -> Option<usize> {
-    crate::xray::json::json_len_within(value, max)
+    crate::json::json_len_within(value, max)
 }
 
 #[cfg(test)]

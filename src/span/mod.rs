@@ -32,6 +32,7 @@ mod handle;
 mod limits;
 mod record;
 pub(crate) mod recorder;
+mod state;
 
 pub use current::{current, scope, sync_scope};
 pub use guard::SpanGuard;

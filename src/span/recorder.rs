@@ -1,11 +1,13 @@
 //! The per-invocation collector of spans: every span of one invocation registers here, and the
 //! layer drains it into one [`SpanBatch`] when the invocation ends.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::handle::SpanInner;
-use super::record::{Resource, RootPlacement, SpanBatch};
+use super::record::{Resource, RootPlacement, SpanBatch, SpanRecord};
+use super::state::State;
+use crate::context::SpanId;
 use crate::context::{TraceContext, TraceId};
 use crate::propagation::CompositePropagator;
 
@@ -126,5 +128,34 @@ impl Recorder {
             dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
             deadline: None,
         }
+    }
+}
+
+/// One span registered with a recorder: its handles share it, and the recorder takes its record
+/// out at the flush.
+pub(crate) struct SpanInner {
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) id: SpanId,
+    /// `None` once the span was flushed, or when it never recorded.
+    pub(crate) state: Mutex<Option<State>>,
+}
+
+impl fmt::Debug for SpanInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanInner")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpanInner {
+    /// Takes the record out for export, closing it at `now` if still open.
+    pub(crate) fn take_record(&self, now: u64) -> Option<SpanRecord> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(state.into_record(now))
     }
 }

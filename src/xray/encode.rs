@@ -23,8 +23,8 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 
 use super::document::{Annotations, Document, Omitted, cut};
-use super::json::{Limit, Out, TooLarge};
 use super::translate::{self, Family, MAX_NESTING_DEPTH};
+use crate::json::{Limit, Out, TooLarge};
 use crate::span::{AnnotationValue, SpanBatch};
 
 /// Largest document this crate emits, in bytes: X-Ray's 64 kB document limit, which leaves room

@@ -1,11 +1,11 @@
 //! X-Ray segment documents: the wire model, the span → document translation, and the encoding
-//! that keeps every document under X-Ray's 64 kB limit.
+//! that keeps every document under X-Ray's 64 kB limit (written with the crate's JSON writer,
+//! `src/json.rs`).
 //!
 //! | file | concern |
 //! |---|---|
 //! | `document.rs` | [`Document`] and its parts: the wire model, borrowing from the spans |
 //! | `write.rs` | [`Document`] → JSON ([`Document::write_json`]) |
-//! | `json.rs` | the JSON writer underneath: escaping, integers, times |
 //! | `translate.rs` | [`SpanBatch`](crate::span::SpanBatch) → documents: root placement, nesting, where each piece of span data goes |
 //! | `encode.rs` | bytes for the wire: one document when it fits, split and truncate when not |
 //! | `name.rs` | segment names: X-Ray's character set, 200 characters |
@@ -39,7 +39,6 @@
 
 mod document;
 mod encode;
-pub(crate) mod json;
 mod name;
 mod translate;
 mod write;

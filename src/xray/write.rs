@@ -1,4 +1,4 @@
-//! [`Document`] → JSON: every part of the wire model written with the [`json`](super::json)
+//! [`Document`] → JSON: every part of the wire model written with the [`json`](crate::json)
 //! writer, in the field order of X-Ray's own SDKs.
 //!
 //! The writers check the limit between spans and after every metadata value, so a document that
@@ -10,8 +10,8 @@ use super::document::{
     Annotations, Aws, Cause, Document, Http, MAX_ANNOTATION_KEY_CHARS, MAX_ANNOTATION_VALUE_CHARS,
     METADATA_NAMESPACE, Metadata, Omitted, cut, exception_id,
 };
-use super::json::{Array, Object, Out, TooLarge};
 use crate::context::SpanId;
+use crate::json::{Array, Object, Out, TooLarge};
 use crate::span::{AnnotationValue, AttributeValue, MetadataEntry};
 
 impl Document<'_> {

@@ -1,7 +1,8 @@
-//! The JSON writer of segment documents: appends straight to a byte buffer, escapes only what
-//! JSON requires, writes times and integers without the `fmt` machinery.
+//! The crate's JSON writer, below every layer that writes JSON (X-Ray segment documents, the
+//! OTLP/JSON encoder, the span limits that measure metadata): appends straight to a byte buffer,
+//! escapes only what JSON requires, writes times and integers without the `fmt` machinery.
 //!
-//! Segment documents are written by hand (see [`Document::write_json`](super::Document::write_json))
+//! Segment documents are written by hand (see [`Document::write_json`](crate::xray::Document::write_json))
 //! because a profile of the hot path showed serde_json's generic writer at ~30k instructions for
 //! a 4-span document — most of it in per-fragment write calls and byte-by-byte escaping of keys
 //! that never need it. Metadata *values* (`serde_json::Value`, user data) still go through
