@@ -11,7 +11,7 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo demo-build-otlp invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc test demo demo-build invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
 
 help:
 	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz fuzz-smoke deploy clean"
@@ -60,20 +60,19 @@ test: fmt-check clippy doc venv
 	$(MAKE) fuzz-smoke
 
 # Runs the functions as real processes against the local stand-ins; writes the trace as HTML.
+# Builds only what it runs: the example functions and the stand-in (not the bench drivers).
 # `make demo EXPORTER=otlp`: the functions send their spans with lambda-trace's OTLP exporter to
 # the stand-in's OTLP receiver instead of its X-Ray daemon (`OTLP_TLS=1`: over HTTPS, with a
-# certificate made at start). That builds only the functions (with their feature `otlp`) and the
-# stand-in; the default keeps `build`.
+# certificate made at start); the functions are built with their feature `otlp` for that.
 EXPORTER ?= xray
 OTLP_TLS ?=
-demo: $(if $(filter xray,$(EXPORTER)),build,demo-build-otlp)
+demo: demo-build
 	target/debug/lambda-trace-local demo --bin-dir target/debug --html out/trace.html$(if $(filter xray,$(EXPORTER)),, --exporter $(EXPORTER))$(if $(OTLP_TLS), --otlp-tls)
 
-demo-build-otlp:
-	cargo build -p lambda-trace-functions --features otlp --bins
-	cargo build -p lambda-trace-local --bins
+demo-build:
+	cargo build -p lambda-trace-functions -p lambda-trace-local --bins$(if $(filter xray,$(EXPORTER)),, --features lambda-trace-functions/otlp)
 
-invoke: build
+invoke: demo-build
 	target/debug/lambda-trace-local invoke --bin target/debug/$(FN) --event $(EVENT) --name $(FN)
 
 # End-to-end overhead (issue 6): the same handler bare (twice: the A/A row) and traced, as real
@@ -100,6 +99,7 @@ bench-alternatives:
 	cargo build --release -p lambda-trace-bench --bins
 	cargo build --release -p lambda-trace-bench-net --bins
 	cargo build --release --manifest-path $(ALTERNATIVES) --target-dir target --bins
+	cargo build --release --manifest-path bench/alternatives/tls/Cargo.toml --target-dir target --bins
 	target/release/lambda-trace-bench --bin-dir target/release --json out/bench-alternatives.json --network true --alternatives true $(BENCH_ARGS)
 
 # Criterion micro benchmarks of the hot paths (benches/hot_paths.rs). Not part of `make test`.

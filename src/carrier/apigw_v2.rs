@@ -5,7 +5,7 @@
 //! legitimately contain commas (user agents, dates), and list headers (`tracestate`, `baggage`)
 //! are meant to be read joined anyway. A repeated `traceparent` therefore arrives as
 //! `"a,b"`, which no propagator accepts: the context is invalid and a new trace starts, as
-//! DESIGN.md §4 asks for two different `traceparent` values.
+//! ARCHITECTURE.md §4 asks for two different `traceparent` values.
 //!
 //! Request data comes from `requestContext.http` (method, source IP, user agent); the URL is
 //! `rawPath` (never `rawQueryString`); the route is the `routeKey` without its method

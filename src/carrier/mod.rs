@@ -21,7 +21,7 @@
 //!   parse error), the same rule as for [`HeaderExtractor`](crate::propagation::HeaderExtractor),
 //!   so no carrier can bypass or double-apply it.
 //! - API Gateway v2 and Function URLs join repeated headers with `,`; that joined value is one
-//!   value (a repeated `traceparent` so fails to parse, which DESIGN.md §4 asks for).
+//!   value (a repeated `traceparent` so fails to parse, which ARCHITECTURE.md §4 asks for).
 //! - [`RequestInfo::http`] never holds a query string (it may hold tokens). With query capture
 //!   on (`LAMBDA_TRACE_CAPTURE_QUERY`), the layer appends [`EventCarrier::raw_query`] to the URL
 //!   after redacting it ([`crate::redact`]). The URL is capped at 2,048 characters, the route at

@@ -1,4 +1,4 @@
-//! The parent policy of DESIGN.md §3: whose trace this invocation continues.
+//! The parent policy of ARCHITECTURE.md §3: whose trace this invocation continues.
 
 use crate::config::CallerSampling;
 use crate::context::{Sampling, TraceContext};
