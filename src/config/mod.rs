@@ -45,6 +45,7 @@ pub use otlp::{
 };
 
 use crate::propagation::PropagatorKind;
+use crate::span::Resource;
 
 /// Where spans go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -207,8 +208,10 @@ impl FromStr for CallerSampling {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Config {
-    /// `Service` annotation and `service.name`.
-    pub service_name: String,
+    /// Who emits the spans: the service name (`OTEL_SERVICE_NAME`, else
+    /// `POWERTOOLS_SERVICE_NAME`, else the function name; the `Service` annotation and
+    /// `service.name`) and the function's `AWS_LAMBDA_*` and region variables.
+    pub resource: Resource,
     /// Extraction order and injected formats.
     pub propagators: Vec<PropagatorKind>,
     /// The exporter.
@@ -241,18 +244,9 @@ pub struct Config {
     pub capture_response: bool,
     /// Whether the caller's sampling decision is followed.
     pub caller_sampling: CallerSampling,
-    /// `AWS_LAMBDA_FUNCTION_NAME`.
-    pub function_name: String,
-    /// `AWS_LAMBDA_FUNCTION_VERSION`.
-    pub function_version: String,
-    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
-    pub region: Option<String>,
-    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
-    pub memory_mb: Option<u32>,
-    /// `AWS_LAMBDA_LOG_GROUP_NAME`.
-    pub log_group: Option<String>,
-    /// `AWS_LAMBDA_LOG_STREAM_NAME`.
-    pub log_stream: Option<String>,
+    /// Name the invocation span after the API route (`GET /orders/{id}`) instead of the
+    /// function (builder only: [`route_as_name`](crate::layer::TraceLayerBuilder::route_as_name)).
+    pub route_as_name: bool,
     /// Whether `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` were set at start (their values
     /// are never read into the configuration).
     pub(crate) aws_credentials: bool,
@@ -280,7 +274,7 @@ impl Config {
     /// use lambda_trace::Config;
     ///
     /// let config = Config::from_lookup(|k| (k == "OTEL_SERVICE_NAME").then(|| "orders".to_string()));
-    /// assert_eq!(config.service_name, "orders");
+    /// assert_eq!(config.resource.service_name, "orders");
     /// assert_eq!(config.sample_rate, 1.0);
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
@@ -288,34 +282,6 @@ impl Config {
             lookup(k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
-        };
-        let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
-        let service_name = get("OTEL_SERVICE_NAME")
-            .or_else(|| get("POWERTOOLS_SERVICE_NAME"))
-            .unwrap_or_else(|| {
-                if function_name.is_empty() {
-                    "service_undefined".to_string()
-                } else {
-                    function_name.clone()
-                }
-            });
-        let propagators = match get("OTEL_PROPAGATORS") {
-            None => PropagatorKind::ALL.to_vec(),
-            Some(list) => list
-                .split(',')
-                .filter(|s| !s.trim().eq_ignore_ascii_case("none") && !s.trim().is_empty())
-                .filter_map(|s| {
-                    s.parse::<PropagatorKind>()
-                        .map_err(|e| {
-                            tracing::warn!(
-                                target: "lambda_trace",
-                                "OTEL_PROPAGATORS: {}; ignored",
-                                crate::log_safe::log_safe(&e.to_string())
-                            )
-                        })
-                        .ok()
-                })
-                .collect(),
         };
         let exporter = get("LAMBDA_TRACE_EXPORTER")
             .or_else(|| get("OTEL_TRACES_EXPORTER"))
@@ -327,19 +293,15 @@ impl Config {
             Duration::from_millis(get(k).map_or(default, |v| parse_or_default_with(k, &v, default)))
         };
         Self {
-            service_name,
-            propagators,
+            resource: resource(&get),
+            propagators: get("OTEL_PROPAGATORS")
+                .map_or_else(|| PropagatorKind::ALL.to_vec(), |list| propagators(&list)),
             exporter,
             daemon_address: get("AWS_XRAY_DAEMON_ADDRESS")
                 .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_string()),
             otlp: OtlpConfig::from_lookup(&get),
             disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
-            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE").map_or(1.0, |v| {
-                parse_share(&v).unwrap_or_else(|| {
-                    invalid("LAMBDA_TRACE_SAMPLE_RATE", &v);
-                    1.0
-                })
-            }),
+            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE").map_or(1.0, |v| sample_rate(&v)),
             flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
             flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
             timeout_margin: ms("LAMBDA_TRACE_TIMEOUT_MARGIN_MS", 100),
@@ -359,17 +321,61 @@ impl Config {
                 .map_or(CallerSampling::default(), |v| {
                     parse_or_default("LAMBDA_TRACE_CALLER_SAMPLING", &v)
                 }),
-            function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
-                .unwrap_or_else(|| "$LATEST".to_string()),
-            function_name,
-            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
-            memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse().ok()),
-            log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
-            log_stream: get("AWS_LAMBDA_LOG_STREAM_NAME"),
+            route_as_name: false,
             aws_credentials: get("AWS_ACCESS_KEY_ID").is_some()
                 && get("AWS_SECRET_ACCESS_KEY").is_some(),
         }
     }
+}
+
+/// The resource of the function: `AWS_LAMBDA_*`, the region, and the service name
+/// (`OTEL_SERVICE_NAME`, else `POWERTOOLS_SERVICE_NAME`, else the function's name).
+fn resource(get: &dyn Fn(&str) -> Option<String>) -> Resource {
+    let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let service_name = get("OTEL_SERVICE_NAME")
+        .or_else(|| get("POWERTOOLS_SERVICE_NAME"))
+        .unwrap_or_else(|| match function_name.as_str() {
+            "" => "service_undefined".to_string(),
+            name => name.to_string(),
+        });
+    Resource {
+        service_name,
+        function_name,
+        function_version: get("AWS_LAMBDA_FUNCTION_VERSION")
+            .unwrap_or_else(|| "$LATEST".to_string()),
+        region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+        memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse().ok()),
+        log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
+        log_stream: get("AWS_LAMBDA_LOG_STREAM_NAME"),
+    }
+}
+
+/// `OTEL_PROPAGATORS`: the listed formats in order; `none` and unknown names are left out (an
+/// unknown one with a log line).
+fn propagators(list: &str) -> Vec<PropagatorKind> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.eq_ignore_ascii_case("none") && !s.is_empty())
+        .filter_map(|s| {
+            s.parse::<PropagatorKind>()
+                .map_err(|e| {
+                    tracing::warn!(
+                        target: "lambda_trace",
+                        "OTEL_PROPAGATORS: {}; ignored",
+                        crate::log_safe::log_safe(&e.to_string())
+                    )
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// `LAMBDA_TRACE_SAMPLE_RATE`, or 1 with a log line when it is not a rate.
+fn sample_rate(value: &str) -> f64 {
+    parse_share(value).unwrap_or_else(|| {
+        invalid("LAMBDA_TRACE_SAMPLE_RATE", value);
+        1.0
+    })
 }
 
 fn parse_or_default<T: FromStr + Default>(key: &str, value: &str) -> T {
@@ -435,7 +441,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = config(&[]);
-        assert_eq!(c.service_name, "service_undefined");
+        assert_eq!(c.resource.service_name, "service_undefined");
         assert_eq!(c.propagators, PropagatorKind::ALL.to_vec());
         assert_eq!(c.exporter, ExporterKind::XrayDaemon);
         assert_eq!(c.daemon_address, "127.0.0.1:2000");
@@ -480,7 +486,7 @@ mod tests {
             ("POWERTOOLS_TRACE_DISABLED", "true"),
             ("LAMBDA_TRACE_SAMPLE_RATE", "7"),
         ]);
-        assert_eq!(c.service_name, "orders");
+        assert_eq!(c.resource.service_name, "orders");
         assert_eq!(
             c.propagators,
             vec![PropagatorKind::TraceContext, PropagatorKind::B3]
@@ -489,7 +495,9 @@ mod tests {
         assert!(c.disabled);
         assert_eq!(c.sample_rate, 1.0);
         assert_eq!(
-            config(&[("AWS_LAMBDA_FUNCTION_NAME", "fn")]).service_name,
+            config(&[("AWS_LAMBDA_FUNCTION_NAME", "fn")])
+                .resource
+                .service_name,
             "fn"
         );
         assert!(

@@ -11,6 +11,8 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::{Mutex, TryLockError};
 
 use super::{Export, ExportError, Exporter};
+use crate::config::Config;
+#[cfg(doc)]
 use crate::config::DEFAULT_DAEMON_ADDRESS;
 use crate::span::SpanBatch;
 use crate::xray::{DAEMON_HEADER, MAX_DOCUMENT_BYTES, encode_with};
@@ -59,13 +61,15 @@ impl DaemonExporter {
         })
     }
 
-    /// An exporter for `AWS_XRAY_DAEMON_ADDRESS`, or
-    /// [`DEFAULT_DAEMON_ADDRESS`] (`127.0.0.1:2000`) when it is unset or empty.
+    /// An exporter for the configured daemon address ([`Config::daemon_address`]:
+    /// `AWS_XRAY_DAEMON_ADDRESS`, else [`DEFAULT_DAEMON_ADDRESS`], `127.0.0.1:2000`).
+    pub fn from_config(config: &Config) -> io::Result<Self> {
+        Self::new(&config.daemon_address)
+    }
+
+    /// [`from_config`](Self::from_config) with the configuration of the environment.
     pub fn from_env() -> io::Result<Self> {
-        match std::env::var("AWS_XRAY_DAEMON_ADDRESS") {
-            Ok(address) if !address.trim().is_empty() => Self::new(&address),
-            _ => Self::new(DEFAULT_DAEMON_ADDRESS),
-        }
+        Self::from_config(&Config::from_env())
     }
 
     /// The daemon's resolved UDP address.

@@ -48,7 +48,7 @@ fn otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
 }
 
 fn daemon_exporter(c: &Config) -> Arc<dyn Exporter> {
-    match DaemonExporter::new(&c.daemon_address) {
+    match DaemonExporter::from_config(c) {
         Ok(e) => Arc::new(e),
         Err(e) => {
             tracing::warn!(
@@ -107,7 +107,7 @@ fn xray_otlp_exporter(c: &Config) -> Arc<dyn Exporter> {
                 .and_then(super::otlp::region_of_host)
                 .map(str::to_owned)
         });
-    let Some(region) = host_region.or_else(|| c.region.clone()) else {
+    let Some(region) = host_region.or_else(|| c.resource.region.clone()) else {
         tracing::warn!(
             target: "lambda_trace",
             "xray-otlp: no region (AWS_REGION) to send to and sign for; spans will be dropped"

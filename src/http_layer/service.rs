@@ -48,7 +48,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if self.shared.disabled {
+        if self.shared.config.disabled {
             return TraceFuture::passthrough(self.inner.call(request));
         }
         let invocation = {

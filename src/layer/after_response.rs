@@ -152,7 +152,7 @@ where
         let deadline_ms = invocation.context.deadline;
         AfterResponseFuture {
             inner: self.inner.call(invocation),
-            passthrough: self.shared.flush_mode != FlushMode::AfterResponse,
+            passthrough: self.shared.config.flush_mode != FlushMode::AfterResponse,
             shared: Arc::clone(&self.shared),
             deadline_ms,
             flushing: None,
@@ -199,9 +199,9 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
         if this.flushing.is_none() {
             let result = std::task::ready!(this.inner.poll(cx));
             let budget = flush::budget(
-                this.shared.flush_timeout,
+                this.shared.config.flush_timeout,
                 *this.deadline_ms,
-                this.shared.flush_margin,
+                this.shared.config.flush_margin,
             );
             let exports = start_exports(this.shared, this.shared.deferred.take(), budget);
             let timer = if exports.is_empty() {

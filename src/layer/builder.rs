@@ -1,14 +1,12 @@
 //! [`TraceLayerBuilder`]: settings beyond the environment.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::{Shared, TraceLayer, flush::FailureLog};
+use super::{Shared, TraceLayer};
 use crate::config::{CallerSampling, Config};
 use crate::export::Exporter;
 use crate::propagation::{CompositePropagator, PropagatorKind};
-use crate::span::Resource;
 use crate::span::recorder::Settings;
 
 /// Builds a [`TraceLayer`]. Starts from [`Config::from_env`]; every `with`-style method
@@ -30,7 +28,6 @@ use crate::span::recorder::Settings;
 pub struct TraceLayerBuilder {
     config: Config,
     exporter: Option<Arc<dyn Exporter>>,
-    route_as_name: bool,
 }
 
 impl TraceLayerBuilder {
@@ -38,7 +35,6 @@ impl TraceLayerBuilder {
         Self {
             config: Config::from_env(),
             exporter: None,
-            route_as_name: false,
         }
     }
 
@@ -50,7 +46,7 @@ impl TraceLayerBuilder {
 
     /// The `Service` annotation and `service.name`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.config.service_name = name.into();
+        self.config.resource.service_name = name.into();
         self
     }
 
@@ -128,7 +124,7 @@ impl TraceLayerBuilder {
 
     /// Name the invocation span after the API route (`GET /orders/{id}`) instead of the function.
     pub fn route_as_name(mut self, yes: bool) -> Self {
-        self.route_as_name = yes;
+        self.config.route_as_name = yes;
         self
     }
 
@@ -141,46 +137,19 @@ impl TraceLayerBuilder {
     /// Builds the layer. Never fails: an exporter that cannot start (bad daemon address) is
     /// replaced by one that drops spans, with one log line.
     pub fn build(self) -> TraceLayer {
-        let c = self.config;
+        let config = self.config;
         let exporter = self
             .exporter
-            .unwrap_or_else(|| crate::export::exporter_for(&c));
-        let resource = Resource {
-            service_name: c.service_name.clone(),
-            function_name: c.function_name.clone(),
-            function_version: c.function_version.clone(),
-            region: c.region.clone(),
-            memory_mb: c.memory_mb,
-            log_group: c.log_group.clone(),
-            log_stream: c.log_stream.clone(),
-        };
+            .unwrap_or_else(|| crate::export::exporter_for(&config));
         let settings = Settings {
-            propagator: Arc::new(CompositePropagator::from_kinds(&c.propagators)),
-            resource: Arc::new(resource),
-            max_spans: c.max_spans,
+            propagator: Arc::new(CompositePropagator::from_kinds(&config.propagators)),
+            resource: Arc::new(config.resource.clone()),
+            max_spans: config.max_spans,
             max_annotations: crate::span::MAX_ANNOTATIONS,
-            capture_query: c.capture_query,
+            capture_query: config.capture_query,
         };
         TraceLayer {
-            shared: Arc::new(Shared {
-                settings: Arc::new(settings),
-                exporter,
-                cold_start: AtomicBool::new(true),
-                disabled: c.disabled,
-                sample_rate: c.sample_rate,
-                flush_timeout: c.flush_timeout,
-                flush_margin: c.flush_margin,
-                timeout_margin: c.timeout_margin,
-                no_timer: AtomicBool::new(false),
-                capture_error: c.capture_error,
-                capture_response: c.capture_response,
-                caller_sampling: c.caller_sampling,
-                route_as_name: self.route_as_name,
-                failures: FailureLog::default(),
-                flush_mode: c.flush_mode,
-                after_response_installed: AtomicBool::new(false),
-                deferred: Default::default(),
-            }),
+            shared: Arc::new(Shared::new(config, settings, exporter)),
         }
     }
 }

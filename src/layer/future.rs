@@ -200,12 +200,12 @@ where
                 if let Some(status) = (inv.status_of)(response) {
                     root.set_http_status(status);
                 }
-                if inv.shared.capture_response {
+                if inv.shared.config.capture_response {
                     super::response::record_body(root, response);
                 }
             }
             Ok(Err(error)) => root.record_exceptions(
-                vec![outcome::exception(error, inv.shared.capture_error)],
+                vec![outcome::exception(error, inv.shared.config.capture_error)],
                 Outcome {
                     fault: true,
                     ..Outcome::default()
@@ -241,9 +241,9 @@ where
         };
     }
     let budget = flush::budget(
-        inv.shared.flush_timeout,
+        inv.shared.config.flush_timeout,
         inv.deadline_ms,
-        inv.shared.flush_margin,
+        inv.shared.config.flush_margin,
     );
     match start_export(&inv.shared, batch, budget) {
         Export::Done(result) => {

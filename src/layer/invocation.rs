@@ -45,8 +45,8 @@ pub(crate) fn start(
     } = parent::decide(
         ctx.xray_trace_id.as_deref(),
         from_event,
-        shared.sample_rate,
-        shared.caller_sampling,
+        shared.config.sample_rate,
+        shared.config.caller_sampling,
     );
     let recording = context.sampling.is_sampled();
     let parent_span = context.span_id;
@@ -67,7 +67,7 @@ pub(crate) fn start(
     };
     let route = info.http.as_ref().and_then(|h| h.route.as_deref());
     // Interned: the same for every invocation of the process (routes: a bounded few).
-    let name = match (route, shared.route_as_name) {
+    let name = match (route, shared.config.route_as_name) {
         (Some(route), true) => super::intern::intern(route),
         _ if function_name.is_empty() => super::intern::intern(&resource.service_name),
         _ => super::intern::intern(function_name),

@@ -83,10 +83,10 @@ mod timeout;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use tower::Layer;
 
+use crate::config::Config;
 pub use crate::config::{CallerSampling, FlushMode};
 use crate::export::Exporter;
 pub(crate) use crate::log_safe::log_safe_message;
@@ -106,30 +106,35 @@ pub struct TraceLayer {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// State shared by every clone of a layer and its services.
+/// State shared by every clone of a layer and its services: the configuration it was built
+/// with, what the spans need, the exporter, and what the layer learns while it runs.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    pub(crate) config: Config,
     pub(crate) settings: Arc<Settings>,
     pub(crate) exporter: Arc<dyn Exporter>,
     pub(crate) cold_start: AtomicBool,
-    pub(crate) disabled: bool,
-    pub(crate) sample_rate: f64,
-    pub(crate) flush_timeout: Duration,
-    pub(crate) flush_margin: Duration,
-    /// How long before the deadline a running handler's spans are closed as timed out
-    /// (`ZERO`: never); see the `timeout` module.
-    pub(crate) timeout_margin: Duration,
     /// Set when the runtime had no time driver for the timeout watch (logged once).
     pub(crate) no_timer: AtomicBool,
-    pub(crate) capture_error: bool,
-    pub(crate) capture_response: bool,
-    pub(crate) caller_sampling: CallerSampling,
-    pub(crate) route_as_name: bool,
     pub(crate) failures: flush::FailureLog,
-    pub(crate) flush_mode: FlushMode,
     /// Set once an [`AfterResponseLayer`] exists; before that, exports are never deferred.
     pub(crate) after_response_installed: AtomicBool,
     pub(crate) deferred: after_response::Deferred,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, settings: Settings, exporter: Arc<dyn Exporter>) -> Self {
+        Self {
+            config,
+            settings: Arc::new(settings),
+            exporter,
+            cold_start: AtomicBool::new(true),
+            no_timer: AtomicBool::new(false),
+            failures: flush::FailureLog::default(),
+            after_response_installed: AtomicBool::new(false),
+            deferred: Default::default(),
+        }
+    }
 }
 
 impl TraceLayer {
@@ -145,7 +150,7 @@ impl TraceLayer {
 
     /// The configured flush mode.
     pub fn flush_mode(&self) -> FlushMode {
-        self.shared.flush_mode
+        self.shared.config.flush_mode
     }
 
     /// The runtime layer (`lambda_runtime::Runtime::layer`) that awaits network exports after
@@ -157,7 +162,7 @@ impl TraceLayer {
 
     /// `true` when pending exports are handed to an [`AfterResponseLayer`].
     pub(crate) fn defers(shared: &Shared) -> bool {
-        shared.flush_mode == FlushMode::AfterResponse
+        shared.config.flush_mode == FlushMode::AfterResponse
             && shared.after_response_installed.load(Ordering::Acquire)
     }
 }

@@ -51,7 +51,7 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<E>) -> Self::Future {
-        if self.shared.disabled {
+        if self.shared.config.disabled {
             return TraceFuture::passthrough(self.inner.call(event));
         }
         // Both resolved for `E` and `R` when compiling: only their carrier and status code are

@@ -167,13 +167,13 @@ impl Watch {
 fn arm(inv: &Invocation) -> Option<Sleep> {
     let shared = &inv.shared;
     if inv.deadline_ms == 0
-        || shared.timeout_margin.is_zero()
+        || shared.config.timeout_margin.is_zero()
         || !inv.recorder.recording
         || shared.no_timer.load(Ordering::Relaxed)
     {
         return None;
     }
-    let left = flush::time_left(inv.deadline_ms, shared.timeout_margin);
+    let left = flush::time_left(inv.deadline_ms, shared.config.timeout_margin);
     let sleep = tokio::runtime::Handle::try_current()
         .ok()
         .and_then(|_| catch_unwind(AssertUnwindSafe(|| tokio::time::sleep(left))).ok());
@@ -209,7 +209,11 @@ fn time_out(inv: Invocation) -> Option<(ExportFuture, Duration, Arc<Shared>)> {
     if batch.spans.is_empty() {
         return None;
     }
-    let budget = flush::budget(shared.flush_timeout, deadline_ms, shared.flush_margin);
+    let budget = flush::budget(
+        shared.config.flush_timeout,
+        deadline_ms,
+        shared.config.flush_margin,
+    );
     match flush::start_export(&shared, batch, budget) {
         Export::Done(result) => {
             if let Err(e) = result {
