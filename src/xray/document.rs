@@ -19,23 +19,23 @@ use crate::context::{SpanId, TraceId};
 use crate::span::{AnnotationValue, Attribute, ExceptionRecord, MetadataEntry};
 
 /// Longest annotation string value X-Ray accepts, in characters.
-pub const MAX_ANNOTATION_VALUE_CHARS: usize = crate::span::MAX_ANNOTATION_STRING;
+pub(crate) const MAX_ANNOTATION_VALUE_CHARS: usize = crate::span::MAX_ANNOTATION_STRING;
 
 /// Longest annotation key X-Ray accepts, in characters.
-pub const MAX_ANNOTATION_KEY_CHARS: usize = 500;
+pub(crate) const MAX_ANNOTATION_KEY_CHARS: usize = 500;
 
 /// Longest `http.request` string field the schema accepts, in characters.
-pub const MAX_HTTP_FIELD_CHARS: usize = 250;
+pub(crate) const MAX_HTTP_FIELD_CHARS: usize = 250;
 
 /// The metadata namespace this crate writes its own keys (and the span's semantic-convention
 /// attributes) under.
-pub const METADATA_NAMESPACE: &str = "lambda_trace";
+pub(crate) const METADATA_NAMESPACE: &str = "lambda_trace";
 
 /// `type` of a subsegment sent as its own document.
-pub const SUBSEGMENT_TYPE: &str = "subsegment";
+pub(crate) const SUBSEGMENT_TYPE: &str = "subsegment";
 
 /// `origin` of a segment this crate emits for a function invocation.
-pub const LAMBDA_ORIGIN: &str = "AWS::Lambda::Function";
+pub(crate) const LAMBDA_ORIGIN: &str = "AWS::Lambda::Function";
 
 /// One segment or subsegment document.
 ///
@@ -44,7 +44,7 @@ pub const LAMBDA_ORIGIN: &str = "AWS::Lambda::Function";
 /// neither.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Document<'a> {
+pub(crate) struct Document<'a> {
     /// 1–200 characters from X-Ray's name set (see [`sanitize_name`](super::sanitize_name)).
     pub name: Cow<'a, str>,
     /// The segment / subsegment id (16 lowercase hex).
@@ -89,7 +89,7 @@ pub struct Document<'a> {
 
 impl<'a> Document<'a> {
     /// A document with only the required fields set (and `end_time`).
-    pub fn new(name: Cow<'a, str>, id: SpanId, start_time: f64, end_time: f64) -> Self {
+    pub(crate) fn new(name: Cow<'a, str>, id: SpanId, start_time: f64, end_time: f64) -> Self {
         Self {
             name,
             id,
@@ -117,7 +117,7 @@ impl<'a> Document<'a> {
 
 /// An X-Ray trace id, written as `1-{8 hex}-{24 hex}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct XrayTraceId(pub TraceId);
+pub(crate) struct XrayTraceId(pub TraceId);
 
 impl fmt::Display for XrayTraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,7 +131,7 @@ impl fmt::Display for XrayTraceId {
 /// Exception ids are derived from the span id and the exception's position (16 hex, non-zero),
 /// so serializing twice gives the same document and nothing is stored per exception.
 #[derive(Debug, Clone, Default)]
-pub struct Cause<'a> {
+pub(crate) struct Cause<'a> {
     /// The span whose errors these are (seeds the exception ids).
     pub span_id: Option<SpanId>,
     /// The errors, outermost first.
@@ -140,7 +140,7 @@ pub struct Cause<'a> {
 
 impl Cause<'_> {
     /// `true` when there is no exception to write.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.exceptions.is_empty()
     }
 }
@@ -156,7 +156,7 @@ pub(crate) fn exception_id(seed: u64, index: usize) -> u64 {
 
 /// The `http` block.
 #[derive(Debug, Clone, Default)]
-pub struct Http<'a> {
+pub(crate) struct Http<'a> {
     /// The request served or made.
     pub request: Option<HttpRequest<'a>>,
     /// Its response.
@@ -165,7 +165,7 @@ pub struct Http<'a> {
 
 /// `http.request`; strings are cut to [`MAX_HTTP_FIELD_CHARS`] when written.
 #[derive(Debug, Clone, Default)]
-pub struct HttpRequest<'a> {
+pub(crate) struct HttpRequest<'a> {
     /// `GET`, `POST`, …
     pub method: Option<Limited<'a, MAX_HTTP_FIELD_CHARS>>,
     /// The URL.
@@ -180,7 +180,7 @@ pub struct HttpRequest<'a> {
 
 /// `http.response`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HttpResponse {
+pub(crate) struct HttpResponse {
     /// Status code.
     pub status: Option<u16>,
     /// `Content-Length`.
@@ -192,7 +192,7 @@ pub struct HttpResponse {
 /// `tracing.sdk` on segments and `retries` on subsegments (what X-Ray's SDKs write for AWS
 /// calls; the schema's subsegment `aws` block allows extra keys).
 #[derive(Debug, Clone, Default)]
-pub struct Aws<'a> {
+pub(crate) struct Aws<'a> {
     /// The AWS account.
     pub account_id: Option<&'a str>,
     /// The AWS API operation (subsegments).
@@ -213,7 +213,7 @@ pub struct Aws<'a> {
 
 impl Aws<'_> {
     /// `true` when no key is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.account_id.is_none()
             && self.operation.is_none()
             && self.region.is_none()
@@ -227,14 +227,14 @@ impl Aws<'_> {
 
 /// `aws.tracing`.
 #[derive(Debug, Clone, Copy)]
-pub struct Tracing {
+pub(crate) struct Tracing {
     /// The tracing library and its version.
     pub sdk: &'static str,
 }
 
 /// The top-level `service` block.
 #[derive(Debug, Clone, Copy)]
-pub struct Service<'a> {
+pub(crate) struct Service<'a> {
     /// The function version.
     pub version: &'a str,
 }
@@ -243,11 +243,11 @@ pub struct Service<'a> {
 /// [`MAX_ANNOTATION_VALUE_CHARS`] while writing (a no-op for data the span API recorded);
 /// non-finite floats are written as strings so the value stays a valid annotation.
 #[derive(Debug, Clone, Default)]
-pub struct Annotations<'a>(pub Cow<'a, [(Cow<'static, str>, AnnotationValue)]>);
+pub(crate) struct Annotations<'a>(pub Cow<'a, [(Cow<'static, str>, AnnotationValue)]>);
 
 impl Annotations<'_> {
     /// `true` when there is no annotation.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -268,7 +268,7 @@ impl Annotations<'_> {
 /// Entries of the same namespace are grouped in the order of their first appearance (a
 /// quadratic scan, fine for the handful of entries a span holds; it avoids a map allocation).
 #[derive(Debug, Clone, Default)]
-pub struct Metadata<'a> {
+pub(crate) struct Metadata<'a> {
     /// The span's metadata entries.
     pub entries: Cow<'a, [MetadataEntry]>,
     /// Semantic-convention attributes, written under `lambda_trace`.
@@ -289,7 +289,7 @@ pub struct Metadata<'a> {
 
 /// Counts of what a last-resort truncation left out of a document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Omitted {
+pub(crate) struct Omitted {
     /// Metadata entries.
     pub metadata: usize,
     /// Annotations.
@@ -304,7 +304,7 @@ pub struct Omitted {
 
 impl Metadata<'_> {
     /// `true` when nothing would be written.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty() && !self.has_own()
     }
 
@@ -322,11 +322,11 @@ impl Metadata<'_> {
 
 /// A string written cut to at most `MAX` characters (on a char boundary, no allocation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limited<'a, const MAX: usize>(pub &'a str);
+pub(crate) struct Limited<'a, const MAX: usize>(pub &'a str);
 
 impl<'a, const MAX: usize> Limited<'a, MAX> {
     /// The string as written: at most `MAX` characters.
-    pub fn as_str(&self) -> &'a str {
+    pub(crate) fn as_str(&self) -> &'a str {
         cut(self.0, MAX)
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! | file | concern |
 //! |---|---|
-//! | `document.rs` | [`Document`] and its parts: the wire model, borrowing from the spans |
-//! | `write.rs` | [`Document`] → JSON ([`Document::write_json`]) |
+//! | `document.rs` | `Document` and its parts: the wire model, borrowing from the spans |
+//! | `write.rs` | `Document` → JSON (`Document::write_json`) |
 //! | `translate.rs` | [`SpanBatch`](crate::span::SpanBatch) → documents: root placement, nesting, where each piece of span data goes |
 //! | `encode.rs` | bytes for the wire: one document when it fits, split and truncate when not |
 //! | `name.rs` | segment names: X-Ray's character set, 200 characters |
@@ -35,7 +35,7 @@
 //!
 //! Metadata this crate writes itself lives under the `lambda_trace` namespace: the span's
 //! semantic-convention attributes (`faas.*`, `cloud.*`, `http.*`, …), `links`, `unfinished`,
-//! `dropped_spans`, `truncated` and `omitted` (see [`Metadata`]).
+//! `dropped_spans`, `truncated` and `omitted`.
 
 mod document;
 mod encode;
@@ -43,14 +43,17 @@ mod name;
 mod translate;
 mod write;
 
-pub use document::{
+#[allow(unused_imports)]
+pub(crate) use document::{
     Annotations, Aws, Cause, Document, Http, HttpRequest, HttpResponse, LAMBDA_ORIGIN, Limited,
     MAX_ANNOTATION_KEY_CHARS, MAX_ANNOTATION_VALUE_CHARS, MAX_HTTP_FIELD_CHARS, METADATA_NAMESPACE,
     Metadata, Omitted, SUBSEGMENT_TYPE, Service, Tracing, XrayTraceId,
 };
 pub use encode::{DAEMON_HEADER, MAX_DOCUMENT_BYTES, encode_batch, encode_with};
-pub use name::{MAX_NAME_CHARS, UNNAMED, sanitize_name};
-pub use translate::{
+#[allow(unused_imports)]
+pub(crate) use name::{MAX_NAME_CHARS, UNNAMED, sanitize_name};
+#[allow(unused_imports)]
+pub(crate) use translate::{
     EVENTS_KEY, EVENTS_NAMESPACE, Family, MAX_NESTING_DEPTH, SDK, root_document, seconds,
-    segment_tree, span_document, standalone_subsegment,
+    span_document, standalone_subsegment,
 };

@@ -10,15 +10,15 @@
 use std::borrow::Cow;
 
 /// Longest name X-Ray accepts, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 
 /// The name used when a span's name is empty.
-pub const UNNAMED: &str = "unnamed";
+pub(crate) const UNNAMED: &str = "unnamed";
 
 /// Makes `name` a valid segment name: characters outside the schema's set become `_`, the name
 /// is cut to [`MAX_NAME_CHARS`] characters, and an empty name becomes [`UNNAMED`]. Borrows when
 /// `name` is valid already (the common case: no allocation).
-pub fn sanitize_name(name: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize_name(name: &str) -> Cow<'_, str> {
     if name.is_empty() {
         return Cow::Borrowed(UNNAMED);
     }

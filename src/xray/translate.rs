@@ -51,35 +51,36 @@ use crate::span::{
 };
 
 /// `aws.tracing.sdk` of the segments this crate writes.
-pub const SDK: &str = concat!("lambda-trace ", env!("CARGO_PKG_VERSION"));
+pub(crate) const SDK: &str = concat!("lambda-trace ", env!("CARGO_PKG_VERSION"));
 
 /// Metadata namespace of a span's events (key [`EVENTS_KEY`]); the `tracing` bridge writes span
 /// fields there too.
-pub const EVENTS_NAMESPACE: &str = "tracing";
+pub(crate) const EVENTS_NAMESPACE: &str = "tracing";
 
 /// Metadata key of a span's events, in [`EVENTS_NAMESPACE`].
-pub const EVENTS_KEY: &str = "events";
+pub(crate) const EVENTS_KEY: &str = "events";
 
 /// Deepest nesting [`segment_tree`] builds; deeper batches are sent as standalone subsegments
 /// (serializing a very deep tree would need a deep stack). Each level nests the JSON twice
 /// (`"subsegments": [{…}]`), so with metadata values capped at
 /// [`MAX_METADATA_DEPTH`](crate::span::MAX_METADATA_DEPTH) levels every document stays within
 /// the 128 levels that common JSON parsers (serde_json's default among them) accept.
-pub const MAX_NESTING_DEPTH: usize = 32;
+pub(crate) const MAX_NESTING_DEPTH: usize = 32;
 
 /// Who is whose parent inside a batch: `parents[i]` is the index of span `i`'s parent (the
 /// root, `0`, for spans whose parent is missing); `parents[0]` is `0`.
 #[derive(Debug, Clone, Default)]
-pub struct Family {
+pub(crate) struct Family {
     /// Parent index of every span.
     pub parents: Vec<usize>,
     /// Depth of the deepest span (the root is at depth 0).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub max_depth: usize,
 }
 
 impl Family {
     /// Resolves the parent of every span of `batch`.
-    pub fn of(batch: &SpanBatch) -> Self {
+    pub(crate) fn of(batch: &SpanBatch) -> Self {
         let spans = &batch.spans;
         let mut parents = Vec::with_capacity(spans.len());
         let mut depths: Vec<usize> = Vec::with_capacity(spans.len());
@@ -124,7 +125,9 @@ pub(crate) fn for_each_parent(spans: &[SpanRecord], mut each: impl FnMut(usize, 
 
 /// The whole batch as one document: the root with every other span nested under its parent.
 /// `None` for an empty batch.
-pub fn segment_tree<'a>(batch: &'a SpanBatch, family: &Family) -> Option<Document<'a>> {
+/// The reference the streaming encoder is tested against (`encode.rs`).
+#[cfg(test)]
+pub(crate) fn segment_tree<'a>(batch: &'a SpanBatch, family: &Family) -> Option<Document<'a>> {
     let spans = &batch.spans;
     let mut docs: Vec<Option<Document<'a>>> = Vec::with_capacity(spans.len());
     docs.push(Some(root_document(batch)?));
@@ -155,7 +158,7 @@ pub fn segment_tree<'a>(batch: &'a SpanBatch, family: &Family) -> Option<Documen
 }
 
 /// The root span as a top-level document, without children. `None` for an empty batch.
-pub fn root_document(batch: &SpanBatch) -> Option<Document<'_>> {
+pub(crate) fn root_document(batch: &SpanBatch) -> Option<Document<'_>> {
     let root = batch.root()?;
     let mut doc = span_document(root);
     doc.trace_id = Some(XrayTraceId(batch.trace_id));
@@ -187,7 +190,7 @@ pub fn root_document(batch: &SpanBatch) -> Option<Document<'_>> {
 
 /// Span `index` (not the root) as a standalone subsegment document: `type: "subsegment"`,
 /// `trace_id`, `parent_id` = its parent in the batch (or the root).
-pub fn standalone_subsegment<'a>(
+pub(crate) fn standalone_subsegment<'a>(
     batch: &'a SpanBatch,
     family: &Family,
     index: usize,
@@ -203,7 +206,7 @@ pub fn standalone_subsegment<'a>(
 
 /// The fields every document of a span has, as a nested subsegment (no `trace_id`,
 /// `parent_id` or `type`).
-pub fn span_document(span: &SpanRecord) -> Document<'_> {
+pub(crate) fn span_document(span: &SpanRecord) -> Document<'_> {
     let start = seconds(span.start_unix_nanos);
     let end = seconds(span.end_unix_nanos.max(span.start_unix_nanos));
     let mut doc = Document::new(sanitize_name(&span.name), span.span_id, start, end);
@@ -337,7 +340,7 @@ fn events_json(events: &[SpanEvent]) -> serde_json::Value {
 
 /// Epoch nanoseconds as X-Ray's epoch seconds, microsecond precision (exact in an `f64` until
 /// the year 2255, so the number prints with at most six decimals).
-pub fn seconds(unix_nanos: u64) -> f64 {
+pub(crate) fn seconds(unix_nanos: u64) -> f64 {
     (unix_nanos / 1_000) as f64 / 1e6
 }
 

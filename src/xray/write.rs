@@ -29,12 +29,13 @@ impl Document<'_> {
     ///     r#"{"name":"orders","id":"0000000000000abc","start_time":1.500000,"end_time":2.250000}"#
     /// );
     /// ```
-    pub fn write_json(&self, buf: &mut Vec<u8>) {
+    pub(crate) fn write_json(&self, buf: &mut Vec<u8>) {
         let _ = self.write(&mut Out::new(buf, usize::MAX));
     }
 
     /// This document as JSON.
-    pub fn to_json(&self) -> Vec<u8> {
+    #[cfg(test)]
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(1024);
         self.write_json(&mut buf);
         buf
