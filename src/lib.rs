@@ -89,7 +89,7 @@ pub mod xray;
 
 pub use config::Config;
 pub use context::{Sampling, SpanId, TraceContext, TraceId};
-pub use error::{ExportError, ParseError};
+pub use error::ParseError;
 pub use layer::{TraceLayer, TraceService};
 pub use run::run;
 #[cfg(feature = "concurrency-tokio")]

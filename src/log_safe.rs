@@ -19,15 +19,7 @@ pub const MAX_LOGGED_MESSAGE: usize = 512;
 /// `value` made safe to log: every character outside printable ASCII (and `\`, `'`, `"`)
 /// escaped as by [`char::escape_default`], the result cut to [`MAX_LOGGED`] characters (never
 /// inside an escape) and marked `…` when cut.
-///
-/// ```
-/// use lambda_trace::layer::log_safe;
-///
-/// assert_eq!(log_safe("Root=1-abc"), "Root=1-abc");
-/// assert_eq!(log_safe("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
-/// assert!(log_safe(&"x".repeat(100_000)).chars().count() <= 129);
-/// ```
-pub fn log_safe(value: &str) -> Cow<'_, str> {
+pub(crate) fn log_safe(value: &str) -> Cow<'_, str> {
     escape_capped(value, MAX_LOGGED)
 }
 
@@ -56,6 +48,13 @@ fn escape_capped(value: &str, max: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_escaped_and_capped() {
+        assert_eq!(log_safe("Root=1-abc"), "Root=1-abc");
+        assert_eq!(log_safe("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
+        assert!(log_safe(&"x".repeat(100_000)).chars().count() <= 129);
+    }
 
     #[test]
     fn escapes_and_caps() {

@@ -17,8 +17,9 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
+use lambda_trace::config::CallerSampling;
 use lambda_trace::export::{InMemoryExporter, StdoutExporter};
-use lambda_trace::layer::{CallerSampling, MAX_CAPTURED_BODY};
+use lambda_trace::layer::MAX_CAPTURED_BODY;
 use lambda_trace::outgoing::OutgoingCall;
 use lambda_trace::span::SpanBatch;
 use lambda_trace::{Config, TraceLayer};

@@ -119,7 +119,7 @@ impl XrayApiExporter {
     /// ones once. [`Exporter::export`] encodes a batch and calls this.
     ///
     /// ```no_run
-    /// # async fn example() -> Result<(), lambda_trace::ExportError> {
+    /// # async fn example() -> Result<(), lambda_trace::export::ExportError> {
     /// use lambda_trace::export::XrayApiExporter;
     ///
     /// let document = r#"{"name":"job","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1478293361.271,"end_time":1478293361.449}"#;

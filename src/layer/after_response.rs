@@ -23,7 +23,7 @@
 //! ```no_run
 //! use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
 //! use lambda_trace::TraceLayer;
-//! use lambda_trace::layer::FlushMode;
+//! use lambda_trace::config::FlushMode;
 //! use serde_json::Value;
 //! use tower::Layer;
 //!

@@ -309,7 +309,7 @@ async fn after_response_mode_never_defers_the_timed_out_export() {
     let (exporter, done) = (slow.batches.clone(), Arc::clone(&slow.done));
     let layer = TraceLayer::builder()
         .config(config(&[]))
-        .flush_mode(crate::layer::FlushMode::AfterResponse)
+        .flush_mode(crate::config::FlushMode::AfterResponse)
         .exporter(slow)
         .build();
     let _installed = layer.after_response_layer();

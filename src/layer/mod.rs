@@ -87,10 +87,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tower::Layer;
 
 use crate::config::Config;
-pub use crate::config::{CallerSampling, FlushMode};
+use crate::config::FlushMode;
 use crate::export::Exporter;
 pub(crate) use crate::log_safe::log_safe_message;
-pub use crate::log_safe::{MAX_LOGGED, MAX_LOGGED_MESSAGE, log_safe};
+pub use crate::log_safe::{MAX_LOGGED, MAX_LOGGED_MESSAGE};
 use crate::span::recorder::Settings;
 pub use after_response::{AfterResponseFuture, AfterResponseLayer, AfterResponseService};
 pub use builder::TraceLayerBuilder;

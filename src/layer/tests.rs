@@ -532,12 +532,15 @@ impl Exporter for Slow {
 
 /// A stand-in for the runtime's own service: runs the traced handler and "posts" its response,
 /// noting when.
-async fn runtime_like(mode: crate::layer::FlushMode, install: bool) -> (Instant, Instant, Instant) {
+async fn runtime_like(
+    mode: crate::config::FlushMode,
+    install: bool,
+) -> (Instant, Instant, Instant) {
     runtime_like_with(mode, install, Slow::default()).await
 }
 
 async fn runtime_like_with(
-    mode: crate::layer::FlushMode,
+    mode: crate::config::FlushMode,
     install: bool,
     slow: Slow,
 ) -> (Instant, Instant, Instant) {
@@ -586,14 +589,14 @@ async fn runtime_like_with(
 
 #[tokio::test]
 async fn before_response_mode_exports_before_the_response_is_posted() {
-    let (posted, exported, _) = runtime_like(crate::layer::FlushMode::BeforeResponse, true).await;
+    let (posted, exported, _) = runtime_like(crate::config::FlushMode::BeforeResponse, true).await;
     assert!(exported <= posted);
 }
 
 #[tokio::test]
 async fn after_response_mode_posts_first_and_exports_before_the_next_invocation() {
     let (posted, exported, finished) =
-        runtime_like(crate::layer::FlushMode::AfterResponse, true).await;
+        runtime_like(crate::config::FlushMode::AfterResponse, true).await;
     assert!(
         posted < exported,
         "the response did not wait for the export"
@@ -611,7 +614,7 @@ async fn after_response_mode_defers_a_synchronous_export_too() {
         ..Slow::default()
     };
     let (posted, exported, finished) =
-        runtime_like_with(crate::layer::FlushMode::AfterResponse, true, sync).await;
+        runtime_like_with(crate::config::FlushMode::AfterResponse, true, sync).await;
     assert!(
         posted < exported,
         "the document was encoded and sent before the response"
@@ -621,7 +624,7 @@ async fn after_response_mode_defers_a_synchronous_export_too() {
 
 #[tokio::test]
 async fn after_response_mode_without_its_runtime_layer_falls_back_to_before() {
-    let (posted, exported, _) = runtime_like(crate::layer::FlushMode::AfterResponse, false).await;
+    let (posted, exported, _) = runtime_like(crate::config::FlushMode::AfterResponse, false).await;
     assert!(
         exported <= posted,
         "no export is left behind when the runtime layer is missing"
@@ -634,7 +637,7 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
     let exporter = InMemoryExporter::default();
     let tracing = TraceLayer::builder()
         .config(Config::from_lookup(|_| None))
-        .flush_mode(crate::layer::FlushMode::AfterResponse)
+        .flush_mode(crate::config::FlushMode::AfterResponse)
         .exporter(exporter.clone())
         .build();
     // The handler leaves a child open, as a task it spawned and did not await would.

@@ -15,20 +15,8 @@ use crate::json::{Array, Object, Out, TooLarge};
 use crate::span::{AnnotationValue, AttributeValue, MetadataEntry};
 
 impl Document<'_> {
-    /// Appends this document as JSON to `buf`.
-    ///
-    /// ```
-    /// use lambda_trace::SpanId;
-    /// use lambda_trace::xray::Document;
-    ///
-    /// let doc = Document::new("orders".into(), SpanId::from_u64(0xabc).unwrap(), 1.5, 2.25);
-    /// let mut json = Vec::new();
-    /// doc.write_json(&mut json);
-    /// assert_eq!(
-    ///     String::from_utf8(json).unwrap(),
-    ///     r#"{"name":"orders","id":"0000000000000abc","start_time":1.500000,"end_time":2.250000}"#
-    /// );
-    /// ```
+    /// Appends this document as JSON to `buf` (`minimal_document_skips_empty_fields` shows the
+    /// text).
     pub(crate) fn write_json(&self, buf: &mut Vec<u8>) {
         let _ = self.write(&mut Out::new(buf, usize::MAX));
     }

@@ -59,10 +59,10 @@
 //! # Answers
 //!
 //! A 2xx is success, unless its `ExportTraceServiceResponse.partial_success` counts rejected
-//! spans ([`Rejected`](crate::ExportError::Rejected)). Any other status is
-//! [`Other`](crate::ExportError::Other) (`HTTP 500 Internal Server Error: …`); a connection or
+//! spans ([`Rejected`](crate::export::ExportError::Rejected)). Any other status is
+//! [`Other`](crate::export::ExportError::Other) (`HTTP 500 Internal Server Error: …`); a connection or
 //! TLS failure (an untrusted certificate, TLS spoken to a plain-HTTP port) is
-//! [`Io`](crate::ExportError::Io).
+//! [`Io`](crate::export::ExportError::Io).
 //!
 //! ```no_run
 //! use lambda_trace::TraceLayer;
