@@ -47,10 +47,20 @@
 //! Tracing never changes the handler's response and never fails an invocation.
 //!
 //! # Features
+//! All off by default: the default build has the X-Ray daemon and stdout exporters, every
+//! propagator and carrier, and no TLS, no AWS SDK and no OTLP stack. Each feature only adds.
+//!
 //! | feature | adds |
 //! |---|---|
+//! | `lambda-http` | `http_layer::HttpTraceLayer` and `http_layer::run` for `lambda_http` handlers |
 //! | `tracing` | `bridge::TracingBridge`: code instrumented with the `tracing` crate (`#[instrument]`, `info!`) is traced without a second set of calls |
-//! | `testing` | `export::InMemoryExporter` and the header carrier `propagation::testing::Pairs` outside this crate's own tests |
+//! | `reqwest` | `outgoing::TracingMiddleware` for `reqwest-middleware` clients |
+//! | `aws-sdk` | `aws::XrayInterceptor`: an `aws` subsegment and the trace header for every AWS SDK call |
+//! | `otlp` | `export::OtlpExporter`: OTLP/HTTP (protobuf or JSON, gzip) over HTTPS (rustls + `ring`, bundled roots) or HTTP, straight to any OpenTelemetry backend |
+//! | `xray-otlp` | `otlp` plus X-Ray's OTLP endpoint, SigV4-signed (`LAMBDA_TRACE_EXPORTER=xray-otlp`) |
+//! | `xray-api` | `export::XrayApiExporter`: the X-Ray `PutTraceSegments` API through `aws-sdk-xray` |
+//! | `concurrency-tokio` | `run_concurrent`: `lambda_runtime`'s concurrent mode (Lambda Managed Instances) |
+//! | `testing` | `export::InMemoryExporter` and the header carrier `propagation::testing::Pairs` for your own tests |
 
 #![warn(
     missing_docs,
