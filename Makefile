@@ -11,7 +11,7 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc test demo demo-build invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc features package test demo demo-build invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
 
 help:
 	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz fuzz-smoke deploy clean"
@@ -52,10 +52,23 @@ clippy:
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --all-features
 
+# Features are additive: the crate builds with each one alone (cargo-hack, installed on first use).
+CARGO_HACK_VERSION := 0.6.37
+features:
+	@cargo hack --version 2>/dev/null | grep -qx "cargo-hack $(CARGO_HACK_VERSION)" \
+		|| cargo install cargo-hack --version $(CARGO_HACK_VERSION) --locked
+	cargo hack check -p lambda-trace --each-feature --no-dev-deps
+
+# Publish-ready: the crate packages, and the packaged crate builds on its own.
+package:
+	cargo package -p lambda-trace --allow-dirty
+
 # The feature tests (xray-api, aws-sdk) run moto_server from the venv.
 test: fmt-check clippy doc venv
 	cargo test --workspace --all-features
 	cargo test -p lambda-trace
+	$(MAKE) features
+	$(MAKE) package
 	$(MAKE) lint-template
 	$(MAKE) fuzz-smoke
 

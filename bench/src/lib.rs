@@ -9,7 +9,8 @@
 //! time, peak RSS and binary size as ratios to the bare handler, with an A/A row (bare vs. bare)
 //! for the noise. With `--network true`, two more variants run `bench-traced-otlp` (package
 //! `lambda-trace-bench-net`, lambda-trace's `otlp` feature) against an OTLP/HTTP receiver in the
-//! driver ([`otlp`]), flushing before and after the response. See `bench/README.md`.
+//! driver ([`otlp`]), flushing before and after the response, over plain HTTP and over HTTPS (a
+//! certificate made at start, [`tls`]). See `bench/README.md`.
 //!
 //! `make soak` runs the crate's examples for 100,000 invocations each through the same local
 //! Runtime API (driver `lambda-trace-soak`, checks in [`soak`]): every document accounted for,
@@ -26,3 +27,4 @@ pub mod report;
 pub mod soak;
 pub mod stats;
 pub mod stdout;
+pub mod tls;

@@ -4,7 +4,7 @@
 //! lambda-trace-bench [--bin-dir target/release] [--invocations 2000] [--rounds 20]
 //!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
 //!                    [--json out/bench.json] [--network false] [--otlp-delay-ms 0]
-//!                    [--alternatives false] [--interleave invocations|rounds]
+//!                    [--alternatives false] [--tls true] [--interleave invocations|rounds]
 //! ```
 //!
 //! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
@@ -12,19 +12,25 @@
 //! B' = the same with `LAMBDA_TRACE_FLUSH_MODE=after-response`; with `--network true` also
 //! C = `bench-traced-otlp` exporting over OTLP/HTTP to a receiver inside the driver (default
 //! before-response flush) and D = the same with `LAMBDA_TRACE_FLUSH_MODE=after-response`; the
-//! receiver answers after `--otlp-delay-ms`. With `--alternatives true`, the other tracing stacks
+//! receiver answers after `--otlp-delay-ms`; and I and J, the same as C and D over HTTPS (`--tls
+//! true`, the default): their receiver serves TLS with a certificate the driver made at start, whose
+//! CA the function trusts through `OTEL_EXPORTER_OTLP_CERTIFICATE`, and counts the TCP
+//! connections and TLS handshakes of every process. With `--alternatives true`, the other tracing stacks
 //! of `bench/alternatives` join the rotation: E = lambda_runtime's `OpenTelemetryLayer` +
 //! opentelemetry-otlp (to its own OTLP receiver), F = lambda-otel-lite (OTLP lines on stdout),
 //! G = `OpenTelemetryLayer` + opentelemetry-aws's X-Ray exporter (to its own daemon socket),
-//! H = the floor: the bare handler + one hand-written segment in one datagram. Each runs as a
+//! H = the floor: the bare handler + one hand-written segment in one datagram, and (`--tls true`)
+//! K = E over HTTPS (reqwest with rustls, the driver's CA added). Each runs as a
 //! real process behind its own local Runtime API. It builds nothing: build first with
 //! `cargo build --release -p lambda-trace-bench --bins` and, for C and D, separately
 //! `cargo build --release -p lambda-trace-bench-net --bins` (`make bench` does); for E–H
 //! `cargo build --release --manifest-path bench/alternatives/Cargo.toml --target-dir target`
-//! (`make bench-alternatives` does).
+//! and for K `cargo build --release --manifest-path bench/alternatives/tls/Cargo.toml
+//! --target-dir target` (`make bench-alternatives` does).
 //!
 //! 1. Init: `--init-samples` times, in rotating variant order, a fresh process is spawned and
-//!    the time from spawn to its first `/next` poll is taken; then it is killed.
+//!    the time from spawn to its first `/next` poll is taken; it is invoked once (the first
+//!    invocation: for an OTLP variant, the export that opens the connection) and killed.
 //! 2. One long-lived process per variant, each warmed up with `--warmup` invocations.
 //! 3. `--rounds` rounds of `--invocations` invocations per variant. With `--interleave
 //!    invocations` (the default) the variants take turns invocation by invocation, in a fresh
@@ -57,9 +63,12 @@ use bytes::Bytes;
 use lambda_trace_bench::cli;
 use lambda_trace_bench::otlp::{OtlpReceiver, xray_trace_id_bytes};
 use lambda_trace_bench::procfs::{self, CpuSnapshot, Machine};
-use lambda_trace_bench::report::{Report, Role, Round, VariantResult};
+use lambda_trace_bench::report::{
+    FirstInvocation, ProcessConnections, Report, Role, Round, VariantResult,
+};
 use lambda_trace_bench::stats::percentile;
 use lambda_trace_bench::stdout::StdoutExports;
+use lambda_trace_bench::tls::BenchCa;
 use lambda_trace_local::{FunctionProcess, Invocation, Outcome, RuntimeApi, XrayDaemon};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -79,6 +88,7 @@ struct Args {
     network: bool,
     otlp_delay: Duration,
     alternatives: bool,
+    tls: bool,
     interleave: Interleave,
 }
 
@@ -127,6 +137,7 @@ impl Args {
             network: false,
             otlp_delay: Duration::ZERO,
             alternatives: false,
+            tls: true,
             interleave: Interleave::Invocations,
         };
         cli::options(it, USAGE, |name, value| {
@@ -140,6 +151,7 @@ impl Args {
                 "--json" => args.json = Some(value.into()),
                 "--network" => args.network = cli::parse(name, value)?,
                 "--alternatives" => args.alternatives = cli::parse(name, value)?,
+                "--tls" => args.tls = cli::parse(name, value)?,
                 "--interleave" => args.interleave = cli::parse(name, value)?,
                 "--otlp-delay-ms" => {
                     args.otlp_delay = Duration::from_millis(cli::parse(name, value)?);
@@ -158,7 +170,7 @@ impl Args {
 const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
      [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
      [--json out/bench.json] [--network false] [--otlp-delay-ms 0] [--alternatives false] \
-     [--interleave invocations|rounds]";
+     [--tls true] [--interleave invocations|rounds]";
 
 /// Where a variant's spans go, and what the driver checks about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,9 +182,9 @@ enum Export {
     /// invocation, of any trace (G).
     Daemon { one_document: bool },
     /// OTLP/HTTP to the driver's receiver. `one_request`: exactly one request with spans of the
-    /// event's trace per invocation (C, D); otherwise at least one span per invocation, of any
-    /// trace (E).
-    Otlp { one_request: bool },
+    /// event's trace per invocation (C, D, I, J); otherwise at least one span per invocation, of
+    /// any trace (E, K). `tls`: over HTTPS (I, J, K).
+    Otlp { one_request: bool, tls: bool },
     /// OTLP JSON lines on stdout (F): at least one span per invocation.
     Stdout,
 }
@@ -197,6 +209,8 @@ const BUILD_BENCH: &str = "cargo build --release -p lambda-trace-bench --bins";
 const BUILD_NET: &str = "cargo build --release -p lambda-trace-bench-net --bins";
 const BUILD_ALTERNATIVES: &str = "make bench-alternatives, or cargo build --release \
      --manifest-path bench/alternatives/Cargo.toml --target-dir target";
+const BUILD_ALTERNATIVES_TLS: &str = "make bench-alternatives, or cargo build --release \
+     --manifest-path bench/alternatives/tls/Cargo.toml --target-dir target";
 
 /// The variants of a run, in the order of their rows.
 fn variants(args: &Args) -> Vec<Variant> {
@@ -259,7 +273,10 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::LambdaTrace,
             "bench-traced-otlp",
             BUILD_NET,
-            Export::Otlp { one_request: true },
+            Export::Otlp {
+                one_request: true,
+                tls: false,
+            },
             "OTLP/HTTP POST before the response",
             &[],
         ));
@@ -269,8 +286,39 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::LambdaTrace,
             "bench-traced-otlp",
             BUILD_NET,
-            Export::Otlp { one_request: true },
+            Export::Otlp {
+                one_request: true,
+                tls: false,
+            },
             "OTLP/HTTP POST after the response",
+            &[("LAMBDA_TRACE_FLUSH_MODE", "after-response")],
+        ));
+    }
+    if args.network && args.tls {
+        list.push(v(
+            "I",
+            "OTLP HTTPS, before-response",
+            Role::LambdaTrace,
+            "bench-traced-otlp",
+            BUILD_NET,
+            Export::Otlp {
+                one_request: true,
+                tls: true,
+            },
+            "OTLP/HTTPS POST before the response",
+            &[],
+        ));
+        list.push(v(
+            "J",
+            "OTLP HTTPS, after-response",
+            Role::LambdaTrace,
+            "bench-traced-otlp",
+            BUILD_NET,
+            Export::Otlp {
+                one_request: true,
+                tls: true,
+            },
+            "OTLP/HTTPS POST after the response",
             &[("LAMBDA_TRACE_FLUSH_MODE", "after-response")],
         ));
     }
@@ -281,7 +329,10 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::Alternative,
             "alt-otel-otlp",
             BUILD_ALTERNATIVES,
-            Export::Otlp { one_request: false },
+            Export::Otlp {
+                one_request: false,
+                tls: false,
+            },
             "batch processor, force_flush after the response: OTLP/HTTP POST (reqwest blocking)",
             &[],
         ));
@@ -319,6 +370,21 @@ fn variants(args: &Args) -> Vec<Variant> {
             &[],
         ));
     }
+    if args.alternatives && args.tls {
+        list.push(v(
+            "K",
+            "OTel layer + OTLP HTTPS",
+            Role::Alternative,
+            "alt-otel-otlp-tls",
+            BUILD_ALTERNATIVES_TLS,
+            Export::Otlp {
+                one_request: false,
+                tls: true,
+            },
+            "batch processor, force_flush after the response: OTLP/HTTPS POST (reqwest blocking, rustls)",
+            &[],
+        ));
+    }
     list
 }
 
@@ -340,14 +406,24 @@ impl Running {
         } else {
             None
         };
-        let receiver = if let Export::Otlp { one_request } = variant.export {
-            Some(
-                OtlpReceiver::start(otlp.delay, otlp.trace_id, one_request)
-                    .await
-                    .map_err(|e| format!("cannot bind the OTLP receiver: {e}"))?,
+        let (receiver, ca_file) = if let Export::Otlp { one_request, tls } = variant.export {
+            let ca = if tls {
+                Some(otlp.ca.as_ref().ok_or("no CA for an HTTPS variant")?)
+            } else {
+                None
+            };
+            let receiver = OtlpReceiver::start(
+                otlp.delay,
+                otlp.trace_id,
+                one_request,
+                ca.map(BenchCa::server_config),
             )
+            .await
+            .map_err(|e| format!("cannot bind the OTLP receiver: {e}"))?;
+            let ca_file = ca.map(|ca| ca.ca_file().display().to_string());
+            (Some(receiver), ca_file)
         } else {
-            None
+            (None, None)
         };
         let address = daemon.as_ref().map(|d| d.address().to_string());
         let endpoint = receiver.as_ref().map(OtlpReceiver::endpoint);
@@ -359,6 +435,9 @@ impl Running {
         if let Some(endpoint) = &endpoint {
             env.push(("OTEL_TRACES_EXPORTER", "otlp"));
             env.push(("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint));
+        }
+        if let Some(ca_file) = &ca_file {
+            env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_file));
         }
         env.extend_from_slice(variant.env);
         let started = Instant::now();
@@ -386,6 +465,33 @@ impl Running {
             receiver,
             init,
         })
+    }
+
+    /// What its OTLP receiver saw of it, after `invocations`.
+    fn connections(&self, invocations: usize) -> Option<ProcessConnections> {
+        let r = self.receiver.as_ref()?;
+        Some(ProcessConnections {
+            invocations,
+            connections: r.connections(),
+            full_handshakes: r.full_handshakes(),
+            resumed_handshakes: r.resumed_handshakes(),
+        })
+    }
+
+    /// Its first invocation's figures, `timing`, with what its receiver saw of the first
+    /// connection.
+    fn first_invocation(&self, timing: &Timing) -> FirstInvocation {
+        let first = self
+            .receiver
+            .as_ref()
+            .and_then(|r| r.connection_timings().first().copied());
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        FirstInvocation {
+            latency_us: timing.latency as f64 / 1000.0,
+            cycle_us: timing.cycle as f64 / 1000.0,
+            handshake_us: first.and_then(|c| c.handshake()).map(us),
+            to_first_request_us: first.and_then(|c| c.to_first_request()).map(us),
+        }
     }
 
     async fn stop(mut self) -> Result<FunctionProcess, Error> {
@@ -427,6 +533,8 @@ impl Drop for PrivateCopies {
 struct OtlpSettings {
     delay: Duration,
     trace_id: Option<[u8; 16]>,
+    /// The CA of the HTTPS variants' receivers (made when one of them runs).
+    ca: Option<BenchCa>,
 }
 
 /// One invocation's figures, ns.
@@ -638,11 +746,19 @@ async fn run(args: Args) -> Result<Report, Error> {
     let machine = Machine::detect();
     let wall = Instant::now();
     let (payload, trace_id) = load_event(&args.event)?;
+    let mut variants = variants(&args);
+    let tls = variants
+        .iter()
+        .any(|v| matches!(v.export, Export::Otlp { tls: true, .. }));
     let otlp = OtlpSettings {
         delay: args.otlp_delay,
         trace_id: trace_id.as_deref().and_then(xray_trace_id_bytes),
+        ca: if tls {
+            Some(BenchCa::make().map_err(|e| format!("cannot make the TLS certificates: {e}"))?)
+        } else {
+            None
+        },
     };
-    let mut variants = variants(&args);
     for v in &variants {
         if !v.binary.is_file() {
             return Err(format!(
@@ -677,6 +793,9 @@ async fn run(args: Args) -> Result<Report, Error> {
             stdout_exports: None,
             exported_spans: None,
             spans_in_event_trace: None,
+            tls: matches!(v.export, Export::Otlp { tls: true, .. }),
+            first_invocations: Vec::new(),
+            processes: Vec::new(),
         });
     }
 
@@ -684,13 +803,52 @@ async fn run(args: Args) -> Result<Report, Error> {
     // their code's pages, and each find the other's traces in the caches.
     let _copies = PrivateCopies::make(&mut variants)?;
 
-    // 1. Init time, fresh processes, rotating order.
-    eprintln!("init: {} samples per variant", args.init_samples);
+    // 1. Init time, fresh processes, rotating order; each invoked once: the first invocation
+    // (an OTLP variant's connection is opened there).
+    eprintln!(
+        "init: {} samples per variant, each invoked once",
+        args.init_samples
+    );
     let indices: Vec<usize> = (0..variants.len()).collect();
     for sample in 0..args.init_samples {
         for i in rotated(&indices, sample) {
             let running = Running::start(&variants[i], &otlp).await?;
             results[i].init_ms.push(running.init.as_secs_f64() * 1000.0);
+            let mut checker = Checker {
+                payload: Bytes::from(payload.clone()),
+                trace_id: trace_id.clone(),
+                expected_body: None,
+            };
+            let timing = checker
+                .invoke(&running, &mut Datagrams::default())
+                .await
+                .map_err(|e| format!("{} (init sample {}): {e}", variants[i].key, sample + 1))?;
+            results[i]
+                .first_invocations
+                .push(running.first_invocation(&timing));
+            if let Some(receiver) = &running.receiver {
+                let exported = match variants[i].export {
+                    Export::Otlp {
+                        one_request: true, ..
+                    } => receiver.good() == 1,
+                    _ => receiver.spans() >= 1,
+                };
+                if !exported || !receiver.bad().is_empty() {
+                    return Err(format!(
+                        "{} (init sample {}): the OTLP receiver got {} good requests with {} \
+                         spans for one invocation, and these bad ones: {:?}",
+                        variants[i].key,
+                        sample + 1,
+                        receiver.good(),
+                        receiver.spans(),
+                        receiver.bad()
+                    )
+                    .into());
+                }
+            }
+            if let Some(c) = running.connections(1) {
+                results[i].processes.push(c);
+            }
             running.stop().await?;
         }
     }
@@ -712,8 +870,13 @@ async fn run(args: Args) -> Result<Report, Error> {
     }
     eprintln!("warm-up: {} invocations per variant", args.warmup);
     for i in 0..variants.len() {
-        for _ in 0..args.warmup.max(1) {
-            checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+        for n in 0..args.warmup.max(1) {
+            let timing = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
+            if n == 0 {
+                results[i]
+                    .first_invocations
+                    .push(running[i].first_invocation(&timing));
+            }
         }
     }
     for (i, c) in checkers.iter().enumerate().skip(1) {
@@ -802,6 +965,9 @@ async fn run(args: Args) -> Result<Report, Error> {
     for (i, r) in running.into_iter().enumerate() {
         let (v, result) = (&variants[i], &mut results[i]);
         result.peak_rss_kib = procfs::peak_rss_kib(r.pid)?;
+        if let Some(c) = r.connections(expected) {
+            result.processes.push(c);
+        }
         if let Some(daemon) = &r.daemon {
             // Datagrams still in flight after the last response.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -836,7 +1002,9 @@ async fn run(args: Args) -> Result<Report, Error> {
             result.exported_spans = Some(receiver.spans());
             result.spans_in_event_trace = Some(receiver.spans_in_trace());
             let ok = match v.export {
-                Export::Otlp { one_request: true } => receiver.good() == expected,
+                Export::Otlp {
+                    one_request: true, ..
+                } => receiver.good() == expected,
                 _ => receiver.spans() >= expected,
             };
             if !ok || !bad.is_empty() {
@@ -891,12 +1059,15 @@ async fn run(args: Args) -> Result<Report, Error> {
         "bin_dir": args.bin_dir.display().to_string(),
         "network": args.network,
         "alternatives": args.alternatives,
+        "tls": args.tls,
         "interleave": args.interleave.name(),
         "otlp_delay_ms": args.otlp_delay.as_secs_f64() * 1000.0,
         "latency": "Runtime API /next answered -> /response received, pooled over rounds",
         "cycle": "Runtime API /next answered -> the function's next /next poll seen by the driver, pooled over rounds",
         "cpu": "on-CPU ns of all the function's threads (schedstat) per round / invocations, median over rounds",
         "init": "spawn -> first /next poll, median over init samples and the long-lived process",
+        "first_invocation": "the first invocation of each init sample and of the long-lived process; handshake and accepted -> request in the receiver's clock",
+        "connections": "TCP connections and TLS handshakes each process opened to its OTLP receiver",
         "rss": "VmHWM of the long-lived process at the end",
         "binary": "file size; release profile, strip = true",
     });
@@ -986,13 +1157,26 @@ mod tests {
                 .join(" ")
         };
         assert_eq!(keys(&a), "A A' B B'");
-        assert_eq!(keys(&alt), "A A' B B' E F G H");
+        assert_eq!(keys(&alt), "A A' B B' E F G H K");
         assert_eq!(
             keys(&Args {
                 network: true,
+                ..alt.clone()
+            }),
+            "A A' B B' C D I J E F G H K"
+        );
+        assert_eq!(
+            keys(&Args {
+                network: true,
+                tls: false,
                 ..alt
             }),
             "A A' B B' C D E F G H"
+        );
+        assert!(
+            !Args::parse(["--tls", "false"].into_iter().map(String::from))
+                .unwrap()
+                .tls
         );
         assert!(Args::parse(["--network", "yes"].into_iter().map(String::from)).is_err());
         assert!(Args::parse(["--nope", "1"].into_iter().map(String::from)).is_err());

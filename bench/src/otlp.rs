@@ -1,12 +1,15 @@
 //! A minimal OTLP/HTTP traces receiver for the network variants of the benchmark: answers
 //! `POST /v1/traces` with `200` and an empty body (an empty protobuf `ExportTraceServiceResponse`
 //! is zero bytes) after an optional delay, and counts what it got: requests and the spans in
-//! them ([`count_spans`], a few lines of protobuf walking instead of a prost dependency).
+//! them ([`count_spans`], a few lines of protobuf walking instead of a prost dependency). Over
+//! plain HTTP, or over TLS (rustls + ring, a certificate of [`crate::tls::BenchCa`]); either way
+//! it counts the TCP connections it accepted and, over TLS, the full and resumed handshakes, and
+//! keeps each connection's timestamps (accepted, handshake done, first request read).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -15,6 +18,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -24,6 +28,38 @@ struct Counts {
     spans: AtomicUsize,
     spans_in_trace: AtomicUsize,
     bad: Mutex<Vec<String>>,
+    connections: AtomicUsize,
+    full_handshakes: AtomicUsize,
+    resumed_handshakes: AtomicUsize,
+    /// One per accepted connection, in the order of acceptance.
+    timings: Mutex<Vec<ConnectionTiming>>,
+}
+
+/// What the receiver saw of one connection, in its own clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTiming {
+    /// The TCP connection was accepted.
+    pub accepted: Instant,
+    /// The TLS handshake completed (never over plain HTTP, or when it failed).
+    pub handshake_done: Option<Instant>,
+    /// The body of the connection's first request was read.
+    pub first_request: Option<Instant>,
+}
+
+impl ConnectionTiming {
+    /// Accepted → TLS handshake done.
+    pub fn handshake(&self) -> Option<Duration> {
+        Some(
+            self.handshake_done?
+                .saturating_duration_since(self.accepted),
+        )
+    }
+
+    /// Accepted → first request read: the TLS handshake (if any) and the request's transfer,
+    /// the part of a cold export the server sees.
+    pub fn to_first_request(&self) -> Option<Duration> {
+        Some(self.first_request?.saturating_duration_since(self.accepted))
+    }
 }
 
 impl Counts {
@@ -33,48 +69,102 @@ impl Counts {
             .unwrap_or_else(PoisonError::into_inner)
             .push(problem);
     }
+
+    fn timing(&self, connection: usize, set: impl FnOnce(&mut ConnectionTiming)) {
+        let mut timings = self.timings.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = timings.get_mut(connection) {
+            set(t);
+        }
+    }
 }
 
 /// A running receiver on `127.0.0.1:<port>`; stops when dropped.
 #[derive(Debug)]
 pub struct OtlpReceiver {
     address: SocketAddr,
+    tls: bool,
     counts: Arc<Counts>,
     task: JoinHandle<()>,
 }
 
 impl OtlpReceiver {
-    /// Binds `127.0.0.1:0` and serves in background tasks. Every `POST /v1/traces` is answered
-    /// after `delay`; it counts as good when its body is an `application/x-protobuf`
-    /// `ExportTraceServiceRequest` with at least one span and, if `require_trace`, at least one
-    /// span of `trace_id` (the 16 raw bytes of the expected trace id). The spans of the good
-    /// requests are counted, and those of `trace_id`.
+    /// Binds `127.0.0.1:0` and serves in background tasks, over TLS with `tls`. Every
+    /// `POST /v1/traces` is answered after `delay`; it counts as good when its body is an
+    /// `application/x-protobuf` `ExportTraceServiceRequest` with at least one span and, if
+    /// `require_trace`, at least one span of `trace_id` (the 16 raw bytes of the expected trace
+    /// id). The spans of the good requests are counted, and those of `trace_id`. A failed TLS
+    /// handshake counts as a bad request.
     pub async fn start(
         delay: Duration,
         trace_id: Option<[u8; 16]>,
         require_trace: bool,
+        tls: Option<Arc<ServerConfig>>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let address = listener.local_addr()?;
         let counts = Arc::new(Counts::default());
         let shared = counts.clone();
+        let secure = tls.is_some();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let accepted = Instant::now();
                 let _ = stream.set_nodelay(true);
-                let counts = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let counts = counts.clone();
-                        async move { handle(req, delay, trace_id, require_trace, &counts).await }
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                let connection = {
+                    let mut timings = shared
+                        .timings
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    timings.push(ConnectionTiming {
+                        accepted,
+                        handshake_done: None,
+                        first_request: None,
                     });
+                    timings.len() - 1
+                };
+                let counts = shared.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let service = {
+                        let counts = counts.clone();
+                        service_fn(move |req| {
+                            let counts = counts.clone();
+                            async move {
+                                handle(req, delay, trace_id, require_trace, connection, &counts)
+                                    .await
+                            }
+                        })
+                    };
+                    let Some(acceptor) = acceptor else {
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                        return;
+                    };
+                    let tls = match acceptor.accept(stream).await {
+                        Ok(tls) => tls,
+                        Err(e) => {
+                            counts.bad(format!("TLS handshake: {e}"));
+                            return;
+                        }
+                    };
+                    let done = Instant::now();
+                    counts.timing(connection, |t| t.handshake_done = Some(done));
+                    let kind = match tls.get_ref().1.handshake_kind() {
+                        Some(rustls::HandshakeKind::Resumed) => &counts.resumed_handshakes,
+                        _ => &counts.full_handshakes,
+                    };
+                    kind.fetch_add(1, Ordering::SeqCst);
                     let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(TokioIo::new(tls), service)
                         .await;
                 });
             }
         });
         Ok(OtlpReceiver {
             address,
+            tls: secure,
             counts,
             task,
         })
@@ -85,9 +175,34 @@ impl OtlpReceiver {
         self.address
     }
 
-    /// The traces URL to put in `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    /// The traces URL to put in `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (`https` over TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}/v1/traces", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/v1/traces", self.address)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.counts.connections.load(Ordering::SeqCst)
+    }
+
+    /// TLS handshakes completed in full (not resumed) so far.
+    pub fn full_handshakes(&self) -> usize {
+        self.counts.full_handshakes.load(Ordering::SeqCst)
+    }
+
+    /// TLS handshakes completed by resuming a session so far.
+    pub fn resumed_handshakes(&self) -> usize {
+        self.counts.resumed_handshakes.load(Ordering::SeqCst)
+    }
+
+    /// Every accepted connection's timestamps, in the order of acceptance.
+    pub fn connection_timings(&self) -> Vec<ConnectionTiming> {
+        self.counts
+            .timings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Well-formed export requests received so far.
@@ -126,10 +241,15 @@ async fn handle(
     delay: Duration,
     trace_id: Option<[u8; 16]>,
     require_trace: bool,
+    connection: usize,
     counts: &Counts,
 ) -> Result<Response<Empty<Bytes>>, hyper::Error> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
+    let read = Instant::now();
+    counts.timing(connection, |t| {
+        t.first_request.get_or_insert(read);
+    });
     if parts.method != Method::POST || parts.uri.path() != "/v1/traces" {
         counts.bad(format!("{} {}", parts.method, parts.uri));
         return Ok(status(StatusCode::NOT_FOUND));
@@ -332,7 +452,7 @@ pub(crate) mod tests {
     async fn answers_200_empty_and_counts_well_formed_requests() {
         use lambda_trace_local::client::send;
         let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
-        let receiver = OtlpReceiver::start(Duration::from_millis(5), Some(id), true)
+        let receiver = OtlpReceiver::start(Duration::from_millis(5), Some(id), true, None)
             .await
             .unwrap();
         assert!(receiver.endpoint().ends_with("/v1/traces"));
@@ -378,7 +498,7 @@ pub(crate) mod tests {
     async fn without_require_trace_any_trace_is_good() {
         use lambda_trace_local::client::send;
         let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
-        let receiver = OtlpReceiver::start(Duration::ZERO, Some(id), false)
+        let receiver = OtlpReceiver::start(Duration::ZERO, Some(id), false, None)
             .await
             .unwrap();
         let proto = [("content-type", "application/x-protobuf")];
@@ -388,5 +508,118 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(receiver.good(), 1);
         assert_eq!((receiver.spans(), receiver.spans_in_trace()), (2, 0));
+    }
+
+    /// `POST /v1/traces` with `body` over `stream`, HTTP/1.1 by hand; the answer's status line.
+    async fn post<S>(stream: &mut S, body: &[u8]) -> String
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let head = format!(
+            "POST /v1/traces HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut answer = Vec::new();
+        let mut byte = [0u8; 1];
+        while !answer.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                stream.read(&mut byte).await.unwrap(),
+                1,
+                "connection closed"
+            );
+            answer.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        text.lines().next().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn over_tls_counts_connections_and_full_and_resumed_handshakes() {
+        use rustls::pki_types::ServerName;
+        let ca = crate::tls::BenchCa::make().unwrap();
+        assert!(
+            std::fs::read_to_string(ca.ca_file())
+                .unwrap()
+                .contains("BEGIN CERTIFICATE")
+        );
+        let id = xray_trace_id_bytes("1-5759e988-bd862e3fe1be46a994272793").unwrap();
+        let receiver =
+            OtlpReceiver::start(Duration::ZERO, Some(id), true, Some(ca.server_config()))
+                .await
+                .unwrap();
+        assert!(receiver.endpoint().starts_with("https://127.0.0.1:"));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.ca_certificate()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let connect = || async {
+            let tcp = tokio::net::TcpStream::connect(receiver.address())
+                .await
+                .unwrap();
+            let name = ServerName::try_from("127.0.0.1").unwrap();
+            connector.connect(name, tcp).await.unwrap()
+        };
+        // Two requests on one connection: one connection, one full handshake.
+        let mut first = connect().await;
+        for _ in 0..2 {
+            assert_eq!(
+                post(&mut first, &export_request(&[id])).await,
+                "HTTP/1.1 200 OK"
+            );
+        }
+        assert_eq!((receiver.connections(), receiver.full_handshakes()), (1, 1));
+        // A second connection with the same client configuration resumes the session.
+        let mut second = connect().await;
+        assert_eq!(
+            post(&mut second, &export_request(&[id])).await,
+            "HTTP/1.1 200 OK"
+        );
+        assert_eq!(receiver.connections(), 2);
+        assert_eq!(
+            (receiver.full_handshakes(), receiver.resumed_handshakes()),
+            (1, 1)
+        );
+        assert_eq!(receiver.good(), 3);
+        let timings = receiver.connection_timings();
+        assert_eq!(timings.len(), 2);
+        for t in &timings {
+            assert!(
+                t.handshake().is_some() && t.to_first_request().is_some(),
+                "{t:?}"
+            );
+            assert!(t.to_first_request() >= t.handshake());
+        }
+        // Plain HTTP to the TLS port: no handshake, a bad request.
+        let mut plain = tokio::net::TcpStream::connect(receiver.address())
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut plain, b"POST / HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        drop(plain);
+        for _ in 0..100 {
+            if !receiver.bad().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(receiver.connections(), 3);
+        assert!(
+            receiver.bad()[0].starts_with("TLS handshake"),
+            "{:?}",
+            receiver.bad()
+        );
+        let file = ca.ca_file().to_path_buf();
+        drop(ca);
+        assert!(!file.exists());
     }
 }

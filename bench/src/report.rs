@@ -41,6 +41,34 @@ pub enum Role {
     Floor,
 }
 
+/// The first invocation of a fresh process (each init sample's, and the long-lived process's
+/// first warm-up invocation): for an OTLP variant, the export that opens the connection (TCP, and
+/// the TLS handshake over HTTPS).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FirstInvocation {
+    /// `/next` answered → `/response` received, µs.
+    pub latency_us: f64,
+    /// `/next` answered → the next `/next` poll, µs (includes an after-response export).
+    pub cycle_us: f64,
+    /// The receiver's clock: connection accepted → TLS handshake done, µs (HTTPS only).
+    pub handshake_us: Option<f64>,
+    /// The receiver's clock: connection accepted → the first request read, µs (OTLP only).
+    pub to_first_request_us: Option<f64>,
+}
+
+/// What an OTLP receiver saw of one process over its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ProcessConnections {
+    /// Invocations the process served (warm-up included).
+    pub invocations: usize,
+    /// TCP connections it opened to the receiver.
+    pub connections: usize,
+    /// Full TLS handshakes on them.
+    pub full_handshakes: usize,
+    /// Resumed TLS handshakes on them.
+    pub resumed_handshakes: usize,
+}
+
 /// Everything measured for one variant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantResult {
@@ -84,6 +112,13 @@ pub struct VariantResult {
     pub exported_spans: Option<usize>,
     /// How many of those spans belong to the trace of the event's `X-Amzn-Trace-Id`.
     pub spans_in_event_trace: Option<usize>,
+    /// Whether it exports over HTTPS.
+    pub tls: bool,
+    /// The first invocation of every process started (init samples, then the long-lived one).
+    pub first_invocations: Vec<FirstInvocation>,
+    /// For OTLP variants: the connections of every process started (init samples, each after
+    /// one invocation, then the long-lived one).
+    pub processes: Vec<ProcessConnections>,
 }
 
 /// The summary figures of a variant.
@@ -320,6 +355,9 @@ pub struct Report {
     pub comparison: Option<Comparison>,
     /// B' against the alternatives, when both ran.
     pub comparison_after_response: Option<Comparison>,
+    /// Issue 15's targets for lambda-trace's OTLP over HTTPS (I, J; K for the comparison), when
+    /// they ran.
+    pub targets_tls: Vec<Target>,
     /// How long the whole run took, s.
     pub wall_seconds: f64,
 }
@@ -365,6 +403,7 @@ impl Report {
             .find(|r| r.role == Role::LambdaTrace)
             .and_then(|b| Comparison::of(&rows, b));
         let comparison_after_response = after_response.and_then(|b| Comparison::of(&rows, b));
+        let targets_tls = tls_targets(&rows, &variants);
         Report {
             date,
             machine,
@@ -375,6 +414,7 @@ impl Report {
             targets_after_response,
             comparison,
             comparison_after_response,
+            targets_tls,
             wall_seconds,
         }
     }
@@ -460,6 +500,7 @@ impl Report {
         }
         out.push_str(&self.over_floor_markdown());
         out.push_str(&self.exports_markdown());
+        out.push_str(&self.first_invocations_markdown());
         for comparison in [&self.comparison, &self.comparison_after_response]
             .into_iter()
             .flatten()
@@ -468,13 +509,20 @@ impl Report {
             out.push_str(&comparison.markdown());
         }
         for (title, targets) in [
-            ("B", &self.targets),
-            ("B' (after-response)", &self.targets_after_response),
+            ("Issue 6 targets for B", &self.targets),
+            (
+                "Issue 6 targets for B' (after-response)",
+                &self.targets_after_response,
+            ),
+            (
+                "Issue 15 targets for OTLP over HTTPS (I, J; K the alternative)",
+                &self.targets_tls,
+            ),
         ] {
             if targets.is_empty() {
                 continue;
             }
-            out.push_str(&format!("\nIssue 6 targets for {title}:\n\n"));
+            out.push_str(&format!("\n{title}:\n\n"));
             for t in targets {
                 out.push_str(&format!(
                     "- {}: {:.3} (limit {:.3}) {}\n",
@@ -557,6 +605,235 @@ impl Report {
         }
         out
     }
+}
+
+impl Report {
+    /// The first invocation of fresh processes (the cold connection of the OTLP variants: TCP,
+    /// and the TLS handshake over HTTPS) and the connections every process opened, for A and the
+    /// OTLP variants; then init and binary size with TLS. Empty when no OTLP variant ran.
+    fn first_invocations_markdown(&self) -> String {
+        let otlp: Vec<&VariantResult> = self
+            .variants
+            .iter()
+            .filter(|v| !v.processes.is_empty())
+            .collect();
+        let Some(bare) = self.variants.first() else {
+            return String::new();
+        };
+        if otlp.is_empty() {
+            return String::new();
+        }
+        let first = |v: &VariantResult, f: fn(&FirstInvocation) -> Option<f64>| {
+            let values: Vec<f64> = v.first_invocations.iter().filter_map(f).collect();
+            median(&values)
+        };
+        let us = |x: Option<f64>| x.map_or("–".to_owned(), |x| format!("{x:.0}"));
+        let bare_cycle = first(bare, |f| Some(f.cycle_us));
+        let mut out = format!(
+            "\nFirst invocation of a fresh process (medians over {} processes per variant: the init \
+             samples, each invoked once, and the long-lived process), and the connections each \
+             process opened to its receiver (TLS handshake and accepted → request: the \
+             receiver's clock):\n\n\
+             | variant | first latency µs | first cycle µs | cycle over A's first | TLS handshake µs | accepted → request µs | connections per process | full / resumed TLS handshakes per process | long-lived process |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---|\n",
+            bare.first_invocations.len()
+        );
+        for v in std::iter::once(bare).chain(otlp.iter().copied()) {
+            let cycle = first(v, |f| Some(f.cycle_us));
+            let over = match (cycle, bare_cycle) {
+                (Some(c), Some(b)) if v.key != bare.key => format!("{:+.2} ms", (c - b) / 1000.0),
+                _ => "–".to_owned(),
+            };
+            let range = |f: fn(&ProcessConnections) -> usize| {
+                let values: Vec<usize> = v.processes.iter().map(f).collect();
+                match (values.iter().min(), values.iter().max()) {
+                    (Some(lo), Some(hi)) if lo == hi => lo.to_string(),
+                    (Some(lo), Some(hi)) => format!("{lo}–{hi}"),
+                    _ => "–".to_owned(),
+                }
+            };
+            let handshakes = if v.tls {
+                format!(
+                    "{} / {}",
+                    range(|p| p.full_handshakes),
+                    range(|p| p.resumed_handshakes)
+                )
+            } else {
+                "–".to_owned()
+            };
+            let long_lived = v.processes.last().map_or("–".to_owned(), |p| {
+                let mut text = format!(
+                    "{} invocations, {} connection{}",
+                    p.invocations,
+                    p.connections,
+                    if p.connections == 1 { "" } else { "s" }
+                );
+                if v.tls {
+                    text.push_str(&format!(
+                        ", {} full / {} resumed handshakes",
+                        p.full_handshakes, p.resumed_handshakes
+                    ));
+                }
+                text
+            });
+            out.push_str(&format!(
+                "| {} {} | {} | {} | {over} | {} | {} | {} | {handshakes} | {long_lived} |\n",
+                v.key,
+                v.label,
+                us(first(v, |f| Some(f.latency_us))),
+                us(cycle),
+                us(first(v, |f| f.handshake_us)),
+                us(first(v, |f| f.to_first_request_us)),
+                range(|p| p.connections),
+            ));
+        }
+        out.push_str(&self.tls_footprint_markdown());
+        out
+    }
+
+    /// Init and binary size of the HTTPS variants against A's, and lambda-trace's binary against
+    /// the alternative's (K).
+    fn tls_footprint_markdown(&self) -> String {
+        let row = |key: &str| self.rows.iter().find(|r| r.key == key);
+        let tls: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| self.variants.iter().any(|v| v.key == r.key && v.tls))
+            .collect();
+        let Some(bare) = self.rows.first() else {
+            return String::new();
+        };
+        if tls.is_empty() {
+            return String::new();
+        }
+        let init = tls
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {:.2} ms ({:+.2} ms)",
+                    r.key,
+                    r.summary.init_ms,
+                    r.summary.init_ms - bare.summary.init_ms
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut out = format!(
+            "\nInit with TLS set up (CA file read, client configuration built), over A's {:.2} ms: {init}.\n",
+            bare.summary.init_ms
+        );
+        let binary = |r: &Row| {
+            format!(
+                "{} {:.0} KiB ({})",
+                r.key,
+                r.summary.binary_kib,
+                times(r.ratio_to_bare.binary)
+            )
+        };
+        let sizes = ["C", "I", "J", "E", "K"]
+            .into_iter()
+            .filter_map(row)
+            .map(binary)
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push_str(&format!(
+            "Binary over A's {:.0} KiB: {sizes}",
+            bare.summary.binary_kib
+        ));
+        if let (Some(j), Some(k)) = (row("J").or_else(|| row("I")), row("K")) {
+            out.push_str(&format!(
+                "; lambda-trace's with OTLP + TLS is {:.2}× the size of K's",
+                j.summary.binary_kib / k.summary.binary_kib
+            ));
+        }
+        out.push_str(".\n");
+        out
+    }
+}
+
+/// Issue 15's targets for OTLP over HTTPS: J (after-response) within 5 % of bare at p50 and p99;
+/// the billed overhead (cycle p50 ratio − 1) of I and J at most a third of K's, the alternative
+/// over HTTPS (when it ran); exactly one connection and one full TLS handshake per process of I
+/// and J (no handshake on a warm invocation); init at most 5 ms over bare. Empty unless I and J
+/// ran.
+fn tls_targets(rows: &[Row], variants: &[VariantResult]) -> Vec<Target> {
+    let row = |key: &str| rows.iter().find(|r| r.key == key);
+    let (Some(base), Some(i), Some(j)) = (rows.first(), row("I"), row("J")) else {
+        return Vec::new();
+    };
+    let t = |name: String, value: Option<f64>, limit: f64| Target {
+        name,
+        value: value.unwrap_or(f64::NAN),
+        limit,
+        pass: value.is_some_and(|v| v <= limit),
+    };
+    let mut out = vec![
+        t(
+            "J p50 latency ratio (HTTPS, after-response)".into(),
+            j.ratio_to_bare.p50,
+            1.05,
+        ),
+        t(
+            "J p99 latency ratio (HTTPS, after-response)".into(),
+            j.ratio_to_bare.p99,
+            1.05,
+        ),
+    ];
+    if let Some(k) = row("K") {
+        let overhead = |r: &Row| r.ratio_to_bare.cycle_p50.map(|x| x - 1.0);
+        for x in [i, j] {
+            let value = match (overhead(x), overhead(k)) {
+                (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                _ => None,
+            };
+            out.push(t(
+                format!(
+                    "{} billed overhead (cycle p50 ratio − 1) over K's ({:+.1} % / {:+.1} %)",
+                    x.key,
+                    overhead(x).unwrap_or(f64::NAN) * 100.0,
+                    overhead(k).unwrap_or(f64::NAN) * 100.0
+                ),
+                value,
+                1.0 / 3.0,
+            ));
+        }
+    }
+    for x in [i, j] {
+        let processes = variants
+            .iter()
+            .find(|v| v.key == x.key)
+            .map_or(&[][..], |v| &v.processes[..]);
+        for (what, f) in [
+            (
+                "TCP connections",
+                (|p: &ProcessConnections| p.connections) as fn(&ProcessConnections) -> usize,
+            ),
+            // One connection, one handshake: the warm invocations had none (a resumed one
+            // would need a connection of its own).
+            ("full TLS handshakes", |p| p.full_handshakes),
+        ] {
+            let max = processes.iter().map(f).max();
+            let all_one = !processes.is_empty() && processes.iter().all(|p| f(p) == 1);
+            out.push(Target {
+                name: format!(
+                    "{} {what} per process, most of {} processes (exactly 1)",
+                    x.key,
+                    processes.len()
+                ),
+                value: max.map_or(f64::NAN, |m| m as f64),
+                limit: 1.0,
+                pass: all_one,
+            });
+        }
+    }
+    for x in [i, j] {
+        out.push(t(
+            format!("{} init time over bare, ms", x.key),
+            Some(x.summary.init_ms - base.summary.init_ms),
+            5.0,
+        ));
+    }
+    out
 }
 
 fn times(r: Option<f64>) -> String {
@@ -654,6 +931,9 @@ mod tests {
             stdout_exports: None,
             exported_spans: None,
             spans_in_event_trace: None,
+            tls: false,
+            first_invocations: Vec::new(),
+            processes: Vec::new(),
         }
     }
 
@@ -779,5 +1059,116 @@ mod tests {
             md.contains("| G G | 4 datagrams | 4.00 datagrams | 4.00 | 0 % |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn https_rows_get_connections_first_invocations_and_issue_15_targets() {
+        let process = |connections, full_handshakes| ProcessConnections {
+            invocations: 10,
+            connections,
+            full_handshakes,
+            resumed_handshakes: 0,
+        };
+        let first = |cycle_us, handshake_us: Option<f64>| FirstInvocation {
+            latency_us: cycle_us - 20.0,
+            cycle_us,
+            handshake_us,
+            to_first_request_us: handshake_us.map(|h| h + 50.0),
+        };
+        let https = |key: &str, lat_us, init, processes: Vec<ProcessConnections>| {
+            let mut v = variant(key, lat_us, 60.0, init, 4600, 1024 * 1400);
+            v.tls = true;
+            v.processes = processes;
+            v.first_invocations = vec![first(2000.0, Some(900.0)), first(2200.0, Some(1100.0))];
+            v
+        };
+        let mut bare = variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000);
+        bare.first_invocations = vec![first(400.0, None), first(600.0, None)];
+        let mut k = https("K", 160, 3.0, vec![process(1, 1)]);
+        k.binary_bytes = 1024 * 2800;
+        let report = report_of(vec![
+            bare,
+            variant("A'", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("B", 110, 60.0, 2.6, 4600, 1024 * 1100),
+            // I: 2 connections in its second process; J: the targets' figures.
+            https("I", 120, 8.0, vec![process(1, 1), process(2, 2)]),
+            https("J", 104, 2.5, vec![process(1, 1), process(1, 1)]),
+            k,
+        ]);
+        let verdicts: Vec<(&str, bool)> = report
+            .targets_tls
+            .iter()
+            .map(|t| (t.name.as_str(), t.pass))
+            .collect();
+        // Cycles: A 120, I 140 (+16.7 %), J 124 (+3.3 %), K 180 (+50 %).
+        assert_eq!(
+            verdicts,
+            [
+                ("J p50 latency ratio (HTTPS, after-response)", true),
+                ("J p99 latency ratio (HTTPS, after-response)", true),
+                (
+                    "I billed overhead (cycle p50 ratio − 1) over K's (+16.7 % / +50.0 %)",
+                    false
+                ),
+                (
+                    "J billed overhead (cycle p50 ratio − 1) over K's (+3.3 % / +50.0 %)",
+                    true
+                ),
+                (
+                    "I TCP connections per process, most of 2 processes (exactly 1)",
+                    false
+                ),
+                (
+                    "I full TLS handshakes per process, most of 2 processes (exactly 1)",
+                    false
+                ),
+                (
+                    "J TCP connections per process, most of 2 processes (exactly 1)",
+                    true
+                ),
+                (
+                    "J full TLS handshakes per process, most of 2 processes (exactly 1)",
+                    true
+                ),
+                ("I init time over bare, ms", false),
+                ("J init time over bare, ms", true),
+            ]
+        );
+        let md = report.markdown();
+        assert!(
+            md.contains("Issue 15 targets for OTLP over HTTPS (I, J; K the alternative):"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| A A | 480 | 500 | – | – | – | – | – | – |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| I I | 2080 | 2100 | +1.60 ms | 1000 | 1050 | 1–2 | 1–2 / 0 | 10 invocations, 2 connections, 2 full / 0 resumed handshakes |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("over A's 2.00 ms: I 8.00 ms (+6.00 ms)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("Binary over A's 1000 KiB: I 1400 KiB (1.400×), J 1400 KiB (1.400×), K 2800 KiB (2.800×); lambda-trace's with OTLP + TLS is 0.50× the size of K's."),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn no_https_rows_no_issue_15_section() {
+        let report = report_of(vec![
+            variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("A'", 102, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("B", 104, 60.0, 2.6, 4600, 1024 * 1100),
+        ]);
+        assert!(report.targets_tls.is_empty());
+        let md = report.markdown();
+        assert!(!md.contains("First invocation"), "{md}");
+        assert!(!md.contains("Issue 15"), "{md}");
     }
 }
