@@ -7,7 +7,6 @@
 //! counted; 4xx / throttling / 5xx / no connection set the right flags.
 #![cfg(all(feature = "aws-sdk", feature = "xray-api"))]
 
-mod moto;
 mod support;
 
 use std::collections::HashMap;
@@ -122,8 +121,8 @@ fn string_attr<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn a_call_to_moto_is_an_aws_subsegment() {
-    let moto = moto::Moto::start();
-    let (batch, result) = traced_call(moto::sdk_config(&moto.endpoint())).await;
+    let moto = support::moto::Moto::start();
+    let (batch, result) = traced_call(support::moto::sdk_config(&moto.endpoint())).await;
     result.unwrap();
     let span = aws_span(&batch);
     assert_eq!(span.name, "XRay");
@@ -136,7 +135,7 @@ async fn a_call_to_moto_is_an_aws_subsegment() {
         doc["aws"],
         json!({
             "operation": "PutTraceSegments",
-            "region": moto::REGION,
+            "region": support::moto::REGION,
             "request_id": request_id,
             "retries": 0,
         })
@@ -237,7 +236,7 @@ impl Server {
 
 /// SDK configuration for `endpoint`: fast retries, at most `attempts` attempts.
 fn config(endpoint: &str, attempts: u32) -> SdkConfig {
-    moto::sdk_config(endpoint)
+    support::moto::sdk_config(endpoint)
         .into_builder()
         .retry_config(
             RetryConfig::standard()
@@ -339,7 +338,7 @@ async fn errors_throttles_and_faults() {
 
 #[tokio::test]
 async fn no_connection_is_a_fault() {
-    let closed = moto::free_port();
+    let closed = support::moto::free_port();
     let (batch, result) = traced_call(config(&format!("http://{closed}"), 1)).await;
     assert!(result.is_err());
     let doc = aws_document(&batch);

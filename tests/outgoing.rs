@@ -1,7 +1,7 @@
 //! Outgoing calls from a traced invocation to a local HTTP server: by hand with
 //! [`OutgoingCall`] around a hyper-util client, and with [`OutgoingLayer`] as a tower layer.
 
-mod outgoing_support;
+mod support;
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::Error;
 use lambda_trace::outgoing::{OutgoingCall, OutgoingLayer};
-use outgoing_support::{Server, check_call, check_refused, client_span, refused_url, root, traced};
+use support::outgoing::{Server, check_call, check_refused, client_span, refused_url, root, traced};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt};
 

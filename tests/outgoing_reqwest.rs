@@ -1,11 +1,11 @@
 //! The reqwest middleware, from a traced invocation to a local HTTP server.
 #![cfg(feature = "reqwest")]
 
-mod outgoing_support;
+mod support;
 
 use lambda_runtime::Error;
 use lambda_trace::outgoing::TracingMiddleware;
-use outgoing_support::{Server, check_call, check_refused, refused_url, root, traced};
+use support::outgoing::{Server, check_call, check_refused, refused_url, root, traced};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{Value, json};
 

@@ -262,27 +262,33 @@ fn urls(batch: &SpanBatch) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Credentials and environment variables
 
+/// Runs the test `name` again in a child process whose environment holds only the canary
+/// variables, the recorded ones and `extra` (none of the runner's settings can switch capture
+/// on), and asserts that it passed there.
+fn run_in_child(name: &str, extra: &[(&str, &str)]) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env_clear()
+        .env(CHILD, "1")
+        .envs(CANARY_ENV.iter().copied())
+        .envs(RECORDED_ENV.iter().copied())
+        .envs(extra.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Runs in a child process with canary variables in its environment (the environment is
 /// process-global: setting it in this process would race other tests).
 #[test]
 fn no_credential_and_no_environment_value_is_ever_exported() {
     if std::env::var_os(CHILD).is_none() {
-        let name = "no_credential_and_no_environment_value_is_ever_exported";
-        let output = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            // Only these variables: none of the runner's settings can switch capture on.
-            .env_clear()
-            .env(CHILD, "1")
-            .envs(CANARY_ENV.iter().copied())
-            .envs(RECORDED_ENV.iter().copied())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "child failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_in_child("no_credential_and_no_environment_value_is_ever_exported", &[]);
         return;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -588,22 +594,12 @@ fn otlp_headers_and_sigv4_credentials_never_reach_logs_or_debug() {
                 drop(stream);
             }
         });
-        let name = "otlp_headers_and_sigv4_credentials_never_reach_logs_or_debug";
-        let output = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .env_clear()
-            .env(CHILD, "1")
-            .envs(CANARY_ENV.iter().copied())
-            .envs(RECORDED_ENV.iter().copied())
-            .env("LAMBDA_TRACE_EXPORTER", "xray-otlp")
-            .env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "child failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        run_in_child(
+            "otlp_headers_and_sigv4_credentials_never_reach_logs_or_debug",
+            &[
+                ("LAMBDA_TRACE_EXPORTER", "xray-otlp"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &url),
+            ],
         );
         closer.join().unwrap();
         return;

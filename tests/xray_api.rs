@@ -9,7 +9,6 @@
 //! timeout, and never the response.
 #![cfg(feature = "xray-api")]
 
-mod moto;
 mod support;
 
 use std::collections::BTreeMap;
@@ -71,7 +70,7 @@ fn layer(exporter: impl Exporter + 'static, flush_timeout_ms: &'static str) -> T
     TraceLayer::builder()
         .config(Config::from_lookup(|k| match k {
             "AWS_LAMBDA_FUNCTION_NAME" => Some("orders-fn".into()),
-            "AWS_REGION" => Some(moto::REGION.into()),
+            "AWS_REGION" => Some(support::moto::REGION.into()),
             "LAMBDA_TRACE_FLUSH_TIMEOUT_MS" => Some(flush_timeout_ms.into()),
             _ => None,
         }))
@@ -133,8 +132,8 @@ async fn stored_documents(
 
 #[tokio::test]
 async fn a_traced_invocation_reaches_the_api_as_the_daemon_would_send_it() {
-    let moto = moto::Moto::start();
-    let config = moto::sdk_config(&moto.endpoint());
+    let moto = support::moto::Moto::start();
+    let config = support::moto::sdk_config(&moto.endpoint());
     let tee = Tee::new(XrayApiExporter::with_config(&config));
     invoke(&tee, "10000").await;
     assert_eq!(*tee.results.lock().unwrap(), vec![Ok(())]);
@@ -162,8 +161,8 @@ async fn a_traced_invocation_reaches_the_api_as_the_daemon_would_send_it() {
 
 #[tokio::test]
 async fn large_batches_go_in_calls_of_fifty() {
-    let moto = moto::Moto::start();
-    let config = moto::sdk_config(&moto.endpoint());
+    let moto = support::moto::Moto::start();
+    let config = support::moto::sdk_config(&moto.endpoint());
     let exporter = XrayApiExporter::with_config(&config);
     let trace = "1-5759e988-bd862e3fe1be46a994272793";
     let documents: Vec<String> = (1..=120u64)
@@ -182,8 +181,8 @@ async fn large_batches_go_in_calls_of_fifty() {
 
 #[tokio::test]
 async fn refused_documents_are_rejected_not_a_panic() {
-    let moto = moto::Moto::start();
-    let exporter = XrayApiExporter::with_config(&moto::sdk_config(&moto.endpoint()));
+    let moto = support::moto::Moto::start();
+    let exporter = XrayApiExporter::with_config(&support::moto::sdk_config(&moto.endpoint()));
     let good = json!({
         "name": "ok", "id": "70de5b6f19ff9a0a", "trace_id": "1-581cf771-a006649127e371903a2de979",
         "start_time": 1478293361.271, "end_time": 1478293361.449,
@@ -206,8 +205,8 @@ async fn refused_documents_are_rejected_not_a_panic() {
 #[tokio::test]
 async fn invalid_json_is_rejected_without_an_id() {
     // moto (like X-Ray) refuses it with `JSONFormatError` and no id: nothing to send again.
-    let moto = moto::Moto::start();
-    let exporter = XrayApiExporter::with_config(&moto::sdk_config(&moto.endpoint()));
+    let moto = support::moto::Moto::start();
+    let exporter = XrayApiExporter::with_config(&support::moto::sdk_config(&moto.endpoint()));
     let err = exporter
         .send_documents(vec!["{not json".to_string()])
         .await
@@ -224,8 +223,8 @@ async fn invalid_json_is_rejected_without_an_id() {
 
 #[tokio::test]
 async fn a_refused_connection_is_an_error_within_the_flush_timeout() {
-    let closed = moto::free_port();
-    let tee = Tee::new(XrayApiExporter::with_config(&moto::sdk_config(&format!(
+    let closed = support::moto::free_port();
+    let tee = Tee::new(XrayApiExporter::with_config(&support::moto::sdk_config(&format!(
         "http://{closed}"
     ))));
     let start = Instant::now();
@@ -304,7 +303,7 @@ async fn nonsense_api(answer: Nonsense) -> (String, Arc<AtomicUsize>) {
 async fn an_endpoint_answering_nonsense_is_an_error_within_the_flush_timeout() {
     for answer in [Nonsense::Status500, Nonsense::Garbage200, Nonsense::NotHttp] {
         let (endpoint, connections) = nonsense_api(answer).await;
-        let tee = Tee::new(XrayApiExporter::with_config(&moto::sdk_config(&endpoint)));
+        let tee = Tee::new(XrayApiExporter::with_config(&support::moto::sdk_config(&endpoint)));
         let start = Instant::now();
         invoke(&tee, "1000").await;
         let took = start.elapsed();

@@ -3,6 +3,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod logs;
+#[cfg(feature = "xray-api")]
+pub mod moto;
+pub mod outgoing;
 #[cfg(feature = "otlp")]
 pub mod otlp_receiver;
 #[cfg(feature = "otlp")]
