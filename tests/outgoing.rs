@@ -11,8 +11,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::Error;
 use lambda_trace::outgoing::{OutgoingCall, OutgoingLayer};
-use support::outgoing::{Server, check_call, check_refused, client_span, refused_url, root, traced};
 use serde_json::{Value, json};
+use support::outgoing::{
+    Server, check_call, check_refused, client_span, refused_url, root, traced,
+};
 use tower::{Layer, Service, ServiceExt};
 
 const STATUSES: [u16; 4] = [200, 404, 429, 503];

@@ -5,9 +5,9 @@ mod support;
 
 use lambda_runtime::Error;
 use lambda_trace::outgoing::TracingMiddleware;
-use support::outgoing::{Server, check_call, check_refused, refused_url, root, traced};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{Value, json};
+use support::outgoing::{Server, check_call, check_refused, refused_url, root, traced};
 
 fn client(middleware: TracingMiddleware) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())

@@ -288,7 +288,10 @@ fn run_in_child(name: &str, extra: &[(&str, &str)]) {
 #[test]
 fn no_credential_and_no_environment_value_is_ever_exported() {
     if std::env::var_os(CHILD).is_none() {
-        run_in_child("no_credential_and_no_environment_value_is_ever_exported", &[]);
+        run_in_child(
+            "no_credential_and_no_environment_value_is_ever_exported",
+            &[],
+        );
         return;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()

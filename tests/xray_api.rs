@@ -224,9 +224,9 @@ async fn invalid_json_is_rejected_without_an_id() {
 #[tokio::test]
 async fn a_refused_connection_is_an_error_within_the_flush_timeout() {
     let closed = support::moto::free_port();
-    let tee = Tee::new(XrayApiExporter::with_config(&support::moto::sdk_config(&format!(
-        "http://{closed}"
-    ))));
+    let tee = Tee::new(XrayApiExporter::with_config(&support::moto::sdk_config(
+        &format!("http://{closed}"),
+    )));
     let start = Instant::now();
     invoke(&tee, "2000").await;
     let took = start.elapsed();
@@ -303,7 +303,9 @@ async fn nonsense_api(answer: Nonsense) -> (String, Arc<AtomicUsize>) {
 async fn an_endpoint_answering_nonsense_is_an_error_within_the_flush_timeout() {
     for answer in [Nonsense::Status500, Nonsense::Garbage200, Nonsense::NotHttp] {
         let (endpoint, connections) = nonsense_api(answer).await;
-        let tee = Tee::new(XrayApiExporter::with_config(&support::moto::sdk_config(&endpoint)));
+        let tee = Tee::new(XrayApiExporter::with_config(&support::moto::sdk_config(
+            &endpoint,
+        )));
         let start = Instant::now();
         invoke(&tee, "1000").await;
         let took = start.elapsed();

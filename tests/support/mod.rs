@@ -5,9 +5,9 @@
 pub mod logs;
 #[cfg(feature = "xray-api")]
 pub mod moto;
-pub mod outgoing;
 #[cfg(feature = "otlp")]
 pub mod otlp_receiver;
+pub mod outgoing;
 #[cfg(feature = "otlp")]
 pub mod tls;
 
