@@ -13,7 +13,9 @@ use super::{Shared, parent};
 use crate::carrier::{EventCarrier, RequestInfo};
 use crate::propagation::Propagator;
 use crate::span::recorder::Recorder;
-use crate::span::{AnnotationValue, Attribute, AttributeValue, RootPlacement, Span, SpanKind};
+use crate::span::{
+    AnnotationValue, Attribute, AttributeValue, Resource, RootPlacement, Span, SpanKind,
+};
 
 /// What the layer knows about one invocation in flight.
 pub(crate) struct Invocation {
@@ -58,20 +60,12 @@ pub(crate) fn start(
         "" => &resource.function_name,
         name => name,
     };
-    let info = if recording {
-        carrier
-            .map(|c| crate::carrier::request_info(c, settings.capture_query))
-            .unwrap_or_default()
-    } else {
-        RequestInfo::default()
+    let info = match (recording, carrier) {
+        (true, Some(c)) => crate::carrier::request_info(c, settings.capture_query),
+        _ => RequestInfo::default(),
     };
     let route = info.http.as_ref().and_then(|h| h.route.as_deref());
-    // Interned: the same for every invocation of the process (routes: a bounded few).
-    let name = match (route, shared.config.route_as_name) {
-        (Some(route), true) => super::intern::intern(route),
-        _ if function_name.is_empty() => super::intern::intern(&resource.service_name),
-        _ => super::intern::intern(function_name),
-    };
+    let name = span_name(shared, route, function_name);
     let root = Span::start_in(Arc::clone(&recorder), parent_span, name, SpanKind::Server);
 
     if recording {
@@ -80,57 +74,7 @@ pub(crate) fn start(
             "Service",
             AnnotationValue::String(resource.service_name.clone()),
         );
-        // Values that repeat on every invocation of the process are interned (no allocation);
-        // the request id is the one value that never repeats.
-        let s = |v: &str| AttributeValue::String(super::intern::intern(v));
-        let mut attributes: Vec<Attribute> = Vec::with_capacity(14);
-        attributes.push((
-            "faas.invocation_id".into(),
-            AttributeValue::String(Cow::Owned(ctx.request_id.clone())),
-        ));
-        attributes.push(("faas.coldstart".into(), AttributeValue::Bool(cold_start)));
-        attributes.push((
-            "faas.trigger".into(),
-            AttributeValue::String(info.trigger.as_str().into()),
-        ));
-        attributes.push((
-            "cloud.provider".into(),
-            AttributeValue::String("aws".into()),
-        ));
-        if !function_name.is_empty() {
-            attributes.push(("faas.name".into(), s(function_name)));
-        }
-        let version = match ctx.env_config.version.as_str() {
-            "" => &resource.function_version,
-            v => v,
-        };
-        attributes.push(("faas.version".into(), s(version)));
-        if let Some(region) = &resource.region {
-            attributes.push(("cloud.region".into(), s(region)));
-        }
-        if ctx.invoked_function_arn.starts_with("arn:") {
-            attributes.push((
-                "aws.lambda.invoked_arn".into(),
-                s(&ctx.invoked_function_arn),
-            ));
-            if let Some(account) = ctx
-                .invoked_function_arn
-                .split(':')
-                .nth(4)
-                .filter(|a| !a.is_empty())
-            {
-                attributes.push(("cloud.account.id".into(), s(account)));
-            }
-        }
-        if let Some(http) = &info.http {
-            if let Some(method) = &http.method {
-                attributes.push(("http.request.method".into(), s(method)));
-            }
-            if let Some(route) = route {
-                attributes.push(("http.route".into(), s(route)));
-            }
-        }
-        root.set_attributes(attributes);
+        root.set_attributes(attributes(ctx, resource, function_name, &info, cold_start));
         if let Some(http) = info.http {
             root.set_http_request(http);
         }
@@ -147,4 +91,77 @@ pub(crate) fn start(
         shared: Arc::clone(shared),
         status_of,
     }
+}
+
+/// The invocation span's name: the route (with `route_as_name`), else the function, else the
+/// service. Interned: the same for every invocation of the process (routes: a bounded few).
+fn span_name(shared: &Shared, route: Option<&str>, function_name: &str) -> Cow<'static, str> {
+    match (route, shared.config.route_as_name) {
+        (Some(route), true) => super::intern::intern(route),
+        _ if function_name.is_empty() => {
+            super::intern::intern(&shared.settings.resource.service_name)
+        }
+        _ => super::intern::intern(function_name),
+    }
+}
+
+/// The FaaS, cloud and HTTP semantic-convention attributes of the invocation span.
+fn attributes(
+    ctx: &Context,
+    resource: &Resource,
+    function_name: &str,
+    info: &RequestInfo,
+    cold_start: bool,
+) -> Vec<Attribute> {
+    // Values that repeat on every invocation of the process are interned (no allocation);
+    // the request id is the one value that never repeats.
+    let s = |v: &str| AttributeValue::String(super::intern::intern(v));
+    let mut attributes: Vec<Attribute> = Vec::with_capacity(14);
+    attributes.push((
+        "faas.invocation_id".into(),
+        AttributeValue::String(Cow::Owned(ctx.request_id.clone())),
+    ));
+    attributes.push(("faas.coldstart".into(), AttributeValue::Bool(cold_start)));
+    attributes.push((
+        "faas.trigger".into(),
+        AttributeValue::String(info.trigger.as_str().into()),
+    ));
+    attributes.push((
+        "cloud.provider".into(),
+        AttributeValue::String("aws".into()),
+    ));
+    if !function_name.is_empty() {
+        attributes.push(("faas.name".into(), s(function_name)));
+    }
+    let version = match ctx.env_config.version.as_str() {
+        "" => &resource.function_version,
+        v => v,
+    };
+    attributes.push(("faas.version".into(), s(version)));
+    if let Some(region) = &resource.region {
+        attributes.push(("cloud.region".into(), s(region)));
+    }
+    if ctx.invoked_function_arn.starts_with("arn:") {
+        attributes.push((
+            "aws.lambda.invoked_arn".into(),
+            s(&ctx.invoked_function_arn),
+        ));
+        if let Some(account) = ctx
+            .invoked_function_arn
+            .split(':')
+            .nth(4)
+            .filter(|a| !a.is_empty())
+        {
+            attributes.push(("cloud.account.id".into(), s(account)));
+        }
+    }
+    if let Some(http) = &info.http {
+        if let Some(method) = &http.method {
+            attributes.push(("http.request.method".into(), s(method)));
+        }
+        if let Some(route) = &http.route {
+            attributes.push(("http.route".into(), s(route)));
+        }
+    }
+    attributes
 }
