@@ -186,40 +186,69 @@ where
             output: Some(output),
         };
     };
-    let root = &inv.root;
-    if root.is_recording() {
-        match &output {
-            Err(panic) => root.record_exceptions(
-                vec![outcome::panic_exception(panic.as_ref())],
-                Outcome {
-                    fault: true,
-                    ..Outcome::default()
-                },
-            ),
-            Ok(Ok(response)) => {
-                if let Some(status) = (inv.status_of)(response) {
-                    root.set_http_status(status);
-                }
-                if inv.shared.config.capture_response {
-                    super::response::record_body(root, response);
-                }
-            }
-            Ok(Err(error)) => root.record_exceptions(
-                vec![outcome::exception(error, inv.shared.config.capture_error)],
-                Outcome {
-                    fault: true,
-                    ..Outcome::default()
-                },
-            ),
-        }
+    record_outcome(&inv, &output);
+    match end_and_export(inv) {
+        Some(flush) => State::Flushing {
+            output: Some(output),
+            export: flush.export,
+            sleep: flush.sleep,
+            budget: flush.budget,
+            shared: flush.shared,
+        },
+        None => State::Ready {
+            output: Some(output),
+        },
     }
-    root.end();
+}
+
+/// The handler's outcome on the invocation span: a panic or an `Err` is a fault with its
+/// exception; a response gives its HTTP status (and its body, when captured).
+fn record_outcome<R, E>(inv: &Invocation, output: &thread::Result<Result<R, E>>)
+where
+    R: 'static,
+    E: fmt::Debug + 'static,
+{
+    let root = &inv.root;
+    if !root.is_recording() {
+        return;
+    }
+    let fault = Outcome {
+        fault: true,
+        ..Outcome::default()
+    };
+    match output {
+        Err(panic) => root.record_exceptions(vec![outcome::panic_exception(panic.as_ref())], fault),
+        Ok(Ok(response)) => {
+            if let Some(status) = (inv.status_of)(response) {
+                root.set_http_status(status);
+            }
+            if inv.shared.config.capture_response {
+                super::response::record_body(root, response);
+            }
+        }
+        Ok(Err(error)) => root.record_exceptions(
+            vec![outcome::exception(error, inv.shared.config.capture_error)],
+            fault,
+        ),
+    }
+}
+
+/// An export the handler's output waits for.
+struct PendingFlush {
+    export: ExportFuture,
+    sleep: Option<Pin<Box<Sleep>>>,
+    budget: Duration,
+    shared: Arc<Shared>,
+}
+
+/// Ends the invocation span and hands its spans to the exporter, or to the after-response
+/// layer; the export to wait for, if any. Not generic: one copy whatever the handler's types.
+fn end_and_export(inv: Invocation) -> Option<PendingFlush> {
+    inv.root.end();
     let end_unix_nanos = now_unix_nanos();
     if !inv.recorder.recording {
         inv.recorder.close();
-        return State::Ready {
-            output: Some(output),
-        };
+        return None;
     }
     if super::TraceLayer::defers(&inv.shared) {
         // Taking the batch, encoding and sending all wait for the after-response layer; the
@@ -230,40 +259,31 @@ where
             placement: inv.placement,
             end_unix_nanos,
         });
-        return State::Ready {
-            output: Some(output),
-        };
+        return None;
     }
     let batch = inv.recorder.finish(inv.placement, end_unix_nanos);
     if batch.spans.is_empty() {
-        return State::Ready {
-            output: Some(output),
-        };
+        return None;
     }
+    let shared = &inv.shared;
     let budget = flush::budget(
-        inv.shared.config.flush_timeout,
+        shared.config.flush_timeout,
         inv.deadline_ms,
-        inv.shared.config.flush_margin,
+        shared.config.flush_margin,
     );
-    match start_export(&inv.shared, batch, budget) {
+    match start_export(shared, batch, budget) {
         Export::Done(result) => {
             if let Err(e) = result {
-                inv.shared.failures.report(&e);
+                shared.failures.report(&e);
             }
-            State::Ready {
-                output: Some(output),
-            }
+            None
         }
-        Export::Pending(export) => {
-            let sleep = start_timer(budget);
-            State::Flushing {
-                output: Some(output),
-                export,
-                sleep,
-                budget,
-                shared: Arc::clone(&inv.shared),
-            }
-        }
+        Export::Pending(export) => Some(PendingFlush {
+            export,
+            sleep: start_timer(budget),
+            budget,
+            shared: Arc::clone(shared),
+        }),
     }
 }
 
