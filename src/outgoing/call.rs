@@ -6,9 +6,7 @@ use std::fmt::Write as _;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Request, Response, StatusCode};
 
-use crate::span::{
-    ExceptionRecord, HttpRequestInfo, MAX_EXCEPTIONS, Outcome, RemoteNamespace, Span, SpanKind,
-};
+use crate::span::{ExceptionRecord, HttpRequestInfo, Outcome, RemoteNamespace, Span, SpanKind};
 
 /// The span name when the request names no host (a relative URI and no `Host` header).
 const NO_HOST: &str = "remote";
@@ -154,21 +152,8 @@ impl OutgoingCall {
     /// span is a `fault` whose cause is `error` and its sources, marked `remote`.
     pub fn fail(self, error: &(dyn Error + 'static)) {
         if self.span.is_recording() {
-            let mut chain = Vec::new();
-            let mut next = Some(error);
-            while let Some(e) = next {
-                if chain.len() == MAX_EXCEPTIONS {
-                    break;
-                }
-                chain.push(ExceptionRecord {
-                    message: e.to_string(),
-                    type_name: None,
-                    remote: true,
-                });
-                next = e.source();
-            }
             self.span.record_exceptions(
-                chain,
+                ExceptionRecord::chain(error, true),
                 Outcome {
                     fault: true,
                     ..Outcome::default()

@@ -266,20 +266,7 @@ impl Span {
     /// Records `error` and its chain with the given flags: e.g. `error` for a call that a remote
     /// service refused with a 4xx, where [`Span::record_error`] would say `fault`.
     pub fn record_error_as(&self, error: &(dyn Error + 'static), outcome: Outcome) {
-        let mut chain = Vec::new();
-        let mut next = Some(error);
-        while let Some(e) = next {
-            if chain.len() == MAX_EXCEPTIONS {
-                break;
-            }
-            chain.push(ExceptionRecord {
-                message: e.to_string(),
-                type_name: None,
-                remote: false,
-            });
-            next = e.source();
-        }
-        self.record_exceptions(chain, outcome);
+        self.record_exceptions(ExceptionRecord::chain(error, false), outcome);
     }
 
     /// Records an event (a log line) that happened inside this span. A span keeps at most

@@ -104,6 +104,27 @@ pub struct ExceptionRecord {
     pub remote: bool,
 }
 
+impl ExceptionRecord {
+    /// `error` and its sources (`Error::source`), outermost first, at most [`MAX_EXCEPTIONS`](super::MAX_EXCEPTIONS)
+    /// of them, each marked `remote` as given.
+    pub(crate) fn chain(error: &(dyn std::error::Error + 'static), remote: bool) -> Vec<Self> {
+        let mut chain = Vec::new();
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if chain.len() == super::MAX_EXCEPTIONS {
+                break;
+            }
+            chain.push(ExceptionRecord {
+                message: e.to_string(),
+                type_name: None,
+                remote,
+            });
+            next = e.source();
+        }
+        chain
+    }
+}
+
 /// HTTP data of the request a span served or made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
