@@ -12,28 +12,11 @@ use std::borrow::Cow;
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 
-use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
+use super::request::RawHttp;
 use super::{EventCarrier, RequestInfo, Trigger};
-use crate::propagation::{Extractor, header_map_has_prefix};
-use crate::redact::query_from_pairs;
+use crate::propagation::Extractor;
 
-impl Extractor for AlbTargetGroupRequest {
-    fn get(&self, name: &str) -> Option<&str> {
-        first_of(&self.multi_value_headers, &self.headers, name)
-    }
-
-    fn get_all(&self, name: &str) -> Vec<&str> {
-        multi_or_single(&self.multi_value_headers, &self.headers, name)
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        merged_keys(&self.multi_value_headers, &self.headers)
-    }
-
-    fn has_key_with_prefix(&self, prefix: &str) -> bool {
-        header_map_has_prefix(&[&self.multi_value_headers, &self.headers], prefix)
-    }
-}
+super::request::two_header_maps_extractor!(AlbTargetGroupRequest);
 
 impl EventCarrier for AlbTargetGroupRequest {
     fn request_info(&self) -> RequestInfo {
@@ -54,12 +37,11 @@ impl EventCarrier for AlbTargetGroupRequest {
     /// Rebuilt from `multiValueQueryStringParameters` (else `queryStringParameters`), which the
     /// load balancer passes as the client sent them (not decoded): sorted by key.
     fn raw_query(&self) -> Option<Cow<'_, str>> {
-        let map = if self.multi_value_query_string_parameters.is_empty() {
-            &self.query_string_parameters
-        } else {
-            &self.multi_value_query_string_parameters
-        };
-        query_from_pairs(map.iter(), false).map(Cow::Owned)
+        super::request::query_of(
+            &self.multi_value_query_string_parameters,
+            &self.query_string_parameters,
+            false,
+        )
     }
 }
 

@@ -14,28 +14,11 @@ use std::borrow::Cow;
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 
-use super::request::{RawHttp, first_of, merged_keys, multi_or_single};
+use super::request::RawHttp;
 use super::{EventCarrier, RequestInfo, Trigger};
-use crate::propagation::{Extractor, header_map_has_prefix};
-use crate::redact::query_from_pairs;
+use crate::propagation::Extractor;
 
-impl Extractor for ApiGatewayProxyRequest {
-    fn get(&self, name: &str) -> Option<&str> {
-        first_of(&self.multi_value_headers, &self.headers, name)
-    }
-
-    fn get_all(&self, name: &str) -> Vec<&str> {
-        multi_or_single(&self.multi_value_headers, &self.headers, name)
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        merged_keys(&self.multi_value_headers, &self.headers)
-    }
-
-    fn has_key_with_prefix(&self, prefix: &str) -> bool {
-        header_map_has_prefix(&[&self.multi_value_headers, &self.headers], prefix)
-    }
-}
+super::request::two_header_maps_extractor!(ApiGatewayProxyRequest);
 
 impl EventCarrier for ApiGatewayProxyRequest {
     fn request_info(&self) -> RequestInfo {
@@ -63,12 +46,11 @@ impl EventCarrier for ApiGatewayProxyRequest {
     /// Rebuilt from `multiValueQueryStringParameters` (else `queryStringParameters`), which API
     /// Gateway decodes: sorted by key, re-encoded.
     fn raw_query(&self) -> Option<Cow<'_, str>> {
-        let map = if self.multi_value_query_string_parameters.is_empty() {
-            &self.query_string_parameters
-        } else {
-            &self.multi_value_query_string_parameters
-        };
-        query_from_pairs(map.iter(), true).map(Cow::Owned)
+        super::request::query_of(
+            &self.multi_value_query_string_parameters,
+            &self.query_string_parameters,
+            true,
+        )
     }
 }
 

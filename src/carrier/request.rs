@@ -176,6 +176,46 @@ fn first_forwarded_for(xff: &str) -> Option<String> {
     xff.split(',').next().and_then(client_ip)
 }
 
+/// `Extractor` for an event that carries its headers twice, as API Gateway v1 and ALB do:
+/// `multiValueHeaders` (every value, read first) and `headers` (one value per name).
+macro_rules! two_header_maps_extractor {
+    ($event:ty) => {
+        impl $crate::propagation::Extractor for $event {
+            fn get(&self, name: &str) -> Option<&str> {
+                super::request::first_of(&self.multi_value_headers, &self.headers, name)
+            }
+
+            fn get_all(&self, name: &str) -> Vec<&str> {
+                super::request::multi_or_single(&self.multi_value_headers, &self.headers, name)
+            }
+
+            fn keys(&self) -> Vec<&str> {
+                super::request::merged_keys(&self.multi_value_headers, &self.headers)
+            }
+
+            fn has_key_with_prefix(&self, prefix: &str) -> bool {
+                $crate::propagation::header_map_has_prefix(
+                    &[&self.multi_value_headers, &self.headers],
+                    prefix,
+                )
+            }
+        }
+    };
+}
+pub(super) use two_header_maps_extractor;
+
+/// The query string of an event with `multiValueQueryStringParameters` (read when present) and
+/// `queryStringParameters`, rebuilt sorted by key; `decoded`: the values were decoded by the
+/// service and are re-encoded.
+pub(super) fn query_of<'a>(
+    multi: &'a aws_lambda_events::query_map::QueryMap,
+    single: &'a aws_lambda_events::query_map::QueryMap,
+    decoded: bool,
+) -> Option<std::borrow::Cow<'a, str>> {
+    let map = if multi.is_empty() { single } else { multi };
+    crate::redact::query_from_pairs(map.iter(), decoded).map(std::borrow::Cow::Owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
