@@ -41,9 +41,8 @@ use lambda_http::{IntoResponse, Request, Service};
 use lambda_runtime::{Diagnostic, Error};
 use tower::Layer;
 
-use crate::TraceLayer;
 use crate::layer::Shared;
-pub use service::HttpTraceService;
+use crate::layer::{TraceLayer, TraceService};
 
 /// Traces every invocation of a `lambda_http` handler; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -68,10 +67,10 @@ impl From<TraceLayer> for HttpTraceLayer {
 }
 
 impl<S> Layer<S> for HttpTraceLayer {
-    type Service = HttpTraceService<S>;
+    type Service = TraceService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpTraceService::new(inner, std::sync::Arc::clone(&self.shared))
+        TraceService::new(inner, std::sync::Arc::clone(&self.shared))
     }
 }
 

@@ -1,39 +1,17 @@
-//! [`HttpTraceService`]: the invocation span around a `lambda_http` handler.
+//! [`TraceService`] around a `lambda_http` handler: the invocation span of each request.
 
 use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use lambda_http::{Body, Request, RequestExt, Response, Service};
 
 use super::carrier::HttpCarrier;
-use crate::layer::{Shared, TraceFuture, start_invocation};
+use crate::layer::{TraceFuture, TraceService, start_invocation};
 
-/// The service an [`HttpTraceLayer`](super::HttpTraceLayer) produces.
-#[derive(Clone)]
-pub struct HttpTraceService<S> {
-    inner: S,
-    shared: Arc<Shared>,
-}
-
-impl<S> HttpTraceService<S> {
-    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
-    }
-
-    crate::inner_service::inner_service_accessors!();
-}
-
-impl<S: fmt::Debug> fmt::Debug for HttpTraceService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpTraceService")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, R> Service<Request> for HttpTraceService<S>
+/// A [`TraceService`] also serves `lambda_http` requests: what an
+/// [`HttpTraceLayer`](super::HttpTraceLayer) produces.
+impl<S, R> Service<Request> for TraceService<S>
 where
     S: Service<Request, Response = R>,
     S::Error: fmt::Debug + 'static,

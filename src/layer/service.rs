@@ -12,15 +12,15 @@ use super::invocation::start;
 use super::{Shared, outcome};
 use crate::carrier;
 
-/// The service a [`TraceLayer`](super::TraceLayer) produces.
+/// The service a [`TraceLayer`](super::TraceLayer) (or an `HttpTraceLayer`) produces.
 #[derive(Clone)]
 pub struct TraceService<S> {
-    inner: S,
-    shared: Arc<Shared>,
+    pub(crate) inner: S,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl<S> TraceService<S> {
-    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
         Self { inner, shared }
     }
 
