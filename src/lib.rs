@@ -95,6 +95,9 @@ pub mod propagation;
 pub mod redact;
 mod run;
 pub mod span;
+#[cfg(any(feature = "testing", test))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod xray;
 
 pub use config::Config;

@@ -70,13 +70,6 @@ fn names(batch: &SpanBatch) -> Vec<&str> {
     batch.spans.iter().map(|s| s.name.as_ref()).collect()
 }
 
-fn annotation<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a AnnotationValue> {
-    span.annotations
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
 fn metadata<'a>(span: &'a SpanRecord, key: &str) -> Vec<&'a Value> {
     span.metadata
         .iter()
@@ -189,12 +182,12 @@ async fn fields_become_metadata_and_prefixed_fields_annotations() {
     let span = named(&batch, "checkout o-1");
     assert_eq!(span.parent_id, batch.root().map(|r| r.span_id));
     assert_eq!(
-        annotation(span, "orderId"),
+        span.annotation("orderId"),
         Some(&AnnotationValue::String("o-1".into()))
     );
-    assert_eq!(annotation(span, "count"), Some(&AnnotationValue::Int(3)));
-    assert_eq!(annotation(span, "bad_key"), Some(&AnnotationValue::Int(-1)));
-    assert_eq!(annotation(span, "paid"), Some(&AnnotationValue::Bool(true)));
+    assert_eq!(span.annotation("count"), Some(&AnnotationValue::Int(3)));
+    assert_eq!(span.annotation("bad_key"), Some(&AnnotationValue::Int(-1)));
+    assert_eq!(span.annotation("paid"), Some(&AnnotationValue::Bool(true)));
     assert_eq!(
         metadata(span, "items"),
         [&json!(4)],

@@ -60,13 +60,6 @@ fn timed_out(span: &SpanRecord) -> bool {
             == Some(TIMEOUT_EXCEPTION_TYPE)
 }
 
-fn annotation<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a AnnotationValue> {
-    span.annotations
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
 /// What a slow handler saw of the exporter when it woke up.
 type Seen = Arc<Mutex<Option<Vec<SpanBatch>>>>;
 
@@ -126,14 +119,14 @@ async fn a_handler_still_running_at_its_deadline_is_flushed_as_timed_out() {
     let root = &batch.spans[0];
     assert!(timed_out(root), "{root:?}");
     assert_eq!(
-        annotation(root, TIMED_OUT_ANNOTATION),
+        root.annotation(TIMED_OUT_ANNOTATION),
         Some(&AnnotationValue::Bool(true))
     );
     assert_eq!(
-        annotation(root, "orderId"),
+        root.annotation("orderId"),
         Some(&AnnotationValue::String("o-1".into()))
     );
-    assert!(annotation(root, "late").is_none(), "late data is ignored");
+    assert!(root.annotation("late").is_none(), "late data is ignored");
     let message = &root.exceptions[0].message;
     assert!(message.starts_with("Task timed out after "), "{message}");
     assert!(
@@ -144,7 +137,11 @@ async fn a_handler_still_running_at_its_deadline_is_flushed_as_timed_out() {
     assert!(timed_out(span(batch, "sleeping")));
     let finished = span(batch, "finished");
     assert!(!finished.unfinished && !finished.outcome.fault && finished.exceptions.is_empty());
-    assert!(annotation(span(batch, "sleeping"), TIMED_OUT_ANNOTATION).is_none());
+    assert!(
+        span(batch, "sleeping")
+            .annotation(TIMED_OUT_ANNOTATION)
+            .is_none()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -173,8 +170,8 @@ async fn handlers_that_finish_in_time_are_not_timed_out() {
             !root.outcome.fault && !root.unfinished,
             "{sleep:?}: {root:?}"
         );
-        assert!(annotation(root, TIMED_OUT_ANNOTATION).is_none());
-        assert_eq!(annotation(root, "late"), Some(&AnnotationValue::Bool(true)));
+        assert!(root.annotation(TIMED_OUT_ANNOTATION).is_none());
+        assert_eq!(root.annotation("late"), Some(&AnnotationValue::Bool(true)));
     }
 }
 

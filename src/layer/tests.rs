@@ -13,7 +13,8 @@ use super::TraceLayer;
 use crate::Config;
 use crate::context::Sampling;
 use crate::export::{Export, Exporter, InMemoryExporter};
-use crate::span::{AnnotationValue, AttributeValue, RootPlacement, SpanBatch, SpanRecord};
+use crate::span::{AnnotationValue, AttributeValue, RootPlacement, SpanBatch};
+use crate::testing::TestContext;
 
 const LAMBDA_HEADER: &str =
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
@@ -31,22 +32,16 @@ fn layer(exporter: impl Exporter + 'static) -> TraceLayer {
 }
 
 fn context(trace_header: Option<&str>) -> Context {
-    let mut cx = Context::default();
-    cx.request_id = "req-1".into();
-    cx.invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders-fn".into();
-    cx.xray_trace_id = trace_header.map(str::to_string);
-    cx
+    let cx = TestContext::new("req-1")
+        .function_arn("arn:aws:lambda:eu-west-1:123456789012:function:orders-fn");
+    match trace_header {
+        Some(header) => cx.trace_header(header).build(),
+        None => cx.build(),
+    }
 }
 
 async fn echo(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(event.payload)
-}
-
-fn annotation<'a>(span: &'a SpanRecord, key: &str) -> Option<&'a AnnotationValue> {
-    span.annotations
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
 }
 
 fn only_batch(exporter: &InMemoryExporter) -> SpanBatch {
@@ -72,11 +67,11 @@ async fn response_unchanged_and_cold_start_only_first() {
         let batch = only_batch(&exporter);
         let root = batch.root().unwrap();
         assert_eq!(
-            annotation(root, "ColdStart"),
+            root.annotation("ColdStart"),
             Some(&AnnotationValue::Bool(cold))
         );
         assert_eq!(
-            annotation(root, "Service"),
+            root.annotation("Service"),
             Some(&AnnotationValue::String("orders".into()))
         );
         assert_eq!(root.name, "orders-fn");
@@ -323,10 +318,10 @@ async fn handler_spans_annotations_and_unfinished_children() {
     assert_eq!(forgotten.parent_id, Some(root.span_id));
     assert!(forgotten.unfinished && !price.unfinished);
     assert_eq!(
-        annotation(root, "order_id"),
+        root.annotation("order_id"),
         Some(&AnnotationValue::String("o-1".into()))
     );
-    assert_eq!(annotation(price, "items"), Some(&AnnotationValue::Int(2)));
+    assert_eq!(price.annotation("items"), Some(&AnnotationValue::Int(2)));
     assert_eq!(root.metadata[0].namespace, "orders");
     assert!(
         tax.start_unix_nanos >= price.start_unix_nanos
@@ -490,10 +485,10 @@ async fn concurrent_invocations_keep_their_own_spans() {
     assert_eq!(batches.len(), 100);
     for batch in batches {
         assert_eq!(batch.spans.len(), 4);
-        let n = annotation(&batch.spans[0], "n").cloned().unwrap();
+        let n = batch.spans[0].annotation("n").cloned().unwrap();
         for span in &batch.spans {
             assert_eq!(
-                annotation(span, "n"),
+                span.annotation("n"),
                 Some(&n),
                 "span of another invocation leaked in"
             );
@@ -690,7 +685,7 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
         unreachable!()
     };
     assert!(detached.unfinished, "ended after the handler returned");
-    assert!(annotation(detached, "late").is_none());
+    assert!(detached.annotation("late").is_none());
     assert!(
         detached.end_unix_nanos <= returned.load(Ordering::SeqCst),
         "closed when the handler returned, not when the flush ran"

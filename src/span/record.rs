@@ -309,6 +309,14 @@ pub struct SpanRecord {
 }
 
 impl SpanRecord {
+    /// The value of annotation `key`, if the span has it.
+    pub fn annotation(&self, key: &str) -> Option<&AnnotationValue> {
+        self.annotations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
     /// A new record, started at `start_unix_nanos`, not yet ended.
     pub fn new(
         span_id: SpanId,
