@@ -240,27 +240,16 @@ impl<E: Exporter> Exporter for Observed<E> {
 // Driving an invocation
 
 fn config(extra: &[(&'static str, String)]) -> Config {
-    let extra = extra.to_vec();
-    Config::from_lookup(move |k| {
-        let base: &[(&str, &str)] = &[
-            ("AWS_LAMBDA_FUNCTION_NAME", "orders-fn"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "7"),
-            ("OTEL_SERVICE_NAME", "orders"),
-            ("AWS_REGION", "eu-west-1"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders-fn"),
-            ("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", "200"),
-        ];
-        extra
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.clone())
-            .or_else(|| {
-                base.iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            })
-    })
+    let base = [
+        ("AWS_LAMBDA_FUNCTION_NAME", "orders-fn"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "7"),
+        ("OTEL_SERVICE_NAME", "orders"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders-fn"),
+        ("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", "200"),
+    ];
+    support::config_over(&base, extra)
 }
 
 fn context(lambda_header: Option<&str>) -> Context {

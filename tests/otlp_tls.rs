@@ -40,24 +40,13 @@ const SESSION_CANARY: &str = "session-canary-9f1e4b";
 
 /// A configuration as Lambda's environment gives it, plus `extra`.
 fn config(extra: &[(&'static str, String)]) -> Config {
-    let extra = extra.to_vec();
-    Config::from_lookup(move |k| {
-        let base: &[(&str, &str)] = &[
-            ("AWS_LAMBDA_FUNCTION_NAME", "orders-fn"),
-            ("OTEL_SERVICE_NAME", "orders"),
-            ("AWS_REGION", "eu-west-1"),
-            ("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", "300"),
-        ];
-        extra
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.clone())
-            .or_else(|| {
-                base.iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            })
-    })
+    let base = [
+        ("AWS_LAMBDA_FUNCTION_NAME", "orders-fn"),
+        ("OTEL_SERVICE_NAME", "orders"),
+        ("AWS_REGION", "eu-west-1"),
+        ("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", "300"),
+    ];
+    support::config_over(&base, extra)
 }
 
 /// The OTLP settings for `receiver`, trusting `pki`'s CA, with an access-token header.

@@ -16,6 +16,20 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// A configuration from `base` pairs, with `extra` pairs winning over them (no process
+/// environment).
+pub fn config_over(
+    base: &[(&str, &str)],
+    extra: &[(&'static str, String)],
+) -> lambda_trace::Config {
+    let mut pairs: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.extend(
+        base.iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)),
+    );
+    lambda_trace::testing::config(&pairs)
+}
+
 /// Path of an example binary of this package (`cargo test` builds examples before tests).
 pub fn example_binary(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().expect("test executable path");
