@@ -177,5 +177,3 @@ impl<S> Layer<S> for TraceLayer {
 
 #[cfg(test)]
 mod fault_tests;
-#[cfg(test)]
-mod tests;

@@ -1,4 +1,5 @@
-//! Layer tests without a runtime: a `service_fn` wrapped in the layer, driven directly.
+//! Layer tests without a runtime: a `service_fn` wrapped in the layer, driven directly, through
+//! the public API only.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,12 +10,11 @@ use lambda_runtime::{Context, Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt};
 
-use super::TraceLayer;
-use crate::Config;
-use crate::context::Sampling;
-use crate::export::{Export, Exporter, InMemoryExporter};
-use crate::span::{AnnotationValue, AttributeValue, RootPlacement, SpanBatch};
-use crate::testing::TestContext;
+use lambda_trace::context::Sampling;
+use lambda_trace::export::{Export, Exporter, InMemoryExporter};
+use lambda_trace::span::{AnnotationValue, AttributeValue, RootPlacement, SpanBatch};
+use lambda_trace::testing::TestContext;
+use lambda_trace::{Config, TraceLayer};
 
 const LAMBDA_HEADER: &str =
     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
@@ -285,13 +285,13 @@ async fn a_panic_in_call_itself_is_recorded_too() {
 async fn handler_spans_annotations_and_unfinished_children() {
     let exporter = InMemoryExporter::default();
     let handler = service_fn(|_: LambdaEvent<Value>| async {
-        let span = crate::current();
+        let span = lambda_trace::current();
         span.annotate("order.id", "o-1");
         span.metadata("order", json!({"items": 2}));
         let total = span
             .in_child("price", async {
-                crate::current().annotate("items", 2);
-                crate::current().in_child("tax", async { 21 }).await
+                lambda_trace::current().annotate("items", 2);
+                lambda_trace::current().in_child("tax", async { 21 }).await
             })
             .await;
         let _forgotten = span.child("never-ended");
@@ -337,7 +337,7 @@ async fn unsampled_traces_export_nothing_but_still_propagate() {
     let handler = service_fn(move |_: LambdaEvent<Value>| {
         let seen = Arc::clone(&seen2);
         async move {
-            let span = crate::current();
+            let span = lambda_trace::current();
             span.annotate("ignored", true);
             *seen.lock().unwrap() = span.context();
             Ok::<_, Error>(Value::Null)
@@ -370,7 +370,7 @@ async fn disabled_runs_the_handler_bare() {
         .build()
         .layer(service_fn(|_: LambdaEvent<Value>| async {
             assert!(
-                crate::current().span_id().is_none(),
+                lambda_trace::current().span_id().is_none(),
                 "no span when disabled"
             );
             Ok::<_, Error>(json!(1))
@@ -458,12 +458,12 @@ async fn concurrent_invocations_keep_their_own_spans() {
     let exporter = InMemoryExporter::default();
     let handler = service_fn(|event: LambdaEvent<Value>| async move {
         let n = event.payload["n"].as_i64().unwrap();
-        let span = crate::current();
+        let span = lambda_trace::current();
         span.annotate("n", n);
         for i in 0..3 {
             span.in_child(format!("step-{i}"), async {
                 tokio::task::yield_now().await;
-                crate::current().annotate("n", n);
+                lambda_trace::current().annotate("n", n);
             })
             .await;
         }
@@ -528,14 +528,14 @@ impl Exporter for Slow {
 /// A stand-in for the runtime's own service: runs the traced handler and "posts" its response,
 /// noting when.
 async fn runtime_like(
-    mode: crate::config::FlushMode,
+    mode: lambda_trace::config::FlushMode,
     install: bool,
 ) -> (Instant, Instant, Instant) {
     runtime_like_with(mode, install, Slow::default()).await
 }
 
 async fn runtime_like_with(
-    mode: crate::config::FlushMode,
+    mode: lambda_trace::config::FlushMode,
     install: bool,
     slow: Slow,
 ) -> (Instant, Instant, Instant) {
@@ -584,14 +584,15 @@ async fn runtime_like_with(
 
 #[tokio::test]
 async fn before_response_mode_exports_before_the_response_is_posted() {
-    let (posted, exported, _) = runtime_like(crate::config::FlushMode::BeforeResponse, true).await;
+    let (posted, exported, _) =
+        runtime_like(lambda_trace::config::FlushMode::BeforeResponse, true).await;
     assert!(exported <= posted);
 }
 
 #[tokio::test]
 async fn after_response_mode_posts_first_and_exports_before_the_next_invocation() {
     let (posted, exported, finished) =
-        runtime_like(crate::config::FlushMode::AfterResponse, true).await;
+        runtime_like(lambda_trace::config::FlushMode::AfterResponse, true).await;
     assert!(
         posted < exported,
         "the response did not wait for the export"
@@ -609,7 +610,7 @@ async fn after_response_mode_defers_a_synchronous_export_too() {
         ..Slow::default()
     };
     let (posted, exported, finished) =
-        runtime_like_with(crate::config::FlushMode::AfterResponse, true, sync).await;
+        runtime_like_with(lambda_trace::config::FlushMode::AfterResponse, true, sync).await;
     assert!(
         posted < exported,
         "the document was encoded and sent before the response"
@@ -619,7 +620,8 @@ async fn after_response_mode_defers_a_synchronous_export_too() {
 
 #[tokio::test]
 async fn after_response_mode_without_its_runtime_layer_falls_back_to_before() {
-    let (posted, exported, _) = runtime_like(crate::config::FlushMode::AfterResponse, false).await;
+    let (posted, exported, _) =
+        runtime_like(lambda_trace::config::FlushMode::AfterResponse, false).await;
     assert!(
         exported <= posted,
         "no export is left behind when the runtime layer is missing"
@@ -632,7 +634,7 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
     let exporter = InMemoryExporter::default();
     let tracing = TraceLayer::builder()
         .config(Config::from_lookup(|_| None))
-        .flush_mode(crate::config::FlushMode::AfterResponse)
+        .flush_mode(lambda_trace::config::FlushMode::AfterResponse)
         .exporter(exporter.clone())
         .build();
     // The handler leaves a child open, as a task it spawned and did not await would.
@@ -641,7 +643,7 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
     let handler = tracing.layer(service_fn(move |_: LambdaEvent<Value>| {
         let keep = Arc::clone(&keep);
         async move {
-            *keep.lock().unwrap() = Some(crate::current().child("detached"));
+            *keep.lock().unwrap() = Some(lambda_trace::current().child("detached"));
             Ok::<_, Error>(json!({}))
         }
     }));
@@ -658,7 +660,13 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
                 .await?
                 .call(LambdaEvent::new(json!({}), invocation.context))
                 .await?;
-            returned_at.store(crate::span::now_unix_nanos(), Ordering::SeqCst);
+            returned_at.store(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64,
+                Ordering::SeqCst,
+            );
             // After the handler, before the deferred flush: these changes come too late.
             let child = late.lock().unwrap().take().unwrap();
             assert!(!child.is_recording(), "the invocation is closed");
@@ -695,10 +703,10 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
 
 #[tokio::test]
 async fn the_handlers_own_attributes_and_http_data_win_over_the_layers() {
-    use crate::span::{HttpRequestInfo, MAX_SPAN_ATTRIBUTES};
+    use lambda_trace::span::{HttpRequestInfo, MAX_SPAN_ATTRIBUTES};
     let exporter = InMemoryExporter::default();
     let handler = service_fn(|_: LambdaEvent<ApiGatewayProxyRequest>| async {
-        let span = crate::current();
+        let span = lambda_trace::current();
         span.set_attribute((
             "faas.trigger".into(),
             AttributeValue::String("custom".into()),
@@ -706,10 +714,7 @@ async fn the_handlers_own_attributes_and_http_data_win_over_the_layers() {
         for i in 0..MAX_SPAN_ATTRIBUTES {
             span.set_attribute((format!("app.{i}").into(), AttributeValue::Int(i as i64)));
         }
-        span.set_http_request(HttpRequestInfo {
-            method: Some("PATCH".into()),
-            ..HttpRequestInfo::default()
-        });
+        span.set_http_request(HttpRequestInfo::new("PATCH", "/orders/7"));
         Ok::<_, Error>(response(200))
     });
     let mut request = ApiGatewayProxyRequest::default();
