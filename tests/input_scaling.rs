@@ -18,7 +18,7 @@ use lambda_trace::carrier::from_event;
 use lambda_trace::export::InMemoryExporter;
 use lambda_trace::propagation::{CompositePropagator, HeaderExtractor, Propagator, XrayHeader};
 use lambda_trace::span::AttributeValue;
-use lambda_trace::{Config, TraceLayer, xray};
+use lambda_trace::{TraceLayer, xray};
 use serde_json::{Map, Value, json};
 use tower::{Layer, Service, ServiceExt};
 
@@ -239,7 +239,7 @@ fn long_header_values() {
 fn invoke_and_encode(rt: &tokio::runtime::Runtime, ops: fn(usize), n: usize) {
     let exporter = InMemoryExporter::default();
     let layer = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .exporter(exporter.clone())
         .max_spans(100_000)
         .build();

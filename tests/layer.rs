@@ -344,7 +344,7 @@ async fn unsampled_traces_export_nothing_but_still_propagate() {
         }
     });
     let mut svc = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .sample_rate(0.0)
         .exporter(exporter.clone())
         .build()
@@ -364,7 +364,7 @@ async fn unsampled_traces_export_nothing_but_still_propagate() {
 async fn disabled_runs_the_handler_bare() {
     let exporter = InMemoryExporter::default();
     let mut svc = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .disabled(true)
         .exporter(exporter.clone())
         .build()
@@ -402,7 +402,7 @@ impl Exporter for Hangs {
 async fn a_hanging_exporter_costs_at_most_the_flush_timeout() {
     let exporter = Arc::new(Hangs::default());
     let mut svc = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .flush_timeout(Duration::from_millis(100))
         .exporter(Arc::clone(&exporter))
         .build()
@@ -429,7 +429,7 @@ async fn a_hanging_exporter_costs_at_most_the_flush_timeout() {
 async fn the_invocation_deadline_bounds_the_flush() {
     let exporter = Arc::new(Hangs::default());
     let mut svc = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .flush_timeout(Duration::from_secs(30))
         .exporter(Arc::clone(&exporter))
         .build()
@@ -542,7 +542,7 @@ async fn runtime_like_with(
     use lambda_runtime::LambdaInvocation;
     let done = Arc::clone(&slow.done);
     let tracing = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .flush_mode(mode)
         .exporter(slow)
         .build();
@@ -633,7 +633,7 @@ async fn after_response_mode_records_the_spans_as_they_were_when_the_handler_ret
     use lambda_runtime::LambdaInvocation;
     let exporter = InMemoryExporter::default();
     let tracing = TraceLayer::builder()
-        .config(Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .flush_mode(lambda_trace::config::FlushMode::AfterResponse)
         .exporter(exporter.clone())
         .build();

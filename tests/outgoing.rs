@@ -202,7 +202,7 @@ async fn under_active_tracing_the_callers_baggage_reaches_the_next_service() {
     let client = hyper_client();
     let exporter = InMemoryExporter::default();
     let mut service = lambda_trace::TraceLayer::builder()
-        .config(lambda_trace::Config::from_lookup(|_| None))
+        .config(lambda_trace::testing::config(&[]))
         .service_name("caller")
         .exporter(exporter.clone())
         .build()

@@ -353,7 +353,7 @@ fn no_credential_and_no_environment_value_is_ever_exported() {
 // Query capture
 
 fn config() -> Config {
-    Config::from_lookup(|k| (k == "AWS_LAMBDA_FUNCTION_NAME").then(|| "fn".to_string()))
+    lambda_trace::testing::config(&[("AWS_LAMBDA_FUNCTION_NAME", "fn")])
 }
 
 #[tokio::test]

@@ -135,7 +135,7 @@ fn hostile_headers_and_exporter_errors_are_escaped_and_capped_in_logs() {
         runtime.block_on(async {
             for (make, pending) in kinds {
                 let layer = TraceLayer::builder()
-                    .config(Config::from_lookup(|_| None))
+                    .config(lambda_trace::testing::config(&[]))
                     .exporter(Failing(make, pending))
                     .build();
                 let mut svc = layer.layer(service_fn(
