@@ -44,6 +44,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::de::DeserializeOwned;
+
 use lambda_runtime::Context;
 
 use crate::config::Config;
@@ -102,4 +104,56 @@ impl TestContext {
     pub fn build(self) -> Context {
         self.context
     }
+}
+
+/// An event read from its JSON (an `events/` file of your project): `LambdaEvent::new(event(…)?,
+/// context)` is the invocation `lambda_runtime` would hand your service.
+///
+/// ```
+/// use aws_lambda_events::sqs::SqsEvent;
+///
+/// let event: SqsEvent = lambda_trace::testing::event(r#"{"Records": []}"#).unwrap();
+/// assert!(event.records.is_empty());
+/// ```
+pub fn event<E: DeserializeOwned>(json: &str) -> Result<E, serde_json::Error> {
+    serde_json::from_str(json)
+}
+
+/// The `lambda_http::Request` that `lambda_http` would hand your service for this API Gateway,
+/// ALB or Function URL event and `context`, built the way `lambda_http` builds it — including
+/// its replacement of the request's `x-amzn-trace-id` header with Lambda's trace header, so a
+/// test sees the headers a deployed function sees (feature `lambda-http`).
+///
+/// ```
+/// use lambda_http::RequestExt;
+/// use lambda_trace::testing::{TestContext, http_request};
+///
+/// let event = r#"{"version": "2.0", "routeKey": "GET /orders/{id}", "rawPath": "/orders/42",
+///     "headers": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+///     "requestContext": {"http": {"method": "GET", "path": "/orders/42"}}}"#;
+/// let lambda = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+/// let context = TestContext::new("req-1").trace_header(lambda).build();
+/// let request = http_request(event, context).unwrap();
+/// assert_eq!(request.uri().path(), "/orders/42");
+/// assert_eq!(request.lambda_context().request_id, "req-1");
+/// // As lambda_http does it: Lambda's header in the request, the caller's `traceparent` kept.
+/// assert_eq!(request.headers()["x-amzn-trace-id"], lambda);
+/// assert!(request.headers().contains_key("traceparent"));
+/// ```
+#[cfg(feature = "lambda-http")]
+pub fn http_request(
+    event_json: &str,
+    context: Context,
+) -> Result<lambda_http::Request, serde_json::Error> {
+    use lambda_http::RequestExt;
+
+    let mut request = lambda_http::request::from_str(event_json)?;
+    let lambda_header = context
+        .xray_trace_id
+        .as_deref()
+        .and_then(|h| http::HeaderValue::from_str(h).ok());
+    if let Some(header) = lambda_header {
+        request.headers_mut().insert("x-amzn-trace-id", header);
+    }
+    Ok(request.with_lambda_context(context))
 }
