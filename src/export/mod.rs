@@ -3,7 +3,7 @@
 //! | exporter | backend | feature |
 //! |---|---|---|
 //! | [`DaemonExporter`] | X-Ray daemon over UDP (what Lambda runs under Active tracing) | default |
-//! | `OtlpExporter` | an OpenTelemetry collector over OTLP/HTTP protobuf (e.g. the ADOT extension on `localhost:4318`) | `otlp` |
+//! | `OtlpExporter` | any OpenTelemetry backend over OTLP/HTTP(S), protobuf or JSON (Honeycomb, Grafana Cloud, a collector); X-Ray's OTLP endpoint, SigV4-signed | `otlp`, `xray-otlp` |
 //! | [`StdoutExporter`] | one OTLP/JSON line per invocation on standard output (CloudWatch Logs) | default |
 //! | `XrayApiExporter` | the X-Ray `PutTraceSegments` API over HTTPS | `xray-api` |
 //! | [`NoopExporter`] | nowhere (tracing off, propagation only) | default |
