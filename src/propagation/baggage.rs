@@ -23,6 +23,26 @@ pub(crate) fn push_baggage(cx: &mut TraceContext, key: String, value: String) ->
     true
 }
 
+/// [`push_baggage`] for a W3C `baggage` item, whose key keeps its case: an item that a
+/// header-named format added before it under the same key lowercased is replaced (when the
+/// replacement fits the byte cap), so the order of the formats does not decide the key's case.
+pub(crate) fn push_cased_baggage(cx: &mut TraceContext, key: String, value: String) -> bool {
+    let lower = key.to_ascii_lowercase();
+    if lower != key
+        && let Some(i) = cx.baggage.iter().position(|(k, _)| *k == lower)
+    {
+        let used: usize = cx.baggage.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let (old_key, old_value) = &cx.baggage[i];
+        let fits =
+            used - old_key.len() - old_value.len() + key.len() + value.len() <= MAX_BAGGAGE_BYTES;
+        if fits {
+            cx.baggage[i] = (key, value);
+        }
+        return fits;
+    }
+    push_baggage(cx, key, value)
+}
+
 /// [`push_baggage`] for a key taken from a header name (`uberctx-{key}`, `ot-baggage-{key}`):
 /// header names have no case, so the key is skipped when the baggage has it in any case.
 /// (Otherwise a `userId` item that the composite injects in every format comes back twice,
@@ -140,7 +160,7 @@ impl Propagator for BaggagePropagator {
                 continue;
             }
             if let Some(value) = percent_decode(value.trim()) {
-                push_baggage(cx, key.to_string(), value);
+                push_cased_baggage(cx, key.to_string(), value);
             }
         }
     }

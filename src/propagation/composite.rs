@@ -309,6 +309,27 @@ mod tests {
         assert_eq!(back.baggage, [("userId".to_string(), "alice".to_string())]);
     }
 
+    /// Found by the fuzzer (`composite`, reversed order): with the header-named formats read
+    /// first, `uberctx-`/`ot-baggage-` gave `userid` before `baggage` gave `userId`, and both
+    /// came back. The case-keeping W3C key replaces the lowercased one, whatever the order.
+    #[test]
+    fn mixed_case_baggage_survives_a_round_trip_in_any_order() {
+        let h = pairs(&[("x-amzn-trace-id", XRAY), ("baggage", "userId=alice")]);
+        let mut reversed = PropagatorKind::ALL;
+        reversed.reverse();
+        for p in [
+            CompositePropagator::default(),
+            CompositePropagator::from_kinds(&reversed),
+        ] {
+            let cx = p.extract(&h).unwrap();
+            let mut out = Pairs::default();
+            p.inject(&cx, &mut out);
+            let mut back = p.extract(&out).unwrap();
+            p.extract_baggage(&out, &mut back);
+            assert_eq!(back.baggage, [("userId".to_string(), "alice".to_string())]);
+        }
+    }
+
     #[test]
     fn inject_writes_every_format() {
         let h = pairs(&[("x-amzn-trace-id", XRAY), ("baggage", "user=alice")]);
