@@ -1,7 +1,8 @@
 //! A tiny Lambda function on the real `lambda_runtime` crate, used by the crate's tests to check
 //! that the Runtime API emulator speaks the protocol the runtime expects.
 //!
-//! It answers `{"echo": <event>, "request_id", "trace_id", "deadline_ms", "arn"}`, fails when the
+//! It answers `{"echo": <event>, "request_id", "trace_id", "deadline_ms", "arn"}` (plus `"env":
+//! {name: value or null}` for the names an `"env"` list in the event asks for), fails when the
 //! event has a `"fail"` key, and first sends one X-Ray datagram to `AWS_XRAY_DAEMON_ADDRESS` when
 //! that is set.
 
@@ -21,7 +22,16 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     if payload.get("fail").is_some() {
         return Err("asked to fail".into());
     }
+    let env: serde_json::Map<String, Value> = payload
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|k| (k.to_owned(), json!(std::env::var(k).ok())))
+        .collect();
     Ok(json!({
+        "env": env,
         "echo": payload,
         "request_id": ctx.request_id,
         "trace_id": ctx.xray_trace_id,

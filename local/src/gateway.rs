@@ -13,6 +13,12 @@
 //! invokes the function through [`LambdaFunction::invoke_traced`] (emulated `AWS::Lambda` and
 //! `AWS::Lambda::Function` segments). Other headers (`traceparent`, `b3`, …) pass unchanged.
 //! Header names reach the function lowercased (hyper normalises them).
+//!
+//! With [`GatewayConfig::tracing`] = [`TracingMode::PassThrough`] the stage has no X-Ray tracing
+//! of its own (API Gateway's "passive" mode) and the functions are PassThrough: a request whose
+//! `X-Amzn-Trace-Id` says `Sampled=1` is traced as above; any other is not recorded, its
+//! `X-Amzn-Trace-Id` (or a new `Root=…`) is passed on as it is, and the function gets a root-only
+//! trace header (see [`crate::tracing_mode`]).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -33,6 +39,7 @@ use crate::ids;
 use crate::lambda::{ACCOUNT_ID, Clock, LambdaFunction, TraceParent};
 use crate::runtime_api::Outcome;
 use crate::server::{self, HttpResponse, ServerHandle};
+use crate::tracing_mode::{TracingMode, caller_trace_ids, xray_sampled};
 
 /// One route: method (or any), path template and function.
 #[derive(Debug, Clone)]
@@ -101,6 +108,9 @@ pub struct GatewayConfig {
     pub api_id: String,
     /// API Gateway's integration timeout (29 s on AWS): past it the client gets a 504.
     pub integration_timeout: Duration,
+    /// Active: the stage and its functions trace every request; PassThrough: only requests an
+    /// upstream sampled (the stack gives its functions the same mode).
+    pub tracing: TracingMode,
 }
 
 impl Default for GatewayConfig {
@@ -111,6 +121,7 @@ impl Default for GatewayConfig {
             port: 0,
             api_id: "local0api1".into(),
             integration_timeout: Duration::from_secs(29),
+            tracing: TracingMode::Active,
         }
     }
 }
@@ -135,6 +146,12 @@ pub struct GatewayEvent {
     pub status: u16,
     /// The function invoked, if a route matched.
     pub function: Option<String>,
+    /// Whether the gateway and Lambda recorded segments (always under Active; under PassThrough
+    /// only when the incoming `X-Amzn-Trace-Id` had `Sampled=1`).
+    pub traced: bool,
+    /// The trace ids of the caller's `traceparent` / B3 headers (X-Ray form): under PassThrough,
+    /// when not traced, the function continues one of these rather than `trace_id`.
+    pub caller_trace_ids: Vec<String>,
 }
 
 struct Shared {
@@ -263,12 +280,20 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
     let path = parts.uri.path().to_owned();
     let method = parts.method.clone();
 
-    let incoming = parts
+    let incoming_header = parts
         .headers
         .get("x-amzn-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_xray_header);
+        .and_then(|v| v.to_str().ok());
+    let incoming = incoming_header.and_then(parse_xray_header);
     let continued = incoming.is_some();
+    let traced = shared.config.tracing == TracingMode::Active
+        || (continued && incoming_header.is_some_and(xray_sampled));
+    let caller_ids = caller_trace_ids(
+        parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+    );
     let (trace_id, caller_parent) = incoming.unwrap_or_else(|| (ids::trace_id(), None));
     let segment_id = ids::segment_id();
     let request_id = ids::request_id();
@@ -284,6 +309,13 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
     let (response, function_name) = match route {
         None => (message(404, "Not Found"), None),
         Some((route, params)) => {
+            // Traced: our segment is the parent. Not traced (passive stage): the incoming header
+            // passes through as it is, or a new root alone.
+            let trace_header = match (traced, incoming_header) {
+                (true, _) => format!("Root={trace_id};Parent={segment_id};Sampled=1"),
+                (false, Some(h)) if continued => h.to_owned(),
+                (false, _) => format!("Root={trace_id}"),
+            };
             let event = build_event(
                 shared,
                 &parts,
@@ -291,11 +323,16 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
                 route,
                 &params,
                 &request_id,
-                &format!("Root={trace_id};Parent={segment_id};Sampled=1"),
+                &trace_header,
             );
             let parent = TraceParent {
                 trace_id: trace_id.clone(),
-                parent_id: Some(segment_id.clone()),
+                parent_id: if traced {
+                    Some(segment_id.clone())
+                } else {
+                    caller_parent.clone()
+                },
+                sampled: traced,
             };
             let invoke =
                 route
@@ -317,7 +354,14 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
     let status = response.status().as_u16();
     let h = response.headers_mut();
     for (k, v) in [
-        ("x-amzn-trace-id", format!("Root={trace_id};Sampled=1")),
+        (
+            "x-amzn-trace-id",
+            if traced {
+                format!("Root={trace_id};Sampled=1")
+            } else {
+                format!("Root={trace_id}")
+            },
+        ),
         ("x-amzn-requestid", request_id.clone()),
         (
             "x-amz-apigw-id",
@@ -377,9 +421,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
             doc["throttle"] = json!(true);
         }
     }
-    shared
-        .collector
-        .add(doc, Source::Emulated("API Gateway".into()));
+    if traced {
+        shared
+            .collector
+            .add(doc, Source::Emulated("API Gateway".into()));
+    }
     let _ = shared.events.send(GatewayEvent {
         trace_id,
         segment_id,
@@ -389,6 +435,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> HttpResponse {
         path,
         status,
         function: function_name,
+        traced,
+        caller_trace_ids: caller_ids,
     });
     response
 }

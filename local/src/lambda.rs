@@ -6,6 +6,10 @@
 //! The invocation's `Lambda-Runtime-Trace-Id` is `Root=…;Parent=<function segment id>;Sampled=1`,
 //! so the spans the function sends become subsegments of the function segment. The two segments
 //! go straight into a [`Collector`], not through UDP.
+//!
+//! Under [`TracingMode::PassThrough`] that happens only for an invocation whose upstream sampled
+//! it ([`TraceParent::sampled`]); otherwise the function gets `Root=…` alone and nothing is
+//! recorded (see [`crate::tracing_mode`] for what Lambda does and the sources).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,6 +19,7 @@ use serde_json::{Value, json};
 use crate::collector::{Collector, Source};
 use crate::ids;
 use crate::runtime_api::{Invocation, InvocationResult, Outcome, RuntimeApi};
+use crate::tracing_mode::TracingMode;
 
 /// The account id used in the emulated ARNs.
 pub const ACCOUNT_ID: &str = "123456789012";
@@ -32,6 +37,8 @@ pub struct LambdaFunction {
     pub timeout: Duration,
     /// The Runtime API the function process polls.
     pub runtime: RuntimeApi,
+    /// Active (the default) or PassThrough tracing.
+    pub tracing: TracingMode,
 }
 
 /// Where an invocation sits in a trace.
@@ -41,14 +48,27 @@ pub struct TraceParent {
     pub trace_id: String,
     /// The caller's segment id, the parent of the `AWS::Lambda` segment.
     pub parent_id: Option<String>,
+    /// Whether the upstream sampled the request (`Sampled=1`). Active tracing traces either way;
+    /// PassThrough only when this is set.
+    pub sampled: bool,
 }
 
 impl TraceParent {
-    /// A new trace with no parent.
+    /// A new sampled trace with no parent (what Active tracing starts for a direct invoke).
     pub fn new_trace() -> TraceParent {
         TraceParent {
             trace_id: ids::trace_id(),
             parent_id: None,
+            sampled: true,
+        }
+    }
+
+    /// A new trace with no parent that nothing upstream sampled (a direct invoke under
+    /// PassThrough).
+    pub fn unsampled() -> TraceParent {
+        TraceParent {
+            sampled: false,
+            ..TraceParent::new_trace()
         }
     }
 }
@@ -60,10 +80,10 @@ pub struct TracedInvocation {
     pub result: InvocationResult,
     /// The trace id.
     pub trace_id: String,
-    /// Id of the emulated `AWS::Lambda` segment.
-    pub lambda_segment_id: String,
-    /// Id of the emulated `AWS::Lambda::Function` segment.
-    pub function_segment_id: String,
+    /// Id of the emulated `AWS::Lambda` segment (`None`: not traced, PassThrough).
+    pub lambda_segment_id: Option<String>,
+    /// Id of the emulated `AWS::Lambda::Function` segment (`None`: not traced, PassThrough).
+    pub function_segment_id: Option<String>,
     /// The `Lambda-Runtime-Trace-Id` the function got.
     pub trace_header: String,
 }
@@ -105,7 +125,20 @@ impl LambdaFunction {
             name,
             timeout: Duration::from_secs(30),
             runtime,
+            tracing: TracingMode::Active,
         }
+    }
+
+    /// Sets the tracing mode.
+    pub fn with_tracing(mut self, tracing: TracingMode) -> LambdaFunction {
+        self.tracing = tracing;
+        self
+    }
+
+    /// Whether Lambda traces an invocation with this parent: always under Active, only a
+    /// sampled upstream under PassThrough.
+    pub fn traces(&self, parent: &TraceParent) -> bool {
+        self.tracing == TracingMode::Active || parent.sampled
     }
 
     /// Sets the timeout.
@@ -114,15 +147,31 @@ impl LambdaFunction {
         self
     }
 
-    /// Invokes the function under Active tracing: the invocation gets a `Lambda-Runtime-Trace-Id`
-    /// pointing at an emulated function segment, and both emulated segments (see the module
-    /// docs) are added to `collector` when the invocation ends.
+    /// Invokes the function. When Lambda traces it ([`LambdaFunction::traces`]) the invocation
+    /// gets a `Lambda-Runtime-Trace-Id` pointing at an emulated function segment, and both
+    /// emulated segments (see the module docs) are added to `collector` when the invocation
+    /// ends; otherwise (PassThrough, not sampled upstream) it gets `Root=<trace id>` only and
+    /// nothing is recorded.
     pub async fn invoke_traced(
         &self,
         payload: impl Into<Bytes>,
         parent: &TraceParent,
         collector: &Collector,
     ) -> TracedInvocation {
+        if !self.traces(parent) {
+            let trace_header = format!("Root={}", parent.trace_id);
+            let invocation = Invocation::new(payload)
+                .with_trace_header(trace_header.clone())
+                .with_deadline(self.timeout)
+                .with_function_arn(self.arn.clone());
+            return TracedInvocation {
+                result: self.runtime.invoke(invocation).await,
+                trace_id: parent.trace_id.clone(),
+                lambda_segment_id: None,
+                function_segment_id: None,
+                trace_header,
+            };
+        }
         let clock = Clock::now();
         let started = Instant::now();
         let lambda_segment_id = ids::segment_id();
@@ -205,8 +254,8 @@ impl LambdaFunction {
         collector.add(function_doc, Source::Emulated("Lambda".into()));
         TracedInvocation {
             trace_id: parent.trace_id.clone(),
-            lambda_segment_id,
-            function_segment_id,
+            lambda_segment_id: Some(lambda_segment_id),
+            function_segment_id: Some(function_segment_id),
             trace_header,
             result,
         }
@@ -228,6 +277,7 @@ mod tests {
         let parent = TraceParent {
             trace_id: "1-5759e988-bd862e3fe1be46a994272793".into(),
             parent_id: Some("53995c3f42cd8ad8".into()),
+            sampled: true,
         };
         let fake = tokio::spawn(async move {
             let next = client::send(
@@ -269,18 +319,22 @@ mod tests {
             header,
             format!(
                 "Root=1-5759e988-bd862e3fe1be46a994272793;Parent={};Sampled=1",
-                traced.function_segment_id
+                traced.function_segment_id.as_deref().unwrap()
             )
         );
         let trace = collector.trace(&parent.trace_id).unwrap();
-        let lambda = trace.node(&traced.lambda_segment_id).unwrap();
+        let lambda = trace
+            .node(traced.lambda_segment_id.as_deref().unwrap())
+            .unwrap();
         assert_eq!(lambda.origin.as_deref(), Some("AWS::Lambda"));
         assert_eq!(lambda.parent_id.as_deref(), Some("53995c3f42cd8ad8"));
-        let func = trace.node(&traced.function_segment_id).unwrap();
+        let func = trace
+            .node(traced.function_segment_id.as_deref().unwrap())
+            .unwrap();
         assert_eq!(func.origin.as_deref(), Some("AWS::Lambda::Function"));
         assert_eq!(
             func.parent_id.as_deref(),
-            Some(traced.lambda_segment_id.as_str())
+            traced.lambda_segment_id.as_deref()
         );
         assert!(func.fault);
         assert_eq!(func.cause["exceptions"][0]["message"], "broken");

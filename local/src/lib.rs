@@ -12,7 +12,9 @@
 //!   ([`lambda`] adds the `AWS::Lambda` / `AWS::Lambda::Function` segments);
 //! - [`collector::Collector`]: assembles documents into [`collector::Trace`] trees, rendered by
 //!   [`waterfall`] (terminal) and [`html`] (a self-contained page);
-//! - [`stack::Stack`]: all of it wired together, as the `lambda-trace-local` binary uses it.
+//! - [`stack::Stack`]: all of it wired together, as the `lambda-trace-local` binary uses it;
+//!   its functions come from [`stack::demo_functions`], [`routes`] (`--route`) or [`template`]
+//!   (`--template`, a SAM template), traced as [`tracing_mode::TracingMode`] says.
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -38,10 +40,13 @@ pub mod ids;
 pub mod lambda;
 pub mod otlp;
 pub mod process;
+pub mod routes;
 pub mod runtime_api;
 pub mod server;
 pub mod stack;
+pub mod template;
 pub mod tls;
+pub mod tracing_mode;
 pub mod waterfall;
 
 pub use daemon::{Datagram, XrayDaemon};

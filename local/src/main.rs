@@ -13,27 +13,47 @@ use lambda_trace_local::exporter::FunctionExporter;
 use lambda_trace_local::gateway::GatewayConfig;
 use lambda_trace_local::lambda::{LambdaFunction, TraceParent};
 use lambda_trace_local::otlp::OtlpReceiver;
-use lambda_trace_local::stack::{self, Stack, StackOptions};
+use lambda_trace_local::routes::{self, RouteArg};
+use lambda_trace_local::stack::{self, FunctionSpec, Stack, StackOptions};
+use lambda_trace_local::tracing_mode::{TracingMode, caller_trace_ids};
 use lambda_trace_local::{
     FunctionProcess, Outcome, Output, RuntimeApi, XrayDaemon, client, html, waterfall,
 };
+use lambda_trace_local::{template, template::Template};
 
 const USAGE: &str = "\
 lambda-trace-local — API Gateway, Lambda Runtime API, X-Ray daemon and OTLP receiver stand-ins
 on 127.0.0.1
 
 USAGE:
-  lambda-trace-local demo   [--bin-dir target/debug] [--count 3] [--html out/trace.html] [--port 0] [OTLP] [--verbose]
-  lambda-trace-local invoke --bin <path> --event <file.json> [--name <function>] [--html <path>] [OTLP] [--verbose]
-  lambda-trace-local serve  [--port 3000] [--bin-dir target/debug] [OTLP] [--verbose]
+  lambda-trace-local demo   [--bin-dir target/debug] [--count 3] [--html out/trace.html] [--port 0] [TRACING] [OTLP] [--verbose]
+  lambda-trace-local invoke --bin <path> --event <file.json> [--name <function>] [--html <path>] [TRACING] [OTLP] [--verbose]
+  lambda-trace-local serve  [--port 3000] [FUNCTIONS] [TRACING] [OTLP] [--verbose]
+  FUNCTIONS: [--route 'METHOD /path/{param}=path/to/binary']... [--template template.yaml] [--bin-dir target/debug]
+  TRACING: [--tracing active|passthrough]
   OTLP: [--exporter xray|otlp] [--otlp-tls] [--otlp-port N]
 
 demo    starts the `router` and `downstream` functions, sends GET /ot-gen?count=N through the
         gateway, prints the response and the trace waterfall, writes the HTML page, then sends a
         second request to show ColdStart=false.
-invoke  runs one function binary and invokes it once with the event file, under emulated
-        Active tracing; prints the response and the waterfall.
-serve   like demo but stays up, printing each trace as it completes (Ctrl-C to stop).
+invoke  runs one function binary (yours: any Lambda binary) and invokes it once with the event
+        file; prints the response and the waterfall.
+serve   puts functions behind the gateway and stays up, printing each trace as it completes
+        (Ctrl-C to stop). Without --route or --template: the demo's router and downstream.
+--route a route to your own function binary (repeatable; METHOD is GET, POST…, or ANY, and may
+        be left out for ANY; path parameters in braces as API Gateway writes them: {id}, {proxy+}).
+        One process per binary, named after its file name.
+--template a SAM template: each AWS::Serverless::Function with Api/HttpApi events is started with
+        its routes and plain Environment.Variables; its binary is Metadata.BuildProperties.Binary
+        (cargo-lambda), CodeUri/Handler, or the logical id in kebab/snake case, in --bin-dir.
+--tracing Active (default; or Globals.Function.Tracing of --template): API Gateway and Lambda
+        record their segments and the function gets Lambda's `Root=…;Parent=…;Sampled=1`, so a
+        caller's traceparent can only be a link. PassThrough: a request is traced only when its
+        X-Amzn-Trace-Id says Sampled=1; otherwise nothing is recorded, the function gets
+        `Root=…` alone, and the caller's traceparent (or b3) becomes the parent.
+environment the functions inherit this process's environment; AWS_REGION and
+        AWS_DEFAULT_REGION are kept (us-east-1 when neither is set); Lambda's own variables
+        (AWS_LAMBDA_FUNCTION_NAME, memory size, log group, runtime API…) are set as Lambda does.
 --exporter where the functions send their spans: `xray` (default), the X-Ray daemon stand-in
         (UDP); or `otlp`, the OTLP receiver (LAMBDA_TRACE_EXPORTER=otlp and
         OTEL_EXPORTER_OTLP_ENDPOINT=http(s)://127.0.0.1:<port>; the function binaries need
@@ -90,6 +110,15 @@ impl Args {
             .and_then(|(_, v)| v.as_deref())
     }
 
+    /// Every value of a repeatable flag, in order.
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.flags
+            .iter()
+            .filter(|(n, _)| n == name)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
+    }
+
     fn has(&self, name: &str) -> bool {
         self.flags.iter().any(|(n, _)| n == name)
     }
@@ -120,6 +149,7 @@ async fn main() -> ExitCode {
                 "--port",
                 "--exporter",
                 "--otlp-port",
+                "--tracing",
             ],
             &["--verbose", "--otlp-tls"],
         ) {
@@ -135,6 +165,7 @@ async fn main() -> ExitCode {
                 "--html",
                 "--exporter",
                 "--otlp-port",
+                "--tracing",
             ],
             &["--verbose", "--otlp-tls"],
         ) {
@@ -143,7 +174,15 @@ async fn main() -> ExitCode {
         },
         "serve" => match Args::parse(
             rest,
-            &["--port", "--bin-dir", "--exporter", "--otlp-port"],
+            &[
+                "--port",
+                "--bin-dir",
+                "--exporter",
+                "--otlp-port",
+                "--route",
+                "--template",
+                "--tracing",
+            ],
             &["--verbose", "--otlp-tls"],
         ) {
             Ok(a) => serve(a).await,
@@ -234,12 +273,55 @@ fn write_html(path: &str, traces: &[Trace]) -> Result<(), String> {
     Ok(())
 }
 
-async fn start_demo_stack(
+/// The functions to start: `--template`'s and `--route`'s, or the demo's; and the tracing mode
+/// (`--tracing`, else the template's, else Active).
+fn functions(args: &Args) -> Result<(Vec<FunctionSpec>, TracingMode), String> {
+    let bin_dir = PathBuf::from(args.get("--bin-dir").unwrap_or("target/debug"));
+    let mut specs = Vec::new();
+    let mut from_template = None;
+    if let Some(path) = args.get("--template") {
+        let Template {
+            functions,
+            tracing,
+            notes,
+        } = template::load(path.as_ref(), &bin_dir)?;
+        for note in notes {
+            println!("{path}: {note}");
+        }
+        specs.extend(functions);
+        from_template = tracing;
+    }
+    let route_args: Vec<RouteArg> = args
+        .all("--route")
+        .into_iter()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    specs.extend(routes::functions(&route_args));
+    if specs.is_empty() {
+        if args.has("--template") {
+            return Err("the template has no function with an Api or HttpApi event".into());
+        }
+        specs = stack::demo_functions(&bin_dir);
+    }
+    let tracing = match args.get("--tracing") {
+        Some(t) => t.parse()?,
+        None => from_template.unwrap_or_default(),
+    };
+    Ok((specs, tracing))
+}
+
+fn tracing(args: &Args) -> Result<TracingMode, String> {
+    args.get("--tracing")
+        .map_or(Ok(TracingMode::Active), str::parse)
+}
+
+async fn start_stack(
     args: &Args,
+    specs: &[FunctionSpec],
+    tracing: TracingMode,
     default_port: u16,
     default_otlp_port: u16,
 ) -> Result<Stack, String> {
-    let bin_dir = PathBuf::from(args.get("--bin-dir").unwrap_or("target/debug"));
     let port = args.number("--port", default_port)?;
     let options = StackOptions {
         output: output_mode(args),
@@ -247,7 +329,6 @@ async fn start_demo_stack(
         otlp_tls: args.has("--otlp-tls"),
         otlp_port: args.number("--otlp-port", default_otlp_port)?,
     };
-    let specs = stack::demo_functions(&bin_dir);
     let missing: Vec<String> = specs
         .iter()
         .filter(|s| !s.binary.is_file())
@@ -255,15 +336,16 @@ async fn start_demo_stack(
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "missing function binaries: {}\nrun `make build` first (or pass --bin-dir)",
+            "missing function binaries: {}\nbuild them first (`make build`; or pass --bin-dir)",
             missing.join(", ")
         ));
     }
     let config = GatewayConfig {
         port,
+        tracing,
         ..GatewayConfig::default()
     };
-    let stack = match Stack::start_with(config.clone(), &specs, options).await {
+    let stack = match Stack::start_with(config.clone(), specs, options).await {
         // The default port is taken (another collector): any free port will do.
         Err(e)
             if e.kind() == std::io::ErrorKind::AddrInUse
@@ -274,7 +356,7 @@ async fn start_demo_stack(
                 otlp_port: 0,
                 ..options
             };
-            Stack::start_with(config, &specs, options).await
+            Stack::start_with(config, specs, options).await
         }
         other => other,
     }
@@ -332,7 +414,8 @@ fn cold_starts(trace: &Trace) -> String {
 async fn demo(args: Args) -> Result<(), String> {
     let count: u32 = args.number("--count", 3)?;
     let html_path = args.get("--html").unwrap_or("out/trace.html").to_owned();
-    let stack = start_demo_stack(&args, 0, 0).await?;
+    let specs = stack::demo_functions(args.get("--bin-dir").unwrap_or("target/debug").as_ref());
+    let stack = start_stack(&args, &specs, tracing(&args)?, 0, 0).await?;
     println!(
         "{}",
         listening(
@@ -388,15 +471,25 @@ async fn demo(args: Args) -> Result<(), String> {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let stack = start_demo_stack(&args, 3000, 4318).await?;
+    let (specs, tracing) = functions(&args)?;
+    let stack = start_stack(&args, &specs, tracing, 3000, 4318).await?;
     let mut events = stack.gateway.subscribe();
     println!(
         "{}",
         listening(None, stack.daemon.address(), &stack.otlp, stack.exporter)
     );
+    let routes: Vec<String> = specs
+        .iter()
+        .flat_map(|s| {
+            s.routes
+                .iter()
+                .map(move |(m, p)| format!("{m} {p} → {}", s.name))
+        })
+        .collect();
     println!(
-        "serving on http://{}  (GET /ot-gen?count=N, POST /downstream) — Ctrl-C to stop",
-        stack.gateway.address()
+        "serving on http://{}  ({tracing} tracing; {}) — Ctrl-C to stop",
+        stack.gateway.address(),
+        routes.join(", ")
     );
     loop {
         tokio::select! {
@@ -412,7 +505,9 @@ async fn serve(args: Args) -> Result<(), String> {
                     continue;
                 }
                 println!("{} {} → {}", event.method, event.path, event.status);
-                if let Some(trace) = stack.wait_trace(&event.trace_id, QUIET, TRACE_TIMEOUT).await {
+                let mut ids = vec![event.trace_id.clone()];
+                ids.extend(event.caller_trace_ids.iter().cloned());
+                if let Some(trace) = stack.wait_any_trace(&ids, QUIET, TRACE_TIMEOUT).await {
                     print_trace(&trace);
                     println!();
                 }
@@ -467,8 +562,15 @@ async fn invoke(args: Args) -> Result<(), String> {
             process.output()
         ));
     }
-    let function = LambdaFunction::new(name.clone(), api.clone());
-    let parent = TraceParent::new_trace();
+    let tracing = tracing(&args)?;
+    let function = LambdaFunction::new(name.clone(), api.clone()).with_tracing(tracing);
+    let parent = match tracing {
+        TracingMode::Active => TraceParent::new_trace(),
+        TracingMode::PassThrough => TraceParent::unsampled(),
+    };
+    // Under PassThrough the function may continue a traceparent/b3 of the event's headers.
+    let mut trace_ids = vec![parent.trace_id.clone()];
+    trace_ids.extend(event_caller_trace_ids(&event));
     let traced = function.invoke_traced(event, &parent, &collector).await;
     let ok = match &traced.result.outcome {
         Outcome::Response(body) => {
@@ -488,9 +590,9 @@ async fn invoke(args: Args) -> Result<(), String> {
             false
         }
     };
-    let trace = stack::wait_trace(&daemon, &collector, &traced.trace_id, QUIET, TRACE_TIMEOUT)
+    let trace = stack::wait_any_trace(&daemon, &collector, &trace_ids, QUIET, TRACE_TIMEOUT)
         .await
-        .ok_or("no trace")?;
+        .ok_or("no trace: the function sent no span")?;
     print_trace(&trace);
     if let Some(note) = exporter_note(&trace, exporter) {
         println!("{note}");
@@ -503,4 +605,31 @@ async fn invoke(args: Args) -> Result<(), String> {
         return Err("the invocation failed".into());
     }
     Ok(())
+}
+
+/// The trace ids of the `traceparent` / B3 headers in an HTTP event's `headers` or
+/// `multiValueHeaders`.
+fn event_caller_trace_ids(event: &[u8]) -> Vec<String> {
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(event) else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for key in ["headers", "multiValueHeaders"] {
+        for (name, value) in event
+            .get(key)
+            .and_then(|h| h.as_object())
+            .into_iter()
+            .flatten()
+        {
+            let values = value
+                .as_array()
+                .map_or_else(|| vec![value], |a| a.iter().collect());
+            pairs.extend(
+                values
+                    .into_iter()
+                    .filter_map(|v| Some((name.as_str(), v.as_str()?))),
+            );
+        }
+    }
+    caller_trace_ids(pairs)
 }

@@ -40,10 +40,12 @@ impl FunctionProcess {
         Self::spawn_with(binary, runtime_api, env, Output::Captured)
     }
 
-    /// Spawns `binary` with `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME` (default
-    /// `local`), `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128`, `AWS_LAMBDA_FUNCTION_VERSION=$LATEST`,
-    /// `AWS_REGION`/`AWS_DEFAULT_REGION=us-east-1`, `AWS_LAMBDA_LOG_GROUP_NAME` and
-    /// `AWS_LAMBDA_LOG_STREAM_NAME` set; the pairs in `env` are applied last and override them.
+    /// Spawns `binary` with this process's environment plus `AWS_LAMBDA_RUNTIME_API`,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (default `local`), `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128`,
+    /// `AWS_LAMBDA_FUNCTION_VERSION=$LATEST`, `AWS_LAMBDA_LOG_GROUP_NAME`,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` and `AWS_EXECUTION_ENV` set; `AWS_REGION` and
+    /// `AWS_DEFAULT_REGION` are kept when set ([`region`]: one fills in the other, `us-east-1`
+    /// when neither is). The pairs in `env` are applied last and override all of them.
     pub fn spawn_with(
         binary: &Path,
         runtime_api: SocketAddr,
@@ -61,8 +63,12 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_NAME", &name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_REGION", region(&|k| std::env::var(k).ok()))
+            .env(
+                "AWS_DEFAULT_REGION",
+                std::env::var("AWS_DEFAULT_REGION")
+                    .unwrap_or_else(|_| region(&|k| std::env::var(k).ok())),
+            )
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env(
                 "AWS_LAMBDA_LOG_STREAM_NAME",
@@ -138,6 +144,15 @@ impl FunctionProcess {
     }
 }
 
+/// The region the functions run in: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`
+/// (empty values count as unset); `var` reads the environment.
+pub fn region(var: &dyn Fn(&str) -> Option<String>) -> String {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| var(k).filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "us-east-1".to_owned())
+}
+
 #[derive(Clone, Copy)]
 enum Sink {
     Stdout,
@@ -197,6 +212,31 @@ mod tests {
         assert!(out.contains("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"));
         assert!(out.contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128"));
         assert!(out.contains("EXTRA=1"));
+    }
+
+    #[test]
+    fn region_comes_from_the_environment_first() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(region(&env(&[])), "us-east-1");
+        assert_eq!(region(&env(&[("AWS_REGION", "eu-west-3")])), "eu-west-3");
+        assert_eq!(
+            region(&env(&[("AWS_DEFAULT_REGION", "ap-south-1")])),
+            "ap-south-1"
+        );
+        assert_eq!(
+            region(&env(&[
+                ("AWS_REGION", ""),
+                ("AWS_DEFAULT_REGION", "sa-east-1")
+            ])),
+            "sa-east-1"
+        );
     }
 
     #[test]

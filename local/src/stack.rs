@@ -103,7 +103,8 @@ impl Stack {
         let mut apis = Vec::new();
         for spec in specs {
             let api = RuntimeApi::start().await?;
-            let function = LambdaFunction::new(spec.name.clone(), api.clone());
+            let function =
+                LambdaFunction::new(spec.name.clone(), api.clone()).with_tracing(config.tracing);
             for (method, path) in &spec.routes {
                 routes.push(Route::new(method, path.clone(), function.clone()));
             }
@@ -180,6 +181,16 @@ impl Stack {
         wait_trace(&self.daemon, &self.collector, trace_id, quiet, timeout).await
     }
 
+    /// Waits for whichever of `trace_ids` gets documents first (see [`wait_any_trace`]).
+    pub async fn wait_any_trace(
+        &self,
+        trace_ids: &[String],
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Option<Trace> {
+        wait_any_trace(&self.daemon, &self.collector, trace_ids, quiet, timeout).await
+    }
+
     /// Captured output of all functions, labelled.
     pub fn outputs(&self) -> String {
         self.functions
@@ -216,6 +227,30 @@ pub async fn wait_trace(
         let now = Instant::now();
         if (complete && now.duration_since(last) >= quiet) || now >= end {
             return trace;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Like [`wait_trace`] for the first of `trace_ids` that has documents in the collector: under
+/// PassThrough the function may continue the caller's trace (a `traceparent`) rather than the
+/// gateway's, and which one is known only when its spans arrive.
+pub async fn wait_any_trace(
+    daemon: &XrayDaemon,
+    collector: &Collector,
+    trace_ids: &[String],
+    quiet: Duration,
+    timeout: Duration,
+) -> Option<Trace> {
+    let end = Instant::now() + timeout;
+    loop {
+        collector.add_datagrams(&daemon.drain());
+        if let Some(id) = trace_ids.iter().find(|id| collector.trace(id).is_some()) {
+            let left = end.saturating_duration_since(Instant::now());
+            return wait_trace(daemon, collector, id, quiet, left).await;
+        }
+        if Instant::now() >= end {
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
