@@ -17,7 +17,9 @@
 //! mode).
 //!
 //! The trade-off: the function's *billed duration* still includes the export (Lambda bills
-//! until `/next`). An invocation that runs into its deadline is not affected: the timeout watch
+//! until `/next`). The OTLP exporter keeps that short: after the response it ends its export
+//! once the request is written out, and reads the backend's answer at the next export (see
+//! `export::otlp`). An invocation that runs into its deadline is not affected: the timeout watch
 //! exports its spans at once, before the deadline, whatever the mode.
 //!
 //! ```no_run
@@ -245,10 +247,11 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
 fn start_exports(shared: &Shared, deferred: Vec<Closed>, budget: Duration) -> Vec<ExportFuture> {
     let mut pending = Vec::new();
     for closed in deferred {
-        let batch = closed.into_batch();
+        let mut batch = closed.into_batch();
         if batch.spans.is_empty() {
             continue;
         }
+        batch.after_response = true;
         match flush::start_export(shared, batch, budget) {
             Export::Done(Ok(())) => {}
             Export::Done(Err(e)) => shared.failures.report(&e),

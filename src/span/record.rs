@@ -421,6 +421,10 @@ pub struct SpanBatch {
     /// When the layer stops waiting for this export (its flush deadline), if known. A network
     /// exporter may use it to decide whether a retry still fits; the layer enforces it anyway.
     pub deadline: Option<std::time::Instant>,
+    /// The export runs after the response was posted, on the time Lambda bills before the next
+    /// invocation (`FlushMode::AfterResponse`). A network exporter may then end the export once
+    /// its request is written out and read the backend's answer at its next export.
+    pub after_response: bool,
 }
 
 impl SpanBatch {
@@ -439,6 +443,7 @@ impl SpanBatch {
             spans,
             dropped_spans: 0,
             deadline: None,
+            after_response: false,
         }
     }
 

@@ -127,6 +127,7 @@ impl Recorder {
             spans: records,
             dropped_spans: self.dropped_spans.load(Ordering::Relaxed),
             deadline: None,
+            after_response: false,
         }
     }
 }

@@ -313,6 +313,7 @@ mod tests {
             spans,
             dropped_spans: 0,
             deadline: None,
+            after_response: false,
         }
     }
 

@@ -49,6 +49,9 @@ pub enum Behaviour {
     /// Serves one request per connection, then closes it (`connection: close`), as a server
     /// closes an idle connection while the function is frozen.
     OneRequestPerConnection,
+    /// Reads each request, then closes the connection without answering (a backend or a load
+    /// balancer that drops the connection mid-request).
+    CloseWithoutAnswer,
 }
 
 /// The credentials the SigV4 check expects, and whether to flip a body byte before checking
@@ -76,6 +79,7 @@ pub struct OtlpReceiver {
     /// Signature verdicts: `ok` or the reason of a mismatch.
     pub verdicts: Arc<Mutex<Vec<String>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
+    behaviour: Behaviour,
     verifier: Option<Arc<Mutex<Verifier>>>,
     check: Option<SigV4Check>,
 }
@@ -97,6 +101,7 @@ impl OtlpReceiver {
             received: Arc::default(),
             verdicts: Arc::default(),
             script: Arc::default(),
+            behaviour,
             verifier: check
                 .as_ref()
                 .map(|_| Arc::new(Mutex::new(Verifier::start()))),
@@ -127,6 +132,12 @@ impl OtlpReceiver {
                         async move { state.handle(req).await }
                     });
                     match acceptor {
+                        None if behaviour == Behaviour::CloseWithoutAnswer => {
+                            // The service never answers; the connection is dropped.
+                            let serve = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service);
+                            let _ = tokio::time::timeout(Duration::from_millis(100), serve).await;
+                        }
                         None => {
                             let _ = http1::Builder::new()
                                 .keep_alive(behaviour == Behaviour::Serve)
@@ -237,6 +248,9 @@ impl OtlpReceiver {
             request,
             wire_bytes: wire.len(),
         });
+        if self.behaviour == Behaviour::CloseWithoutAnswer {
+            std::future::pending::<()>().await;
+        }
         let (status, retry_after) = self
             .script
             .lock()

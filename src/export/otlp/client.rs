@@ -1,28 +1,32 @@
 //! The HTTP side of the OTLP exporter: one POST per invocation on a kept-alive connection
 //! (plain HTTP or HTTPS; `connection.rs`), bounded by a deadline, retried once when the backend
 //! asks for it and the deadline leaves room.
+//!
+//! Answers are awaited (the export ends when the backend has answered), or **deferred**: the
+//! export ends as soon as the request is written out and flushed to the socket, and the answer
+//! is read at the start of the next export — a failure reported then, a request the backend
+//! asked to retry (or that a closed connection lost unanswered) sent once more. The
+//! after-response mode defers ([`SpanBatch::after_response`](crate::span::SpanBatch)): its
+//! exports run on the billed time before `/next`, where a round trip to a far backend would be
+//! billed in full.
 
-use std::error::Error as _;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Request, Uri};
+use http_body_util::Full;
 use rustls::ClientConfig;
 
-use super::connection::{Pool, Sender};
+use super::answer::{
+    Answer, AnswerFuture, Failure, InFlight, Payload, is_stale, read_answer, transport_error,
+};
+use super::connection::{Connection, Pool, Progress};
 use crate::error::ExportError;
 use crate::export::ExportFuture;
-use crate::log_safe::log_safe;
 
-/// Most bytes of a response body read (a partial-success message or an error text).
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The wait before the one retry when the backend did not say (`Retry-After`).
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 /// A retry is started only if at least this much time is left after its wait.
@@ -39,6 +43,13 @@ pub(super) struct HttpClient {
     endpoint: Uri,
     headers: HeaderMap,
     sign: Option<Sign>,
+}
+
+/// How far a request got on a connection.
+enum Sent {
+    /// Written out; the answer is to be read later.
+    Awaiting(AnswerFuture),
+    Answered(Answer),
 }
 
 impl HttpClient {
@@ -93,11 +104,13 @@ impl HttpClient {
     }
 
     /// POSTs `body` (an encoded request of `spans` spans, `extra` headers such as
-    /// `content-encoding`); resolves when the answer is read, or with `Timeout` after `timeout`.
-    /// A retry is started only when it fits before `deadline` (the layer's flush deadline, which
-    /// the layer enforces itself).
+    /// `content-encoding`); resolves when the answer is read (or, `deferred`, when the request
+    /// is written out; a request left in flight by an earlier export is settled first either
+    /// way), or with `Timeout` after `timeout`. A retry is started only when it fits
+    /// before `deadline` (the layer's flush deadline, which the layer enforces itself).
     pub(super) fn post(
         &self,
+        deferred: bool,
         body: Bytes,
         extra: Option<(http::HeaderName, HeaderValue)>,
         spans: usize,
@@ -111,7 +124,16 @@ impl HttpClient {
                 (Some(own), Some(deadline)) => own.min(deadline),
                 (own, deadline) => own.or(deadline).unwrap_or_else(Instant::now),
             };
-            let attempt = this.send_with_retry(body, extra, spans, retry_by);
+            let payload = Payload { body, extra, spans };
+            let attempt = async {
+                let previous = this.settle_previous(retry_by).await.map_err(about_previous);
+                let this_one = if deferred {
+                    this.write(payload).await.map_err(Failure::into_error)
+                } else {
+                    this.send_with_retry(&payload, retry_by).await
+                };
+                previous.and(this_one)
+            };
             match tokio::time::timeout(timeout, attempt).await {
                 Ok(result) => result,
                 Err(_) => Err(ExportError::Timeout(timeout)),
@@ -121,251 +143,195 @@ impl HttpClient {
 
     async fn send_with_retry(
         &self,
-        body: Bytes,
-        extra: Option<(http::HeaderName, HeaderValue)>,
-        spans: usize,
+        payload: &Payload,
         deadline: Instant,
     ) -> Result<(), ExportError> {
-        match self.send(body.clone(), extra.clone(), spans).await {
+        match self.send(payload).await {
             Err(Failure::Retryable { error, wait }) => {
-                let wait = wait.unwrap_or(RETRY_BACKOFF);
-                let fits = Instant::now()
-                    .checked_add(wait + MIN_RETRY_TIME)
-                    .is_some_and(|t| t <= deadline);
-                if !fits {
-                    return Err(error);
-                }
-                tokio::time::sleep(wait).await;
-                self.send(body, extra, spans)
-                    .await
-                    .map_err(Failure::into_error)
+                self.retry(payload, error, wait, deadline).await
             }
             other => other.map_err(Failure::into_error),
         }
     }
 
-    async fn send(
+    /// The one retry of `payload`, after `wait` (else [`RETRY_BACKOFF`]) if that fits before
+    /// `deadline`; `error` (the first attempt's) if it does not.
+    async fn retry(
         &self,
-        body: Bytes,
-        extra: Option<(http::HeaderName, HeaderValue)>,
-        spans: usize,
-    ) -> Result<(), Failure> {
-        let request = || self.request(body.clone(), extra.clone());
-        let (mut sender, reused) = match self.pool.checkout() {
-            Some(sender) => (sender, true),
-            None => (self.pool.connect().await?, false),
-        };
-        let response = match send_on(&mut sender, request()?).await {
+        payload: &Payload,
+        error: ExportError,
+        wait: Option<Duration>,
+        deadline: Instant,
+    ) -> Result<(), ExportError> {
+        let wait = wait.unwrap_or(RETRY_BACKOFF);
+        let fits = Instant::now()
+            .checked_add(wait + MIN_RETRY_TIME)
+            .is_some_and(|t| t <= deadline);
+        if !fits {
+            return Err(error);
+        }
+        tokio::time::sleep(wait).await;
+        self.send(payload).await.map_err(Failure::into_error)
+    }
+
+    /// One request, its answer awaited.
+    async fn send(&self, payload: &Payload) -> Result<(), Failure> {
+        let (mut connection, reused) = self.connection().await?;
+        let answer = match answered(&mut connection, self.request(payload)?).await {
             // A kept connection the server had closed (while the sandbox was frozen): the
             // request never reached it; once more on a new connection.
             Err(e) if reused && is_stale(&e) => {
-                sender = self.pool.connect().await?;
-                send_on(&mut sender, request()?).await
+                connection = self.pool.connect().await?;
+                answered(&mut connection, self.request(payload)?).await
             }
             other => other,
         }
         .map_err(transport_error)?;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        // Read the whole (bounded) body: the connection is then free for the next request.
-        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map(|b| b.to_bytes());
-        if body.is_ok() {
-            self.pool.checkin(sender);
+        if answer.body_read() {
+            self.pool.checkin(connection);
         }
-        if status.is_success() {
-            // The spans were accepted; an unreadable body cannot say otherwise.
-            return body.map_or(Ok(()), |b| {
-                partial_success(&b, spans).map_err(Failure::from)
-            });
+        answer.verdict(payload.spans)
+    }
+
+    /// Reads the answer to the request a previous export left in flight, and acts on it: a
+    /// retryable answer, or a connection closed with no answer, sends that request again (its
+    /// answer awaited).
+    async fn settle_previous(&self, deadline: Instant) -> Result<(), ExportError> {
+        let Some((mut connection, reusable)) = self.pool.checkout() else {
+            return Ok(());
+        };
+        let Some(InFlight { answer, payload }) = connection.in_flight.take() else {
+            if reusable {
+                self.pool.checkin(connection);
+            }
+            return Ok(());
+        };
+        let bound = deadline.saturating_duration_since(Instant::now()) / 2;
+        let (_, drive) = connection.parts();
+        let answer = match tokio::time::timeout(bound, drive.run(answer)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                return Err(ExportError::Other(format!(
+                    "no answer within {} ms; its connection is closed",
+                    bound.as_millis()
+                )));
+            }
+        };
+        match answer {
+            Ok(answer) => {
+                if reusable && answer.body_read() {
+                    self.pool.checkin(connection);
+                }
+                match answer.verdict(payload.spans) {
+                    Err(Failure::Retryable { error, wait }) => {
+                        self.retry(&payload, error, wait, deadline).await
+                    }
+                    other => other.map_err(Failure::into_error),
+                }
+            }
+            Err(e) if is_stale(&e) => self.send(&payload).await.map_err(Failure::into_error),
+            Err(e) => Err(transport_error(e).into_error()),
         }
-        let error = ExportError::Other(http_failure(status, body.ok().as_deref()));
-        Err(match status.as_u16() {
-            429 | 502 | 503 | 504 => Failure::Retryable { error, wait },
-            _ => Failure::Final(error),
-        })
+    }
+
+    /// Writes `payload`'s request out, leaving its answer in flight on the connection (or
+    /// judging it, when it came at once).
+    async fn write(&self, payload: Payload) -> Result<(), Failure> {
+        let (mut connection, reused) = self.connection().await?;
+        let len = payload.body.len() as u64;
+        let sent = match written(&mut connection, self.request(&payload)?, len).await {
+            Err(e) if reused && is_stale(&e) => {
+                connection = self.pool.connect().await?;
+                written(&mut connection, self.request(&payload)?, len).await
+            }
+            other => other,
+        }
+        .map_err(transport_error)?;
+        match sent {
+            Sent::Awaiting(answer) => {
+                connection.in_flight = Some(InFlight { answer, payload });
+                self.pool.checkin(connection);
+                Ok(())
+            }
+            Sent::Answered(answer) => {
+                if answer.body_read() {
+                    self.pool.checkin(connection);
+                }
+                answer.verdict(payload.spans)
+            }
+        }
+    }
+
+    /// A kept connection that can take a request, else a new one; and whether it was kept.
+    async fn connection(&self) -> Result<(Connection, bool), ExportError> {
+        match self.pool.checkout() {
+            Some((connection, true)) if connection.in_flight.is_none() => Ok((connection, true)),
+            _ => Ok((self.pool.connect().await?, false)),
+        }
     }
 
     /// The request: endpoint, headers, `extra`, body; signed when the client signs.
-    fn request(
-        &self,
-        body: Bytes,
-        extra: Option<(http::HeaderName, HeaderValue)>,
-    ) -> Result<Request<Full<Bytes>>, ExportError> {
+    fn request(&self, payload: &Payload) -> Result<Request<Full<Bytes>>, ExportError> {
         let mut request = Request::post(self.endpoint.clone())
-            .body(Full::new(body.clone()))
+            .body(Full::new(payload.body.clone()))
             .map_err(|e| ExportError::Other(format!("building the OTLP request: {e}")))?;
         *request.headers_mut() = self.headers.clone();
-        if let Some((name, value)) = extra {
-            request.headers_mut().insert(name, value);
+        if let Some((name, value)) = &payload.extra {
+            request.headers_mut().insert(name.clone(), value.clone());
         }
         if let Some(sign) = &self.sign {
-            sign(&mut request, &body)?;
+            sign(&mut request, &payload.body)?;
         }
         Ok(request)
     }
 }
 
-/// Sends `request` once `sender`'s connection is ready for it.
-async fn send_on(
-    sender: &mut Sender,
+/// An error about the request a previous export left in flight, saying so.
+fn about_previous(e: ExportError) -> ExportError {
+    match e {
+        ExportError::Io(io) => ExportError::Io(io::Error::new(
+            io.kind(),
+            format!("the previous export: {io}"),
+        )),
+        ExportError::Other(message) => {
+            ExportError::Other(format!("the previous export: {message}"))
+        }
+        other => other,
+    }
+}
+
+/// Sends `request` once the connection is ready for it and reads the answer.
+async fn answered(
+    connection: &mut Connection,
     request: Request<Full<Bytes>>,
-) -> Result<http::Response<Incoming>, hyper::Error> {
-    sender.ready().await?;
-    sender.send_request(request).await
+) -> Result<Answer, hyper::Error> {
+    let answer = put(connection, request).await?;
+    let (_, drive) = connection.parts();
+    drive.run(answer).await
 }
 
-/// Whether `e` says the connection was gone before the request was answered: closed, the
-/// request canceled before it was sent, or the connection closed with no answer at all.
-fn is_stale(e: &hyper::Error) -> bool {
-    e.is_closed() || e.is_canceled() || e.is_incomplete_message()
-}
-
-/// Why one attempt failed, and whether the backend invites another.
-enum Failure {
-    Final(ExportError),
-    /// 429, 502, 503, 504: worth one more attempt after `wait` (`Retry-After`, when sent).
-    Retryable {
-        error: ExportError,
-        wait: Option<Duration>,
-    },
-}
-
-impl Failure {
-    fn into_error(self) -> ExportError {
-        match self {
-            Failure::Final(e) | Failure::Retryable { error: e, .. } => e,
-        }
+/// Sends `request` (with a body of `len` bytes) once the connection is ready for it, until it
+/// is written out (or answered at once).
+async fn written(
+    connection: &mut Connection,
+    request: Request<Full<Bytes>>,
+    len: u64,
+) -> Result<Sent, hyper::Error> {
+    let mut answer = put(connection, request).await?;
+    let (_, drive) = connection.parts();
+    match drive.until_written(&mut answer, len).await {
+        Progress::Written => Ok(Sent::Awaiting(answer)),
+        Progress::Done(answer) => answer.map(Sent::Answered),
     }
 }
 
-impl From<ExportError> for Failure {
-    fn from(e: ExportError) -> Self {
-        Failure::Final(e)
-    }
-}
-
-/// `Retry-After` in delay-seconds (an HTTP date is not honoured: the flush budget is
-/// milliseconds, and a date-based delay is at least a second away).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value.parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// `Rejected` when a 2xx answer's `partial_success` names rejected spans.
-fn partial_success(body: &[u8], spans: usize) -> Result<(), ExportError> {
-    // Not protobuf (an empty body, a proxy's text): nothing rejected that we can tell.
-    let Ok(response) = ExportTraceServiceResponse::decode(body) else {
-        return Ok(());
-    };
-    match response.partial_success {
-        Some(p) if p.rejected_spans > 0 => Err(ExportError::Rejected {
-            rejected: usize::try_from(p.rejected_spans).unwrap_or(usize::MAX),
-            total: spans,
-            message: log_safe(&p.error_message).into_owned(),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// `HTTP 500 Internal Server Error`, plus the body when it is short text.
-fn http_failure(status: StatusCode, body: Option<&[u8]>) -> String {
-    let mut message = format!("HTTP {status}");
-    if let Some(text) = body
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        message.push_str(": ");
-        message.push_str(&log_safe(text));
-    }
-    message
-}
-
-/// A connection-level failure, with its causes spelled out; an `Io` error when an I/O error is
-/// among the causes.
-fn transport_error(e: hyper::Error) -> Failure {
-    let mut message = e.to_string();
-    let mut kind = None;
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.ends_with(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        if kind.is_none() {
-            kind = cause.downcast_ref::<io::Error>().map(io::Error::kind);
-        }
-        source = cause.source();
-    }
-    Failure::Final(match kind {
-        Some(kind) => ExportError::Io(io::Error::new(kind, message)),
-        None => ExportError::Other(message),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
-
-    use super::*;
-
-    #[test]
-    fn partial_success_with_rejections_is_reported() {
-        let body = ExportTraceServiceResponse {
-            partial_success: Some(ExportTracePartialSuccess {
-                rejected_spans: 2,
-                error_message: "too old".into(),
-            }),
-        }
-        .encode_to_vec();
-        match partial_success(&body, 3) {
-            Err(ExportError::Rejected {
-                rejected: 2,
-                total: 3,
-                message,
-            }) => assert_eq!(message, "too old"),
-            other => panic!("{other:?}"),
-        }
-        assert!(partial_success(&[], 3).is_ok());
-        assert!(partial_success(b"{}", 3).is_ok());
-        let none = ExportTraceServiceResponse {
-            partial_success: Some(ExportTracePartialSuccess::default()),
-        };
-        assert!(partial_success(&none.encode_to_vec(), 3).is_ok());
-    }
-
-    #[test]
-    fn retry_after_in_seconds_only() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 2 "));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
-        assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn http_failures_say_the_status() {
-        assert_eq!(
-            http_failure(StatusCode::INTERNAL_SERVER_ERROR, Some(b"")),
-            "HTTP 500 Internal Server Error"
-        );
-        assert_eq!(
-            http_failure(StatusCode::BAD_REQUEST, Some(b"bad\nspan")),
-            "HTTP 400 Bad Request: bad\\nspan"
-        );
-        assert_eq!(
-            http_failure(StatusCode::SERVICE_UNAVAILABLE, None),
-            "HTTP 503 Service Unavailable"
-        );
-    }
+/// Waits until the connection can take a request, and puts `request` on it.
+async fn put(
+    connection: &mut Connection,
+    request: Request<Full<Bytes>>,
+) -> Result<AnswerFuture, hyper::Error> {
+    let (sender, drive) = connection.parts();
+    drive.run(sender.ready()).await?;
+    let (sender, _) = connection.parts();
+    Ok(read_answer(sender.send_request(request)))
 }

@@ -1,16 +1,21 @@
 //! The connections of the OTLP client: kept-alive HTTP/1.1 connections, over TLS or plain TCP,
 //! one per request in flight — in a Lambda execution environment, one for its whole life.
 //!
-//! A connection goes back to the pool as soon as its answer is read, within the export's own
-//! future, so the next invocation finds it there; nothing waits for a background task to hand
-//! it back (which, with invocations back to back, would sometimes open a second connection and
-//! pay a second handshake). The only task is each connection's driver, which Lambda freezes
-//! with the process. A connection idle for longer than [`IDLE_LIMIT`], or that the server
+//! No task drives a connection: hyper's connection future is polled by the export's own future,
+//! together with the request (`Connection::run`), and rests in the pool between exports (Lambda
+//! freezes the process there anyway). So an export wakes no other thread, and the connection is
+//! back in the pool as soon as its answer is read, where the next invocation finds it (with a
+//! task handing it back, invocations back to back would sometimes open a second connection and
+//! pay a second handshake). A connection idle for longer than [`IDLE_LIMIT`], or that the server
 //! closed, is replaced: over TLS the new one resumes the session (rustls's cache), so it costs
 //! one round trip, not a full handshake.
 
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,9 +25,11 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::answer::InFlight;
 use crate::error::ExportError;
 
 /// A connection idle longer than this is not reused (a sandbox may thaw long after the server
@@ -32,13 +39,194 @@ pub(super) const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// The sender half of one connection.
 pub(super) type Sender = SendRequest<Full<Bytes>>;
 
+/// hyper's connection future: reads and writes the socket while it is polled.
+type Driver = Pin<Box<dyn Future<Output = Result<(), hyper::Error>> + Send>>;
+
+/// One HTTP/1.1 connection: the sender to put requests on, and the future that moves them.
+pub(super) struct Connection {
+    sender: Sender,
+    /// `None` once the connection ended (closed by the server, or broken).
+    driver: Option<Driver>,
+    written: Arc<Written>,
+    /// A request written out whose answer was not read yet (deferred answers).
+    pub(super) in_flight: Option<InFlight>,
+}
+
+impl Connection {
+    /// The sender, and what drives the connection while a request on it is under way.
+    pub(super) fn parts(&mut self) -> (&mut Sender, Drive<'_>) {
+        (
+            &mut self.sender,
+            Drive {
+                driver: &mut self.driver,
+                written: &self.written,
+            },
+        )
+    }
+
+    fn is_open(&self) -> bool {
+        self.driver.is_some() && !self.sender.is_closed()
+    }
+}
+
+/// How far a request got when [`Drive::until_written`] returned.
+pub(super) enum Progress<T> {
+    /// Answered already (or failed).
+    Done(T),
+    /// Written out and flushed to the socket; the answer is still to come.
+    Written,
+}
+
+/// Drives one connection in the caller's task.
+pub(super) struct Drive<'a> {
+    driver: &'a mut Option<Driver>,
+    written: &'a Written,
+}
+
+impl Drive<'_> {
+    /// Runs `work` (a request on the connection's sender and the reading of its answer) while
+    /// driving the connection.
+    pub(super) async fn run<F: Future>(self, work: F) -> F::Output {
+        let mut work = pin!(work);
+        let driver = self.driver;
+        poll_fn(|cx| {
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            if poll_driver(driver, cx) {
+                // Ended: the request learns it through its sender; poll it once more.
+                return work.as_mut().poll(cx);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Drives the connection until `answer` (of a request of at least `len` bytes, just put on
+    /// the sender) resolves, or until the request is written out and flushed to the socket and
+    /// the connection waits for the answer — whichever comes first. `answer` is kept for later
+    /// in the second case; driving the connection then (with [`Drive::run`]) reads it.
+    pub(super) async fn until_written<F: Future + Unpin>(
+        self,
+        answer: &mut F,
+        len: u64,
+    ) -> Progress<F::Output> {
+        let driver = self.driver;
+        let written = self.written;
+        let target = written.bytes().saturating_add(len);
+        poll_fn(|cx| {
+            if let Poll::Ready(out) = Pin::new(&mut *answer).poll(cx) {
+                return Poll::Ready(Progress::Done(out));
+            }
+            if poll_driver(driver, cx) {
+                return Pin::new(&mut *answer).poll(cx).map(Progress::Done);
+            }
+            // The driver is pending: blocked on a write, or (all written and flushed) waiting
+            // for the answer.
+            if written.bytes() >= target && written.is_flushed() {
+                return Poll::Ready(Progress::Written);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Polls the connection's driver once; `true` when it has just ended (it is dropped then).
+fn poll_driver(driver: &mut Option<Driver>, cx: &mut Context<'_>) -> bool {
+    let ended = driver
+        .as_mut()
+        .is_some_and(|running| running.as_mut().poll(cx).is_ready());
+    if ended {
+        *driver = None;
+    }
+    ended
+}
+
+/// What went to the socket: bytes written, and whether all of it was flushed.
+#[derive(Default)]
+struct Written {
+    bytes: AtomicU64,
+    unflushed: AtomicBool,
+}
+
+impl Written {
+    fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    fn is_flushed(&self) -> bool {
+        !self.unflushed.load(Ordering::Relaxed)
+    }
+}
+
+/// A stream that counts into [`Written`] what is written through it.
+struct Counted<T> {
+    inner: T,
+    written: Arc<Written>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.written.unflushed.store(true, Ordering::Relaxed);
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = result {
+            self.written.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.written.unflushed.store(true, Ordering::Relaxed);
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = result {
+            self.written.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = result {
+            self.written.unflushed.store(false, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Where to connect, and the idle connections.
 pub(super) struct Pool {
     host: String,
     port: u16,
     /// `None` for plain HTTP.
     tls: Option<(TlsConnector, ServerName<'static>)>,
-    idle: Mutex<Vec<(Sender, Instant)>>,
+    idle: Mutex<Vec<(Connection, Instant)>>,
 }
 
 impl Pool {
@@ -68,56 +256,65 @@ impl Pool {
         })
     }
 
-    /// The most recently used idle connection that is still open and not idle too long.
-    pub(super) fn checkout(&self) -> Option<Sender> {
+    /// The most recently used idle connection, and whether it can take another request (still
+    /// open, and not idle too long). One that cannot is still handed out when a request on it
+    /// awaits its answer, which may be waiting in its buffer.
+    pub(super) fn checkout(&self) -> Option<(Connection, bool)> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some((sender, since)) = idle.pop() {
-            if !sender.is_closed() && since.elapsed() < IDLE_LIMIT {
-                return Some(sender);
+        while let Some((connection, since)) = idle.pop() {
+            let reusable = connection.is_open() && since.elapsed() < IDLE_LIMIT;
+            if reusable || connection.in_flight.is_some() {
+                return Some((connection, reusable));
             }
         }
         None
     }
 
-    /// Puts a connection whose answer was read back, for the next export.
-    pub(super) fn checkin(&self, sender: Sender) {
-        if sender.is_closed() {
+    /// Puts a connection back for the next export: its answer was read, or is awaited
+    /// ([`Connection::in_flight`]).
+    pub(super) fn checkin(&self, connection: Connection) {
+        if !connection.is_open() && connection.in_flight.is_none() {
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
-            idle.push((sender, Instant::now()));
+            idle.push((connection, Instant::now()));
         }
     }
 
     /// A new connection: TCP (no Nagle delay), the TLS handshake when `https`, the HTTP/1.1
-    /// handshake; its driver runs as a task until the connection closes.
-    pub(super) async fn connect(&self) -> Result<Sender, ExportError> {
+    /// handshake.
+    pub(super) async fn connect(&self) -> Result<Connection, ExportError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
         tcp.set_nodelay(true)?;
         match &self.tls {
-            None => handshake(TokioIo::new(tcp)).await,
+            None => handshake(tcp).await,
             Some((connector, name)) => {
                 let stream = connector
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
-                handshake(TokioIo::new(stream)).await
+                handshake(stream).await
             }
         }
     }
 }
 
-async fn handshake<T>(io: TokioIo<T>) -> Result<Sender, ExportError>
+async fn handshake<T>(io: T) -> Result<Connection, ExportError>
 where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (sender, connection) = http1::handshake(io)
+    let written = Arc::new(Written::default());
+    let counted = Counted {
+        inner: io,
+        written: written.clone(),
+    };
+    let (sender, connection) = http1::handshake(TokioIo::new(counted))
         .await
         .map_err(|e| ExportError::Other(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(async move {
-        // Ends when the server closes the connection or every sender is dropped; an error here
-        // shows again on the request that meets it.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok(Connection {
+        sender,
+        driver: Some(Box::pin(connection)),
+        written,
+        in_flight: None,
+    })
 }

@@ -34,6 +34,19 @@
 //! retried once, after its `Retry-After` (in seconds) or 50 ms, only when that wait and 20 ms
 //! more fit before the deadline; otherwise the failure is reported as it came.
 //!
+//! # After the response: the answer is read by the next export
+//!
+//! In the after-response mode ([`SpanBatch::after_response`]) the export runs on time Lambda
+//! bills (before `/next`), where waiting for the backend's answer would bill a whole round trip
+//! per invocation — a few milliseconds to a hosted backend, more across regions. There the
+//! export ends as soon as the request is written out and flushed to the socket (the bytes are
+//! the kernel's to deliver, frozen process or not), and the next export first reads the answer:
+//! a failure is reported then, prefixed `the previous export:`; a 429/502/503/504, or a
+//! connection closed with no answer, sends that request once more (awaited); an answer that
+//! does not come within half of the next export's time closes the connection. The cost: a
+//! failure is logged one invocation late, and the spans of the environment's very last
+//! invocation are not retried.
+//!
 //! # What is sent
 //!
 //! Resource: `service.name`, `cloud.provider=aws`, `cloud.platform=aws_lambda`, `cloud.region`,
@@ -78,6 +91,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod answer;
 mod client;
 mod connection;
 mod tls;
@@ -333,6 +347,7 @@ impl Exporter for OtlpExporter {
             OtlpCompression::Gzip => Some((CONTENT_ENCODING, HeaderValue::from_static("gzip"))),
         };
         Export::Pending(self.client.post(
+            batch.after_response,
             Bytes::from(body),
             encoding,
             batch.spans.len(),

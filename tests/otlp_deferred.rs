@@ -1,0 +1,138 @@
+//! The after-response mode's deferred answers, against a real receiver
+//! (`support::otlp_receiver`): an export ends once its request is written out; the next export
+//! reads the answer, reports a failure, and sends a request the backend asked to retry (or
+//! that a closed connection lost) once more.
+
+#![cfg(feature = "otlp")]
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use lambda_trace::context::{SpanId, TraceId};
+use lambda_trace::export::{Export, Exporter, OtlpExporter};
+use lambda_trace::span::{Resource, RootPlacement, SpanBatch, SpanKind, SpanRecord};
+
+mod support;
+
+use support::otlp_receiver::{Behaviour, OtlpReceiver, Received};
+
+/// A batch of one span, exported as the after-response mode exports (or not).
+fn batch(name: &'static str, after_response: bool) -> SpanBatch {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let span = SpanRecord::new(SpanId::generate(), None, name, SpanKind::Server, now);
+    let mut batch = SpanBatch::new(
+        Arc::new(Resource::new("orders", "orders", "$LATEST")),
+        TraceId::generate(),
+        RootPlacement::Segment,
+        vec![span],
+    );
+    batch.deadline = Instant::now().checked_add(Duration::from_secs(5));
+    batch.after_response = after_response;
+    batch
+}
+
+async fn export(exporter: &OtlpExporter, batch: SpanBatch) -> Result<(), String> {
+    match exporter.export(batch) {
+        Export::Pending(f) => tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .expect("the export is bounded")
+            .map_err(|e| e.to_string()),
+        Export::Done(_) => panic!("an OTLP export is network I/O"),
+    }
+}
+
+/// The names of the spans that arrived, request by request.
+fn names(received: &[Received]) -> Vec<String> {
+    received
+        .iter()
+        .map(|r| {
+            r.request.resource_spans[0].scope_spans[0].spans[0]
+                .name
+                .clone()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_export_ends_when_written_and_the_next_one_reads_the_answer() {
+    let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;
+    receiver.answer(&[(400, None)]);
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    // Written out: the export succeeds before any answer was read.
+    assert_eq!(export(&exporter, batch("first", true)).await, Ok(()));
+    assert_eq!(names(&receiver.wait_for(1).await), ["first"]);
+    // The next export reads the 400 and says whose it was; its own request still goes out.
+    let second = export(&exporter, batch("second", true)).await;
+    assert_eq!(
+        second,
+        Err("export failed: the previous export: HTTP 400 Bad Request".to_string())
+    );
+    assert_eq!(names(&receiver.wait_for(2).await), ["first", "second"]);
+    // An awaited export after a deferred one settles it first, then waits for its own answer.
+    assert_eq!(export(&exporter, batch("third", false)).await, Ok(()));
+    assert_eq!(names(&receiver.received()), ["first", "second", "third"]);
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_request_the_backend_asked_to_retry_is_sent_again_by_the_next_export() {
+    let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;
+    receiver.answer(&[(503, Some("0"))]);
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    assert_eq!(export(&exporter, batch("first", true)).await, Ok(()));
+    assert_eq!(export(&exporter, batch("second", true)).await, Ok(()));
+    let received = receiver.wait_for(3).await;
+    assert_eq!(names(&received), ["first", "first", "second"]);
+    assert_eq!(
+        received[0].request.resource_spans[0].scope_spans[0].spans[0].span_id,
+        received[1].request.resource_spans[0].scope_spans[0].spans[0].span_id,
+        "the same request, sent again"
+    );
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_after_answering_is_replaced() {
+    let receiver = OtlpReceiver::start(None, Behaviour::OneRequestPerConnection, None).await;
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    for name in ["first", "second", "third"] {
+        assert_eq!(export(&exporter, batch(name, true)).await, Ok(()));
+    }
+    let received = receiver.wait_for(3).await;
+    assert_eq!(names(&received), ["first", "second", "third"]);
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_request_lost_with_its_connection_is_sent_once_more() {
+    let receiver = OtlpReceiver::start(None, Behaviour::CloseWithoutAnswer, None).await;
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    assert_eq!(export(&exporter, batch("first", true)).await, Ok(()));
+    // The next export finds the connection closed unanswered: "first" again (awaited, and lost
+    // again: this receiver never answers), then "second", written out.
+    let second = export(&exporter, batch("second", true)).await.unwrap_err();
+    assert!(
+        second.starts_with("export failed: the previous export: connection closed"),
+        "{second}"
+    );
+    let received = receiver.wait_for(3).await;
+    assert_eq!(names(&received), ["first", "first", "second"]);
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn awaited_exports_wait_for_the_answer() {
+    let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;
+    receiver.answer(&[(400, None)]);
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    assert_eq!(
+        export(&exporter, batch("first", false)).await,
+        Err("export failed: HTTP 400 Bad Request".to_string())
+    );
+    assert_eq!(export(&exporter, batch("second", false)).await, Ok(()));
+    assert_eq!(names(&receiver.received()), ["first", "second"]);
+}
