@@ -114,6 +114,42 @@ pub fn redact_query(query: &str) -> Cow<'_, str> {
     }
 }
 
+/// Words whose presence in a library's log field hides the field whole
+/// ([`mentions_credential`]).
+pub const CREDENTIAL_MARKERS: &[&str] = &[
+    "authorization",
+    "security-token",
+    "security_token",
+    "securitytoken",
+    "signature",
+    "secret",
+    "credential",
+    "cookie",
+    "password",
+    "api-key",
+    "api_key",
+    "session_token",
+    "session-token",
+];
+
+/// `true` when `text` (a field of a dependency's `tracing` span or event: a dump of a signed
+/// request, a canonical request, a header map) mentions a credential, by one of
+/// [`CREDENTIAL_MARKERS`] in any case. The `tracing` bridge then records [`REDACTED`] instead
+/// of the field: such dumps come in many formats (header lines, `Debug` of a header map,
+/// query strings), and hiding the whole field is the one rule that cannot miss a format.
+///
+/// ```
+/// use lambda_trace::redact::mentions_credential;
+///
+/// assert!(mentions_credential("POST\n/\nx-amz-security-token:FwoG…\n"));
+/// assert!(mentions_credential(r#"{"Authorization": HeaderValue { .. }}"#));
+/// assert!(!mentions_credential("retrying in 50ms (attempt 2)"));
+/// ```
+pub fn mentions_credential(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    CREDENTIAL_MARKERS.iter().any(|m| lower.contains(m))
+}
+
 /// `url` (a path or a URL without query) followed by `?` and the redacted `query`, cut to at most
 /// `max_chars` characters. Redaction happens before the cut, so a cut never exposes part of a
 /// secret. An empty query (after redaction) adds nothing.

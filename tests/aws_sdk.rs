@@ -363,3 +363,61 @@ async fn calls_outside_an_invocation_are_untouched() {
     let requests = server.finish();
     assert!(!requests[0].contains_key("x-amzn-trace-id"));
 }
+
+/// With the `tracing` bridge installed (issue 19 item 3): by default the SDK's own spans and
+/// events stay out of the trace; asked for everything, they come in, and still no credential.
+#[cfg(feature = "tracing")]
+#[tokio::test]
+async fn the_bridge_records_no_sdk_internals_and_no_credential() {
+    use aws_config::Region;
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use lambda_trace::bridge::TracingBridge;
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::prelude::*;
+
+    const SECRETS: [&str; 2] = ["canary-secret-key-7f3a", "canary-session-token-9b2c"];
+    let moto = support::moto::Moto::start();
+    let config = support::moto::sdk_config(&moto.endpoint())
+        .to_builder()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIACANARYBRIDGE",
+            SECRETS[0],
+            Some(SECRETS[1].to_string()),
+            None,
+            "test",
+        )))
+        .build();
+    let recorded = |bridge: TracingBridge| {
+        let config = config.clone();
+        async move {
+            let _guard = tracing_subscriber::registry().with(bridge).set_default();
+            let (batch, result) = traced_call(config).await;
+            result.unwrap();
+            batch
+        }
+    };
+
+    let batch = recorded(TracingBridge::new()).await;
+    let names: Vec<_> = batch.spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names[1..], ["XRay"], "only the interceptor's span");
+    assert!(batch.spans.iter().all(|s| s.events.is_empty()));
+
+    let everything = TracingBridge::new()
+        .with_max_level(LevelFilter::TRACE)
+        .with_libraries(true);
+    let batch = recorded(everything).await;
+    assert!(batch.spans.len() > 5, "the SDK's spans: {:#?}", batch.spans);
+    let mut text = String::new();
+    for span in &batch.spans {
+        text.push_str(&format!("{span:?}"));
+    }
+    for secret in SECRETS {
+        assert!(
+            !text.contains(secret),
+            "{secret} recorded: {}",
+            &text[text.find(secret).unwrap().saturating_sub(700)..]
+        );
+    }
+}

@@ -307,12 +307,12 @@ fn outside_an_invocation_nothing_is_recorded_and_nothing_panics() {
         span.record("late", 1);
         tracing::info!("booting");
         assert!(bridge::span_of(&span).is_none());
-        assert!(bridge::current().span_id().is_none());
+        assert!(lambda_trace::current().span_id().is_none());
         assert!(lambda_trace::current().span_id().is_none());
     });
     // Without any subscriber, or with another one, the lookups are safe too.
     assert!(bridge::span_of(&tracing::info_span!("none")).is_none());
-    assert!(bridge::current().span_id().is_none());
+    assert!(lambda_trace::current().span_id().is_none());
 }
 
 #[tokio::test]
@@ -327,7 +327,7 @@ async fn a_span_created_before_the_invocation_does_not_capture_its_children() {
         let inner = tracing::info_span!("inner");
         let bridged = bridge::span_of(&inner).expect("bridged");
         let _entered = inner.enter();
-        assert_eq!(bridge::current().span_id(), bridged.span_id());
+        assert_eq!(lambda_trace::current().span_id(), bridged.span_id());
         Ok::<_, Error>(json!({}))
     }));
     let fut = svc.ready().await.unwrap().call(event("req-1"));

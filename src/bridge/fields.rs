@@ -60,6 +60,27 @@ impl Fields {
         Some(self.0.remove(i).1)
     }
 
+    /// Replaces each string value that [mentions a credential](crate::redact::mentions_credential)
+    /// by [`REDACTED`](crate::redact::REDACTED).
+    pub(super) fn redact(&mut self) {
+        for (_, value) in &mut self.0 {
+            if let FieldValue::Str(s) = value
+                && crate::redact::mentions_credential(s)
+            {
+                *s = crate::redact::REDACTED.to_string();
+            }
+        }
+    }
+
+    /// The text of field `name` (a string as is, another value as JSON), if present.
+    pub(super) fn text(&self, name: &str) -> Option<String> {
+        let (_, value) = self.0.iter().find(|(n, _)| *n == name)?;
+        Some(match value {
+            FieldValue::Str(s) => s.clone(),
+            other => other.clone().into_json().to_string(),
+        })
+    }
+
     /// The span name set by `otel.name`, if any (the field is consumed).
     pub(super) fn take_name(&mut self) -> Option<String> {
         match self.take(OTEL_NAME)? {

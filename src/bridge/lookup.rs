@@ -1,10 +1,11 @@
 //! From a `tracing` span to its bridged [`Span`]: for code that wants to add data the fields
-//! cannot carry (HTTP data, errors) or inject the context into an outgoing call.
+//! cannot carry (HTTP data, errors) to a span it holds; and the bridge's current span, which
+//! [`lambda_trace::current()`](crate::current) consults.
 
 use tracing_subscriber::Registry;
 use tracing_subscriber::registry::{LookupSpan, SpanData};
 
-use super::layer::{Bridged, choose_parent};
+use super::layer::Bridged;
 use crate::span::Span;
 
 /// The lambda-trace span that the bridge made of `span`, if it made one (the subscriber must
@@ -25,31 +26,21 @@ pub fn span_of(span: &tracing::Span) -> Option<Span> {
     .flatten()
 }
 
-/// The span to add data to or to inject from, here: the bridged span of the current `tracing`
-/// span (or of its nearest bridged ancestor), else [`lambda_trace::current()`](crate::current).
-///
-/// Inside an `#[instrument]`ed function, [`lambda_trace::current()`](crate::current) is still
-/// the invocation span (the task-local span changes only with [`scope`](crate::scope) or
-/// [`Span::in_child`]); this function gives the function's own span, so an outgoing call
-/// injected from it hangs under the right parent.
-///
-/// ```
-/// # async fn call_inventory() {
-/// let mut headers = http::HeaderMap::new();
-/// lambda_trace::bridge::current().inject(&mut headers);
-/// # }
-/// ```
-pub fn current() -> Span {
-    let bridged = tracing::Span::current().with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<Registry>()?;
-        let mut next = registry.span_data(id);
-        while let Some(data) = next {
-            if let Some(b) = data.extensions().get::<Bridged>() {
-                return Some(b.0.clone());
+/// The bridged span of the current `tracing` span, or of its nearest bridged ancestor: what
+/// [`lambda_trace::current()`](crate::current) consults once a [`TracingBridge`](super::TracingBridge)
+/// is installed.
+pub(super) fn bridged_current() -> Option<Span> {
+    tracing::Span::current()
+        .with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<Registry>()?;
+            let mut next = registry.span_data(id);
+            while let Some(data) = next {
+                if let Some(b) = data.extensions().get::<Bridged>() {
+                    return Some(b.0.clone());
+                }
+                next = data.parent().and_then(|p| registry.span_data(p));
             }
-            next = data.parent().and_then(|p| registry.span_data(p));
-        }
-        None
-    });
-    choose_parent(bridged.flatten())
+            None
+        })
+        .flatten()
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `layer.rs` | [`TracingBridge`], the `tracing_subscriber` layer: which span is whose parent, events |
 //! | `fields.rs` | field values, and what a field name means (annotation, metadata, `otel.*`) |
-//! | `lookup.rs` | [`span_of`] / [`current`]: from a `tracing` span to its lambda-trace span |
+//! | `lookup.rs` | [`span_of`]: from a `tracing` span to its lambda-trace span; the bridge's current span |
 //!
 //! # 1. Set up
 //! Add the bridge to the subscriber once, at start-up, next to any other layer (a log
@@ -75,35 +75,66 @@
 //! (which enters and exits the span at every poll) nests as the calls nest. A bridged span
 //! holds its invocation: a `tracing` parent from another invocation, or from one that was
 //! already flushed (a span kept in a `static`, a guard held across an `.await`), is never used;
-//! the new span then hangs under `lambda_trace::current()`. Concurrent invocations in one
+//! the new span then hangs under the task's span. Concurrent invocations in one
 //! process (`lambda_runtime`'s concurrent mode) each get only their own spans.
 //!
 //! A task spawned with `tokio::spawn(fut.instrument(span))` keeps its `tracing` parent, so its
-//! spans still nest under `span` although the task-local `current()` does not travel with it.
+//! spans (and its outgoing calls) still nest under `span` although the task's own span does not
+//! travel with it.
 //!
-//! # 4. Adding what fields cannot say
-//! `lambda_trace::current()` stays the invocation span inside `#[instrument]`ed code (the
-//! task-local changes only with [`scope`](crate::scope) or
-//! [`Span::in_child`](crate::Span::in_child)). Use [`current`] (this module's) to reach the
-//! span of the `tracing` span you are in: to inject it into an outgoing call, set HTTP data, or
-//! record an error with its chain.
+//! # 4. One current span
+//! Once the bridge is installed, [`lambda_trace::current()`](crate::current) is the bridged
+//! span of the `tracing` span you are in (an `#[instrument]`ed function's), or the task's span
+//! ([`scope`](crate::scope), [`Span::in_child`](crate::Span::in_child)) when that one is nested
+//! deeper. So the reqwest middleware, [`OutgoingCall`](crate::outgoing::OutgoingCall) and the
+//! AWS SDK interceptor open their spans under the `#[instrument]` span that makes the call, and
+//! `lambda_trace::current()` there reaches that span to add what fields cannot say (HTTP data,
+//! an error with its chain). [`span_of`] gives the bridged span of any `tracing` span you hold.
 //!
-//! # 5. Filters
-//! The bridge sees only what the subscriber enables: events and spans at levels filtered out
-//! never reach it (that is `tracing`'s job). Compose it with a filter for the whole subscriber,
-//! or give the bridge its own (a per-layer filter), e.g. to log `DEBUG` but trace only `INFO`:
+//! # 5. Errors
+//! An `ERROR` event — `#[instrument(err)]`'s (its field `error` is the message), or any
+//! `tracing::error!` — marks its span a fault and records an exception with that message, as
+//! tracing-opentelemetry sets its span's status to error.
+//!
+//! # 6. What is recorded: `INFO` and above, your crates'
+//! By default the bridge records spans and events at `INFO` and above, and none of the crates
+//! of [`LIBRARY_TARGETS`] (the AWS SDK, hyper, rustls, tower, reqwest, the Lambda runtime):
+//! a trace is for your code, and a dependency's internals (the SDK's `try_op`,
+//! `serialization`, `lazy_load_identity` spans, its `TRACE` events with the SigV4 canonical
+//! request) would bury it and may hold what should not be recorded. The AWS SDK interceptor
+//! and the reqwest middleware already record each call as one span. Ask for more with
+//! [`TracingBridge::with_max_level`] and [`TracingBridge::with_libraries`]:
 //!
 //! ```
 //! use lambda_trace::bridge::TracingBridge;
-//! use tracing_subscriber::filter::LevelFilter;
+//! use tracing::level_filters::LevelFilter;
+//!
+//! let everything = TracingBridge::new()
+//!     .with_max_level(LevelFilter::TRACE)
+//!     .with_libraries(true);
+//! # drop(everything);
+//! ```
+//!
+//! The bridge also sees only what the subscriber enables: events and spans at levels filtered
+//! out never reach it (that is `tracing`'s job). Compose it with a filter for the whole
+//! subscriber, or give the bridge its own (a per-layer filter), e.g. by target:
+//!
+//! ```
+//! use lambda_trace::bridge::TracingBridge;
+//! use tracing_subscriber::filter::Targets;
 //! use tracing_subscriber::prelude::*;
 //!
-//! let subscriber = tracing_subscriber::registry()
-//!     .with(TracingBridge::new().with_filter(LevelFilter::INFO));
+//! let only_orders = Targets::new().with_target("orders", tracing::Level::DEBUG);
+//! let subscriber = tracing_subscriber::registry().with(
+//!     TracingBridge::new()
+//!         .with_max_level(tracing::level_filters::LevelFilter::DEBUG)
+//!         .with_filter(only_orders),
+//! );
 //! # drop(subscriber);
 //! ```
 //!
-//! A span the filter drops is skipped: its children hang under its nearest bridged ancestor.
+//! A span that is not recorded is skipped: its children hang under its nearest bridged
+//! ancestor.
 //!
 //! # Cost
 //! Outside an invocation, or when the trace is not sampled, a new `tracing` span costs one
@@ -114,8 +145,8 @@ mod fields;
 mod layer;
 mod lookup;
 
-pub use layer::TracingBridge;
-pub use lookup::{current, span_of};
+pub use layer::{LIBRARY_TARGETS, TracingBridge};
+pub use lookup::span_of;
 
 /// Field names starting with this become annotations: `annotation.orderId` → `orderId`.
 pub const ANNOTATION_PREFIX: &str = "annotation.";

@@ -66,7 +66,13 @@ pub(crate) fn start(
     };
     let route = info.http.as_ref().and_then(|h| h.route.as_deref());
     let name = span_name(shared, route, function_name);
-    let root = Span::start_in(Arc::clone(&recorder), parent_span, name, SpanKind::Server);
+    let root = Span::start_in(
+        Arc::clone(&recorder),
+        parent_span,
+        0,
+        name,
+        SpanKind::Server,
+    );
 
     if recording {
         root.annotate("ColdStart", cold_start);

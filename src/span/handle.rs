@@ -54,6 +54,7 @@ impl Span {
     pub(crate) fn start_in(
         recorder: Arc<Recorder>,
         parent: Option<SpanId>,
+        depth: u32,
         name: Cow<'static, str>,
         kind: SpanKind,
     ) -> Self {
@@ -61,6 +62,7 @@ impl Span {
         let inner = Arc::new(SpanInner {
             recorder,
             id,
+            depth,
             state: Mutex::new(None),
         });
         if inner.recorder.register(&inner) {
@@ -121,6 +123,7 @@ impl Span {
             Some(inner) => Span::start_in(
                 Arc::clone(&inner.recorder),
                 Some(inner.id),
+                inner.depth.saturating_add(1),
                 name.into(),
                 kind,
             ),
@@ -300,13 +303,16 @@ impl Span {
 
     /// `true` when this span belongs to an invocation that has not been flushed yet (sampled or
     /// not): children opened from it still belong to that invocation.
-    #[cfg(feature = "tracing")]
     pub(crate) fn is_live(&self) -> bool {
         self.inner.as_ref().is_some_and(|i| !i.recorder.is_closed())
     }
 
+    /// How deep the span is in its invocation's tree: 0 for the invocation span.
+    pub(crate) fn depth(&self) -> u32 {
+        self.inner.as_ref().map_or(0, |i| i.depth)
+    }
+
     /// `true` when both spans belong to the same invocation.
-    #[cfg(feature = "tracing")]
     pub(crate) fn same_invocation(&self, other: &Span) -> bool {
         match (&self.inner, &other.inner) {
             (Some(a), Some(b)) => Arc::ptr_eq(&a.recorder, &b.recorder),

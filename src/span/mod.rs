@@ -35,6 +35,8 @@ pub(crate) mod recorder;
 mod state;
 
 pub use current::{current, scope, sync_scope};
+#[cfg(feature = "tracing")]
+pub(crate) use current::{innermost, register_lookup, task_span};
 pub use guard::SpanGuard;
 pub use handle::Span;
 pub(crate) use record::now_unix_nanos;

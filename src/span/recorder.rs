@@ -137,6 +137,8 @@ impl Recorder {
 pub(crate) struct SpanInner {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) id: SpanId,
+    /// 0 for the invocation span, its parent's plus one for any other.
+    pub(crate) depth: u32,
     /// `None` once the span was flushed, or when it never recorded.
     pub(crate) state: Mutex<Option<State>>,
 }

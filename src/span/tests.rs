@@ -37,7 +37,13 @@ fn recorder(max_annotations: usize) -> Arc<Recorder> {
 }
 
 fn root(recorder: &Arc<Recorder>) -> Span {
-    Span::start_in(Arc::clone(recorder), None, "root".into(), SpanKind::Server)
+    Span::start_in(
+        Arc::clone(recorder),
+        None,
+        0,
+        "root".into(),
+        SpanKind::Server,
+    )
 }
 
 #[test]
