@@ -15,7 +15,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -89,7 +89,7 @@ impl Drive<'_> {
     pub(super) async fn run<F: Future>(self, work: F) -> F::Output {
         let mut work = pin!(work);
         let driver = self.driver;
-        poll_fn(|cx| {
+        let out = poll_fn(|cx| {
             if let Poll::Ready(out) = work.as_mut().poll(cx) {
                 return Poll::Ready(out);
             }
@@ -99,7 +99,9 @@ impl Drive<'_> {
             }
             Poll::Pending
         })
-        .await
+        .await;
+        rest(driver);
+        out
     }
 
     /// Drives the connection until `answer` (of a request of at least `len` bytes, just put on
@@ -114,7 +116,7 @@ impl Drive<'_> {
         let driver = self.driver;
         let written = self.written;
         let target = written.bytes().saturating_add(len);
-        poll_fn(|cx| {
+        let progress = poll_fn(|cx| {
             if let Poll::Ready(out) = Pin::new(&mut *answer).poll(cx) {
                 return Poll::Ready(Progress::Done(out));
             }
@@ -128,8 +130,18 @@ impl Drive<'_> {
             }
             Poll::Pending
         })
-        .await
+        .await;
+        rest(driver);
+        progress
     }
+}
+
+/// Polls the driver once more with a waker that does nothing, so that what the connection
+/// waits for between exports (the answer, the server closing it) wakes no task: the export's
+/// task is done with it, and in the after-response mode the answer arrives while the runtime
+/// waits for the next invocation.
+fn rest(driver: &mut Option<Driver>) {
+    poll_driver(driver, &mut Context::from_waker(Waker::noop()));
 }
 
 /// Polls the connection's driver once; `true` when it has just ended (it is dropped then).
