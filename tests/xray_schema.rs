@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use lambda_trace::span::{
     AnnotationValue, AttributeValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo,
     MetadataEntry, Outcome, RemoteNamespace, Resource, RootPlacement, SpanBatch, SpanKind,
-    SpanRecord,
+    SpanRecord, StackFrame,
 };
 use lambda_trace::xray::{MAX_DOCUMENT_BYTES, encode_batch};
 use lambda_trace::{SpanId, TraceId};
@@ -276,11 +276,24 @@ fn fault_with_cause_error_and_throttle() {
         message: "order store unavailable".into(),
         type_name: Some("lambda_runtime::Diagnostic".into()),
         remote: false,
+        stack: vec![
+            StackFrame {
+                label: "orders::store::load".into(),
+                path: Some("src/store.rs".into()),
+                line: Some(42),
+            },
+            StackFrame {
+                label: "<unknown>".into(),
+                path: None,
+                line: None,
+            },
+        ],
     });
     root.exceptions.push(ExceptionRecord {
         message: "connection reset".into(),
         type_name: None,
         remote: true,
+        stack: Vec::new(),
     });
     let not_found = remote_call(0x3000, 0x1000, 404);
     let mut throttled = aws_call(0x4000, 0x1000);
@@ -289,6 +302,7 @@ fn fault_with_cause_error_and_throttle() {
         message: "ProvisionedThroughputExceededException".into(),
         type_name: Some("ThrottlingError".into()),
         remote: true,
+        stack: Vec::new(),
     });
     let batch = SpanBatch::new(
         resource(),

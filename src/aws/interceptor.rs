@@ -261,6 +261,7 @@ fn record_failure(span: &Span, error: &OrchestratorError<Error>, response: Optio
             message: DisplayErrorContext(error).to_string(),
             type_name,
             remote: error.is_operation_error(),
+            stack: Vec::new(),
         }],
         outcome,
     );

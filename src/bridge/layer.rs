@@ -236,6 +236,7 @@ where
                     message,
                     type_name: None,
                     remote: false,
+                    stack: Vec::new(),
                 }],
                 Outcome {
                     fault: true,

@@ -138,6 +138,7 @@ mod tests {
             message: "boom\nline two".into(),
             type_name: Some("HandlerError".into()),
             remote: false,
+            stack: Vec::new(),
         });
         root.links.push((TraceId::from_u128(9).unwrap(), None));
         let mut child = SpanRecord::new(

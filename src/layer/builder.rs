@@ -137,6 +137,7 @@ impl TraceLayerBuilder {
     /// Builds the layer. Never fails: an exporter that cannot start (bad daemon address) is
     /// replaced by one that drops spans, with one log line.
     pub fn build(self) -> TraceLayer {
+        super::panic_stack::install();
         let config = self.config;
         let exporter = self
             .exporter

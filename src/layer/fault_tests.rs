@@ -574,3 +574,56 @@ fn collect_ids(doc: &Value, out: &mut Vec<String>) {
         collect_ids(sub, out);
     }
 }
+
+/// Panics in `charge`, two frames below the handler.
+#[inline(never)]
+fn charge(amount: u32) -> u32 {
+    if amount > 0 {
+        panic!("card declined");
+    }
+    amount
+}
+
+#[tokio::test]
+async fn a_panic_is_recorded_with_its_stack() {
+    let exporter = InMemoryExporter::default();
+    let svc = TraceLayer::builder()
+        .config(config(&[]))
+        .exporter(exporter.clone())
+        .build()
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<Value, Error>(json!(charge(7)))
+        }));
+    let joined = tokio::spawn(svc.oneshot(LambdaEvent::new(json!({}), context(None)))).await;
+    assert!(joined.unwrap_err().is_panic());
+    let batches = exporter.take();
+    let exception = &batches[0].spans[0].exceptions[0];
+    assert_eq!(exception.message, "card declined");
+    // A test binary has symbols: the first frame is the one that panicked, and the stack stops
+    // at the layer (no runtime frames).
+    let first = &exception.stack[0];
+    assert!(
+        first.label.contains("fault_tests::charge"),
+        "{:#?}",
+        exception.stack
+    );
+    assert!(
+        first
+            .path
+            .as_deref()
+            .is_some_and(|p| p.ends_with("fault_tests.rs"))
+    );
+    assert!(first.line.is_some());
+    assert!(exception.stack.len() <= crate::layer::panic_stack::MAX_STACK_FRAMES);
+    assert!(
+        exception
+            .stack
+            .iter()
+            .all(|f| !f.label.contains("tokio::runtime")),
+        "{:#?}",
+        exception.stack
+    );
+    // And a panic outside an invocation leaves nothing behind for the next one.
+    let _ = std::panic::catch_unwind(|| charge(1));
+    assert!(super::panic_stack::take().is_empty());
+}

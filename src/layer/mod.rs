@@ -76,6 +76,7 @@ mod future;
 mod intern;
 mod invocation;
 mod outcome;
+mod panic_stack;
 mod parent;
 mod response;
 mod service;

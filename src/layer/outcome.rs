@@ -77,10 +77,25 @@ pub(crate) fn exception<E: fmt::Debug + 'static>(
         },
         type_name: Some(type_name.unwrap_or_else(|| std::any::type_name::<E>().to_string())),
         remote: false,
+        stack: if backtraces_asked() {
+            super::panic_stack::frames_in_debug(&format!("{error:?}"))
+        } else {
+            Vec::new()
+        },
     }
 }
 
-/// Describes a panic payload.
+/// Whether `RUST_LIB_BACKTRACE` (else `RUST_BACKTRACE`) asks for backtraces, as
+/// `std::backtrace::Backtrace::capture` reads them: then an error's `Debug` text may carry one
+/// (`anyhow`'s does).
+fn backtraces_asked() -> bool {
+    let asked = |v: std::ffi::OsString| v != "0";
+    std::env::var_os("RUST_LIB_BACKTRACE")
+        .or_else(|| std::env::var_os("RUST_BACKTRACE"))
+        .is_some_and(asked)
+}
+
+/// Describes a panic payload, with the stack the panic hook kept (see `panic_stack`).
 pub(crate) fn panic_exception(payload: &(dyn Any + Send)) -> ExceptionRecord {
     let message = payload
         .downcast_ref::<&'static str>()
@@ -91,6 +106,7 @@ pub(crate) fn panic_exception(payload: &(dyn Any + Send)) -> ExceptionRecord {
         message,
         type_name: Some("panic".to_string()),
         remote: false,
+        stack: super::panic_stack::take(),
     }
 }
 

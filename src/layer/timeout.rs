@@ -238,6 +238,7 @@ fn mark_timed_out(batch: &mut SpanBatch, now: u64, left_ms: u64) {
         ),
         type_name: Some(TIMEOUT_EXCEPTION_TYPE.to_string()),
         remote: false,
+        stack: Vec::new(),
     };
     for span in batch.spans.iter_mut().filter(|s| s.unfinished) {
         span.outcome.fault = true;

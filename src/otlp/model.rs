@@ -12,7 +12,7 @@
 //! | `SpanBatch::dropped_spans` | `lambda_trace.dropped_spans` on the invocation span |
 //! | `fault` | status `ERROR`, message = the first exception's message |
 //! | `error` / `throttle` (4xx) | `ERROR` on client and internal spans; `UNSET` on the server span (OTel HTTP semantic conventions: a 4xx is the caller's fault) |
-//! | exceptions | `exception` events with `exception.message`, `exception.type`, at the span's end |
+//! | exceptions | `exception` events with `exception.message`, `exception.type`, `exception.stacktrace` (a panic's stack), at the span's end |
 //! | links | links (a missing span id is sent empty) |
 //!
 //! Attribute keys are unique per span: the first value set for a key wins.
@@ -235,7 +235,30 @@ pub(crate) fn exception_attributes(e: &ExceptionRecord) -> KeyValues<'_> {
     let mut kv = KeyValues::default();
     kv.push("exception.message", Value::Str(Cow::Borrowed(&e.message)));
     kv.push_str("exception.type", e.type_name.as_deref());
+    if !e.stack.is_empty() {
+        kv.push(
+            "exception.stacktrace",
+            Value::Str(Cow::Owned(stacktrace(e))),
+        );
+    }
     kv
+}
+
+/// `exception.stacktrace`: the frames as the language prints them (Rust's backtrace form,
+/// innermost first): `N: label` and, when known, `at path:line`.
+fn stacktrace(e: &ExceptionRecord) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for (i, frame) in e.stack.iter().enumerate() {
+        let _ = writeln!(text, "{i:4}: {}", frame.label);
+        if let Some(path) = &frame.path {
+            let _ = match frame.line {
+                Some(line) => writeln!(text, "             at {path}:{line}"),
+                None => writeln!(text, "             at {path}"),
+            };
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -285,6 +308,7 @@ mod tests {
                 message: m.into(),
                 type_name: None,
                 remote: false,
+                stack: Vec::new(),
             });
         }
         assert_eq!(status(&r), (StatusCode::Error, "outer"));
@@ -354,5 +378,40 @@ mod tests {
             Some(Value::StrArray(vec!["/aws/lambda/fn".into()]))
         );
         assert_eq!(get("faas.instance"), None);
+    }
+
+    #[test]
+    fn a_stack_becomes_exception_stacktrace() {
+        let mut e = ExceptionRecord {
+            message: "card declined".into(),
+            type_name: Some("panic".into()),
+            remote: false,
+            stack: Vec::new(),
+        };
+        let keys = |e: &ExceptionRecord| -> Vec<String> {
+            exception_attributes(e)
+                .0
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect()
+        };
+        assert_eq!(keys(&e), ["exception.message", "exception.type"]);
+        e.stack = vec![
+            crate::span::StackFrame {
+                label: "orders::charge".into(),
+                path: Some("src/main.rs".into()),
+                line: Some(12),
+            },
+            crate::span::StackFrame {
+                label: "<unknown>".into(),
+                path: None,
+                line: None,
+            },
+        ];
+        assert_eq!(
+            stacktrace(&e),
+            "   0: orders::charge\n             at src/main.rs:12\n   1: <unknown>\n"
+        );
+        assert!(keys(&e).contains(&"exception.stacktrace".to_string()));
     }
 }

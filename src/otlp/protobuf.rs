@@ -134,6 +134,7 @@ mod tests {
             message: "boom".into(),
             type_name: None,
             remote: false,
+            stack: Vec::new(),
         });
         let batch = SpanBatch::new(
             Arc::new(crate::span::Resource::new("svc", "fn", "1")),

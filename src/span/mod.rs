@@ -35,15 +35,16 @@ pub(crate) mod recorder;
 mod state;
 
 pub use current::{current, scope, sync_scope};
+pub(crate) use current::task_span;
 #[cfg(feature = "tracing")]
-pub(crate) use current::{innermost, register_lookup, task_span};
+pub(crate) use current::{innermost, register_lookup};
 pub use guard::SpanGuard;
 pub use handle::Span;
 pub(crate) use record::now_unix_nanos;
 pub use record::{
     AnnotationValue, Attribute, AttributeValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo,
     MetadataEntry, Outcome, RemoteNamespace, Resource, RootPlacement, SpanBatch, SpanEvent,
-    SpanKind, SpanRecord,
+    SpanKind, SpanRecord, StackFrame,
 };
 
 /// Longest annotation string value, in characters.

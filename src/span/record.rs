@@ -102,6 +102,20 @@ pub struct ExceptionRecord {
     pub type_name: Option<String>,
     /// `true` when the error came from a remote service.
     pub remote: bool,
+    /// Where it happened, innermost frame first (a panic's stack); empty when unknown.
+    pub stack: Vec<StackFrame>,
+}
+
+/// One frame of an exception's stack (an entry of X-Ray's `cause.exceptions[].stack`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackFrame {
+    /// The function (`orders::handler::{{closure}}`), or `<unknown>` in a binary without
+    /// symbols.
+    pub label: String,
+    /// The source file, when the binary has debug information.
+    pub path: Option<String>,
+    /// The line in `path`.
+    pub line: Option<u32>,
 }
 
 impl ExceptionRecord {
@@ -118,6 +132,7 @@ impl ExceptionRecord {
                 message: e.to_string(),
                 type_name: None,
                 remote,
+                stack: Vec::new(),
             });
             next = e.source();
         }

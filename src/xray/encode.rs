@@ -259,18 +259,18 @@ fn shrink_annotations(doc: &mut Document<'_>, cap: usize) {
     }
 }
 
-/// Cuts exception messages and type names longer than `cap` characters.
+/// Cuts exception messages and type names longer than `cap` characters, and drops their
+/// stacks (the first thing to go: a stack is the largest part of an exception).
 fn shrink_exceptions(doc: &mut Document<'_>, cap: usize) {
     let long = |s: &str| s.chars().nth(cap).is_some();
-    let any = doc
-        .cause
-        .exceptions
-        .iter()
-        .any(|e| long(&e.message) || e.type_name.as_deref().is_some_and(long));
+    let any = doc.cause.exceptions.iter().any(|e| {
+        long(&e.message) || e.type_name.as_deref().is_some_and(long) || !e.stack.is_empty()
+    });
     if !any {
         return;
     }
     for e in doc.cause.exceptions.to_mut() {
+        e.stack.clear();
         let keep = cut(&e.message, cap).len();
         e.message.truncate(keep);
         if let Some(t) = &mut e.type_name {
@@ -470,6 +470,7 @@ mod tests {
             message: "m".repeat(10),
             type_name: None,
             remote: false,
+            stack: Vec::new(),
         });
         let b = batch(vec![s]);
         let mut out = Vec::new();
@@ -517,6 +518,7 @@ mod tests {
             message: "e".repeat(100_000),
             type_name: Some("T".into()),
             remote: true,
+            stack: Vec::new(),
         });
         let mut out = Vec::new();
         encode_batch(&batch(vec![s]), &mut out);

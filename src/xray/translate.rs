@@ -497,6 +497,7 @@ mod tests {
             message: "db down".into(),
             type_name: Some("DbError".into()),
             remote: false,
+            stack: Vec::new(),
         });
         let mut req = HttpRequestInfo::new("GET", "https://example.com/orders/1");
         req.user_agent = Some("curl/8".into());

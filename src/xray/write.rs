@@ -146,6 +146,23 @@ fn write_cause(cause: &Cause<'_>, out: &mut Out<'_>) {
             x.key(out, "remote");
             out.bool(true);
         }
+        if !e.stack.is_empty() {
+            x.key(out, "stack");
+            let mut frames = Array::begin(out);
+            for frame in &e.stack {
+                frames.next(out);
+                let mut f = Object::begin(out);
+                write_str_field(&mut f, out, "path", frame.path.as_deref());
+                if let Some(line) = frame.line {
+                    f.key(out, "line");
+                    out.u64(u64::from(line));
+                }
+                f.key(out, "label");
+                out.string(&frame.label);
+                f.end(out);
+            }
+            frames.end(out);
+        }
         x.end(out);
     }
     list.end(out);
@@ -455,11 +472,13 @@ mod tests {
                 message: "boom".into(),
                 type_name: Some("E".into()),
                 remote: true,
+                stack: Vec::new(),
             },
             ExceptionRecord {
                 message: "inner".into(),
                 type_name: None,
                 remote: false,
+                stack: Vec::new(),
             },
         ];
         let cause = Cause {
