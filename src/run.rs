@@ -10,9 +10,11 @@ use tower::Layer;
 use crate::layer::TraceLayer;
 
 /// Starts the Lambda runtime with `handler` wrapped in [`TraceLayer::from_env`]: what
-/// `lambda_runtime::run` does, with every invocation traced. With
-/// `LAMBDA_TRACE_FLUSH_MODE=after-response` it also installs the
-/// [`AfterResponseLayer`](crate::layer::AfterResponseLayer).
+/// `lambda_runtime::run` does, with every invocation traced. It also installs the
+/// [`AfterResponseLayer`](crate::layer::AfterResponseLayer) around the runtime: the
+/// after-response flush mode (`LAMBDA_TRACE_FLUSH_MODE=after-response`), and an event that
+/// does not deserialize into `A` (which `lambda_runtime` answers with an error before the
+/// handler's layer sees it) recorded as a fault invocation span.
 ///
 /// ```no_run
 /// use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -43,7 +45,9 @@ where
     // after-response layer, which passes the invocation through untouched unless the mode is
     // after-response. So the runtime, generic over the whole stack, is compiled once, not once
     // per mode (issue 6: binary size).
-    let flush = tracing.after_response_layer();
+    let flush = tracing
+        .after_response_layer()
+        .recording_rejected_events::<A>();
     Runtime::new(tracing.layer(handler))
         .layer(lambda_runtime::layers::TracingLayer::new())
         .layer(flush)

@@ -217,3 +217,42 @@ async fn the_response_is_byte_identical_to_the_untraced_function() {
     assert_eq!(docs.len(), 1);
     assert!(none.is_empty(), "disabled tracing sends nothing");
 }
+
+/// An event the handler's type cannot take (here not JSON at all, for a `Value` handler):
+/// `lambda_runtime` answers an error before any service layer runs; the runtime layer that
+/// `lambda_trace::run` installs still records it, as a fault in Lambda's trace (issue 18 item 8).
+#[tokio::test]
+async fn an_event_the_handler_cannot_take_is_a_fault_in_the_trace() {
+    let h = Harness::start(&[]).await;
+    let (outcome, before) = h
+        .invoke(Invocation::new("this is not JSON").with_trace_header(LAMBDA_HEADER))
+        .await;
+    assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
+    assert!(
+        before.is_empty(),
+        "recorded after the error response: {before:#?}"
+    );
+    // Sent after the error response, before the next poll.
+    assert!(h.api.wait_for_next_poll(Duration::from_secs(5)).await);
+    let docs: Vec<Value> = h.daemon.drain().into_iter().map(|d| d.document).collect();
+    assert_eq!(docs.len(), 1, "{docs:#?}");
+    support::assert_valid_document(&docs[0]);
+    assert_eq!(docs[0]["fault"], true);
+    assert_eq!(docs[0]["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+    let exception = &docs[0]["cause"]["exceptions"][0];
+    assert_eq!(exception["type"], "EventDeserializationError");
+    let message = exception["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "failed to deserialize the incoming data into the function's payload type: expected"
+        ),
+        "{message}"
+    );
+    // And the next, good event is traced as usual, once.
+    let (outcome, docs) = h
+        .invoke(event(json!({"ok": 1})).with_trace_header(LAMBDA_HEADER))
+        .await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    assert_eq!(docs.len(), 1);
+    assert!(docs[0].get("fault").is_none(), "{:#}", docs[0]);
+}

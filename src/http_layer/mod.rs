@@ -74,7 +74,9 @@ impl<S> Layer<S> for HttpTraceLayer {
     }
 }
 
-/// `lambda_http::run` with every invocation traced ([`HttpTraceLayer::from_env`]).
+/// `lambda_http::run` with every invocation traced ([`HttpTraceLayer::from_env`]), plus the
+/// runtime layer: the after-response flush mode, and events `lambda_http` cannot turn into a
+/// request recorded as faults ([`AfterResponseLayer::recording_rejected_events`](crate::layer::AfterResponseLayer::recording_rejected_events)).
 pub async fn run<R, S, E>(handler: S) -> Result<(), Error>
 where
     S: Service<Request, Response = R, Error = E>,
@@ -82,7 +84,16 @@ where
     R: IntoResponse + Send + 'static,
     E: fmt::Debug + Into<Diagnostic> + Send + 'static,
 {
-    lambda_http::run(HttpTraceLayer::from_env().layer(handler)).await
+    let tracing = crate::TraceLayer::from_env();
+    let runtime_layer = tracing
+        .after_response_layer()
+        .recording_rejected_events::<lambda_http::request::LambdaRequest>();
+    let traced = HttpTraceLayer::from(tracing).layer(handler);
+    lambda_runtime::Runtime::new(lambda_http::Adapter::from(traced))
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(runtime_layer)
+        .run()
+        .await
 }
 
 #[cfg(test)]

@@ -46,11 +46,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use lambda_runtime::{Error, LambdaInvocation};
 use pin_project_lite::pin_project;
+use serde::Deserialize;
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
+use super::rejected::{self, EventCheck, check_for};
 use super::{FlushMode, Shared, flush};
 use crate::error::ExportError;
 use crate::export::{Export, ExportFuture};
@@ -98,9 +101,18 @@ impl fmt::Debug for Deferred {
 /// Runtime layer that awaits deferred exports after each response (the after-response flush mode).
 /// In any other flush mode nothing is deferred, and it passes each invocation through untouched
 /// (which lets [`run`](crate::run) install it whatever the mode). Get it from [`TraceLayer::after_response_layer`](super::TraceLayer::after_response_layer).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AfterResponseLayer {
     shared: Arc<Shared>,
+    check: Option<EventCheck>,
+}
+
+impl fmt::Debug for AfterResponseLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterResponseLayer")
+            .field("checks_events", &self.check.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AfterResponseLayer {
@@ -108,7 +120,40 @@ impl AfterResponseLayer {
         shared
             .after_response_installed
             .store(true, Ordering::Release);
-        Self { shared }
+        Self {
+            shared,
+            check: None,
+        }
+    }
+
+    /// Also records the invocations whose event the handler never got because it does not
+    /// deserialize into `A`, the handler's event type (`lambda_runtime` answers those with an
+    /// error before any service layer runs): a fault invocation span with the deserializer's
+    /// message, in the trace the raw event's headers name, exported after the error response.
+    /// [`run`](crate::run) sets this up; with `lambda_runtime`'s concurrent mode it cannot tell
+    /// which invocation the handler got, so [`run_concurrent`](crate::run_concurrent) does not.
+    ///
+    /// ```no_run
+    /// use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+    /// use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
+    /// use lambda_trace::TraceLayer;
+    /// use tower::Layer;
+    ///
+    /// # async fn handler(event: LambdaEvent<ApiGatewayProxyRequest>) -> Result<(), Error> { Ok(()) }
+    /// # async fn example() -> Result<(), Error> {
+    /// let tracing = TraceLayer::from_env();
+    /// let runtime_layer = tracing
+    ///     .after_response_layer()
+    ///     .recording_rejected_events::<ApiGatewayProxyRequest>();
+    /// Runtime::new(tracing.layer(service_fn(handler)))
+    ///     .layer(runtime_layer)
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn recording_rejected_events<A: for<'de> Deserialize<'de>>(mut self) -> Self {
+        self.check = Some(check_for::<A>());
+        self
     }
 }
 
@@ -119,6 +164,7 @@ impl<S> Layer<S> for AfterResponseLayer {
         AfterResponseService {
             inner,
             shared: Arc::clone(&self.shared),
+            check: self.check,
         }
     }
 }
@@ -128,6 +174,7 @@ impl<S> Layer<S> for AfterResponseLayer {
 pub struct AfterResponseService<S> {
     inner: S,
     shared: Arc<Shared>,
+    check: Option<EventCheck>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for AfterResponseService<S> {
@@ -152,11 +199,22 @@ where
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
         let deadline_ms = invocation.context.deadline;
+        let watch = match self.check {
+            Some(check) if !self.shared.config.disabled => Some(Box::new(Watch {
+                check,
+                calls: rejected::calls(&self.shared),
+                body: invocation.body.clone(),
+                context: invocation.context.clone(),
+            })),
+            _ => None,
+        };
         AfterResponseFuture {
+            passthrough: self.shared.config.flush_mode != FlushMode::AfterResponse
+                && watch.is_none(),
             inner: self.inner.call(invocation),
-            passthrough: self.shared.config.flush_mode != FlushMode::AfterResponse,
             shared: Arc::clone(&self.shared),
             deadline_ms,
+            watch,
             flushing: None,
         }
     }
@@ -171,8 +229,20 @@ pin_project! {
         passthrough: bool,
         shared: Arc<Shared>,
         deadline_ms: u64,
+        // Set when rejected events are recorded: what is needed to record this one.
+        watch: Option<Box<Watch>>,
         flushing: Option<Flushing>,
     }
+}
+
+/// An invocation's raw event, kept until the runtime is done with it, in case the handler never
+/// got it.
+struct Watch {
+    check: EventCheck,
+    /// Handler calls before this invocation.
+    calls: u64,
+    body: Bytes,
+    context: lambda_runtime::Context,
 }
 
 struct Flushing {
@@ -205,7 +275,20 @@ impl<F: Future<Output = Result<(), Error>>> Future for AfterResponseFuture<F> {
                 *this.deadline_ms,
                 this.shared.config.flush_margin,
             );
-            let exports = start_exports(this.shared, this.shared.deferred.take(), budget);
+            let mut exports = Vec::new();
+            if let Some(watch) = this.watch.take()
+                && rejected::calls(this.shared) == watch.calls
+                && let Some(message) = (watch.check)(&watch.body)
+                && let Some((export, _)) =
+                    rejected::record(this.shared, &watch.body, &watch.context, message)
+            {
+                exports.push(export);
+            }
+            exports.extend(start_exports(
+                this.shared,
+                this.shared.deferred.take(),
+                budget,
+            ));
             let timer = if exports.is_empty() {
                 None
             } else {

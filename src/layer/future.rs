@@ -234,16 +234,16 @@ where
 }
 
 /// An export the handler's output waits for.
-struct PendingFlush {
-    export: ExportFuture,
+pub(super) struct PendingFlush {
+    pub(super) export: ExportFuture,
     sleep: Option<Pin<Box<Sleep>>>,
-    budget: Duration,
+    pub(super) budget: Duration,
     shared: Arc<Shared>,
 }
 
 /// Ends the invocation span and hands its spans to the exporter, or to the after-response
 /// layer; the export to wait for, if any. Not generic: one copy whatever the handler's types.
-fn end_and_export(inv: Invocation) -> Option<PendingFlush> {
+pub(super) fn end_and_export(inv: Invocation) -> Option<PendingFlush> {
     inv.root.end();
     let end_unix_nanos = now_unix_nanos();
     if !inv.recorder.recording {

@@ -38,6 +38,7 @@ pub(crate) fn start(
     ctx: &Context,
     status_of: StatusFn,
 ) -> Invocation {
+    shared.handler_calls.fetch_add(1, Ordering::Relaxed);
     let settings = &shared.settings;
     let from_event = carrier.and_then(|c| settings.propagator.extract(c));
     let parent::Parent {

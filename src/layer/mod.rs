@@ -78,12 +78,13 @@ mod invocation;
 mod outcome;
 mod panic_stack;
 mod parent;
+mod rejected;
 mod response;
 mod service;
 mod timeout;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tower::Layer;
 
@@ -121,6 +122,9 @@ pub(crate) struct Shared {
     /// Set once an [`AfterResponseLayer`] exists; before that, exports are never deferred.
     pub(crate) after_response_installed: AtomicBool,
     pub(crate) deferred: after_response::Deferred,
+    /// Invocations started by the handler's layer (the runtime layer compares it before and
+    /// after an invocation to notice an event the handler never got: `rejected.rs`).
+    pub(crate) handler_calls: AtomicU64,
 }
 
 impl Shared {
@@ -134,6 +138,7 @@ impl Shared {
             failures: flush::FailureLog::default(),
             after_response_installed: AtomicBool::new(false),
             deferred: Default::default(),
+            handler_calls: AtomicU64::new(0),
         }
     }
 }
