@@ -189,6 +189,79 @@ impl Sampling {
     }
 }
 
+/// The 8 W3C trace flags (`traceparent`'s last field), all bits as received.
+///
+/// Two bits are defined (W3C Trace Context Level 2 §3.2.2.5): `0x01` *sampled* and `0x02`
+/// *random trace id* (at least the right-most 7 bytes of the trace id are random). The others are
+/// kept as received but never sent: Level 2 §3.2.2.5.3 says vendors MUST set them to zero, which
+/// [`TraceFlags::to_wire`] does.
+///
+/// ```
+/// use lambda_trace::context::TraceFlags;
+///
+/// let flags = TraceFlags::from_u8(0x87);
+/// assert!(flags.is_sampled() && flags.is_random());
+/// assert_eq!(flags.to_u8(), 0x87); // kept
+/// assert_eq!(flags.to_wire(), 0x03); // unknown bits cleared on output
+/// assert_eq!(TraceFlags::default().with_sampled(true).to_u8(), 0x01);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TraceFlags(u8);
+
+impl TraceFlags {
+    /// The *sampled* bit (`0x01`).
+    pub const SAMPLED: u8 = 0x01;
+    /// The Level 2 *random trace id* bit (`0x02`).
+    pub const RANDOM: u8 = 0x02;
+    /// The bits this crate knows and sends.
+    pub const KNOWN: u8 = Self::SAMPLED | Self::RANDOM;
+
+    /// Flags from their byte, all 8 bits kept.
+    pub const fn from_u8(bits: u8) -> Self {
+        Self(bits)
+    }
+
+    /// All 8 bits, as received or set.
+    pub const fn to_u8(self) -> u8 {
+        self.0
+    }
+
+    /// The bits to send: the known ones only (unknown bits are zeroed, W3C Level 2 §3.2.2.5.3).
+    pub const fn to_wire(self) -> u8 {
+        self.0 & Self::KNOWN
+    }
+
+    /// `true` when the *sampled* bit is set.
+    pub const fn is_sampled(self) -> bool {
+        self.0 & Self::SAMPLED != 0
+    }
+
+    /// `true` when the *random trace id* bit is set.
+    pub const fn is_random(self) -> bool {
+        self.0 & Self::RANDOM != 0
+    }
+
+    /// The same flags with the *sampled* bit set to `sampled`.
+    #[must_use]
+    pub const fn with_sampled(self, sampled: bool) -> Self {
+        if sampled {
+            Self(self.0 | Self::SAMPLED)
+        } else {
+            Self(self.0 & !Self::SAMPLED)
+        }
+    }
+
+    /// The same flags with the *random trace id* bit set to `random`.
+    #[must_use]
+    pub const fn with_random(self, random: bool) -> Self {
+        if random {
+            Self(self.0 | Self::RANDOM)
+        } else {
+            Self(self.0 & !Self::RANDOM)
+        }
+    }
+}
+
 /// One `key=value` pair of baggage (W3C `baggage`, Jaeger `uberctx-*`, OpenTracing `ot-baggage-*`).
 pub type BaggageItem = (String, String);
 
@@ -208,6 +281,14 @@ pub struct TraceContext {
     pub sampling: Sampling,
     /// B3 debug flag (`X-B3-Flags: 1`, `b3: …-d`): sample and force through.
     pub debug: bool,
+    /// The W3C trace flags: as received in `traceparent` (all 8 bits), else the sampled bit of
+    /// `sampling` plus, on a trace id this crate generated, the *random* bit. What is sent is
+    /// [`TraceContext::trace_flags`], whose sampled bit follows `sampling`.
+    pub flags: TraceFlags,
+    /// `true` when the caller sent a sampling decision without trace ids (B3 `b3: 0`, `b3: 1`,
+    /// `b3: d`, `X-B3-Sampled` or `X-B3-Flags: 1` alone): `trace_id` was generated here,
+    /// `span_id` is `None`, and only `sampling` / `debug` are the caller's.
+    pub sampling_only: bool,
     /// The W3C `tracestate` value, propagated as received when valid.
     pub trace_state: Option<String>,
     /// Baggage items, in the order received.
@@ -218,22 +299,60 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
-    /// A context for `trace_id` with parent `span_id` and the given sampling decision.
+    /// A context for `trace_id` with parent `span_id` and the given sampling decision; its
+    /// [`flags`](Self::flags) hold the sampled bit only (the trace id's randomness is unknown).
+    ///
+    /// ```
+    /// use lambda_trace::{Sampling, TraceContext, TraceId};
+    ///
+    /// let cx = TraceContext::new(TraceId::generate(), None, Sampling::Sampled);
+    /// assert_eq!(cx.flags.to_u8(), 0x01);
+    /// ```
     pub fn new(trace_id: TraceId, span_id: Option<SpanId>, sampling: Sampling) -> Self {
         Self {
             trace_id,
             span_id,
             sampling,
             debug: false,
+            flags: TraceFlags::default().with_sampled(sampling.is_sampled()),
+            sampling_only: false,
             trace_state: None,
             baggage: Vec::new(),
             xray_extra: Vec::new(),
         }
     }
 
-    /// A brand-new trace with a generated id, no parent, and the given decision.
+    /// A brand-new trace with a generated id, no parent, and the given decision. The id's low
+    /// 96 bits are random, so the W3C Level 2 *random* flag is set (§3.2.2.5.2: "when at least
+    /// the right-most 7 bytes of the trace-id are randomly generated, the flag SHOULD be set").
+    ///
+    /// ```
+    /// use lambda_trace::{Sampling, TraceContext};
+    ///
+    /// let cx = TraceContext::new_root(Sampling::NotSampled);
+    /// assert!(cx.flags.is_random() && !cx.flags.is_sampled());
+    /// ```
     pub fn new_root(sampling: Sampling) -> Self {
-        Self::new(TraceId::generate(), None, sampling)
+        let mut cx = Self::new(TraceId::generate(), None, sampling);
+        cx.flags = cx.flags.with_random(true);
+        cx
+    }
+
+    /// The trace flags to send: [`flags`](Self::flags) with the sampled bit of
+    /// [`sampling`](Self::sampling) (the decision may have been made after extraction), unknown
+    /// bits still present ([`TraceFlags::to_wire`] clears them).
+    ///
+    /// ```
+    /// use lambda_trace::{Sampling, TraceContext, TraceId};
+    /// use lambda_trace::context::TraceFlags;
+    ///
+    /// let mut cx = TraceContext::new(TraceId::generate(), None, Sampling::Deferred);
+    /// cx.flags = TraceFlags::from_u8(0x02);
+    /// cx.sampling = Sampling::Sampled;
+    /// assert_eq!(cx.trace_flags().to_u8(), 0x03);
+    /// ```
+    pub fn trace_flags(&self) -> TraceFlags {
+        self.flags.with_sampled(self.sampling.is_sampled())
     }
 
     /// The same trace, pointing at `span_id` as the parent: what to inject into an outgoing call

@@ -101,7 +101,7 @@ pub mod testing;
 pub mod xray;
 
 pub use config::Config;
-pub use context::{Sampling, SpanId, TraceContext, TraceId};
+pub use context::{Sampling, SpanId, TraceContext, TraceFlags, TraceId};
 pub use error::ParseError;
 pub use layer::{TraceLayer, TraceService};
 pub use run::run;

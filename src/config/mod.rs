@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `OTEL_SERVICE_NAME`, then `POWERTOOLS_SERVICE_NAME` | the function name | `Service` annotation, `service.name` |
 //! | `OTEL_PROPAGATORS` | `xray,tracecontext,baggage,b3,b3multi,jaeger,ottrace` | extraction order (first valid wins) and injected formats; `none` for none |
+//! | `LAMBDA_TRACE_PROPAGATORS_INJECT` | the `OTEL_PROPAGATORS` formats | formats injected into outgoing calls (the write set), same names; `none` for none. The AWS SDK interceptor always writes X-Ray |
 //! | `LAMBDA_TRACE_EXPORTER`, then `OTEL_TRACES_EXPORTER` | `xray` | `xray` (UDP daemon), `otlp` (OTLP/HTTP(S), feature `otlp`), `xray-otlp` (X-Ray's OTLP endpoint, SigV4; feature `xray-otlp`), `stdout` or `console` (one OTLP/JSON line per invocation), `xray-api` (`PutTraceSegments` over HTTPS; feature `xray-api`), `none` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | `127.0.0.1:2000` | `host:port` or `udp:host:port tcp:host:port` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | unset | the OTLP traces URL, used as is |
@@ -12,7 +13,12 @@
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `_COMPRESSION`, `_TIMEOUT`, `_CERTIFICATE` (each also as `OTEL_EXPORTER_OTLP_TRACES_*`, which wins) | `http/protobuf`, `none`, `10000`, none | see [`OtlpConfig`] |
 //! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | set by Lambda | only whether both are set (for `xray-otlp`; the exporter reads them when it signs) |
 //! | `LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED` | `false` | `true` turns tracing off (the handler runs bare) |
-//! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` | share of new or undecided traces that are recorded (with `LAMBDA_TRACE_CALLER_SAMPLING=ignore`, also of traces the caller marked sampled or not) |
+//! | `OTEL_SDK_DISABLED` | `false` | `true` (any case) turns tracing off as `LAMBDA_TRACE_DISABLED` does; other values but `false`: one log line, `false` |
+//! | `LAMBDA_TRACE_SAMPLE_RATE` | `1.0` (or what `OTEL_TRACES_SAMPLER` says) | share of new or undecided traces that are recorded, decided on the trace id (with `LAMBDA_TRACE_CALLER_SAMPLING=ignore`, also of traces the caller marked sampled or not) |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` | `always_on` / `always_off` / `traceidratio` (ratio: the argument, default `1.0`) set the sample rate to 1 / 0 / the ratio and `LAMBDA_TRACE_CALLER_SAMPLING` to `ignore`; their `parentbased_*` forms set it to `respect`. `LAMBDA_TRACE_SAMPLE_RATE` and `LAMBDA_TRACE_CALLER_SAMPLING` win when set. `jaeger_remote`, `parentbased_jaeger_remote`, `xray`, unknown names: one log line, the default |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | none | `key=value,…` (percent-decoded) added to the OTLP resource; its `service.name` is the service name when `OTEL_SERVICE_NAME` is unset; malformed: ignored whole, one log line |
+//! | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` (else `OTEL_ATTRIBUTE_COUNT_LIMIT`), `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT`, `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` wins) | `128`, `128`, `128`, `4096` | per-span limits ([`SpanLimits`](crate::span::SpanLimits)); only lower than the defaults |
+//! | `AWS_LAMBDA_RUNTIME_API`, `AWS_SAM_LOCAL` | set by Lambda / by `sam local` | outside Lambda (the first unset, or the second set) the default exporter is off unless `LAMBDA_TRACE_EXPORTER`, `OTEL_TRACES_EXPORTER` or `AWS_XRAY_DAEMON_ADDRESS` is set |
 //! | `LAMBDA_TRACE_FLUSH_TIMEOUT_MS` | `1000` | most time a flush may take |
 //! | `LAMBDA_TRACE_FLUSH_MARGIN_MS` | `50` | time kept before the invocation deadline |
 //! | `LAMBDA_TRACE_TIMEOUT_MARGIN_MS` | `100` | a handler still running this long before its deadline has its spans closed as timed out and exported then; `0` turns it off |
@@ -26,9 +32,10 @@
 //!
 //! # What reaches a trace
 //!
-//! Of these variables, only the values of `OTEL_SERVICE_NAME` / `POWERTOOLS_SERVICE_NAME`, the
-//! `AWS_LAMBDA_FUNCTION_*`, `AWS_LAMBDA_LOG_*` and region variables are ever written into a
-//! span or document (as the service name and resource attributes). No other variable is read
+//! Of these variables, only the values of `OTEL_SERVICE_NAME` / `POWERTOOLS_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, the `AWS_LAMBDA_FUNCTION_*`, `AWS_LAMBDA_LOG_*` and region
+//! variables are ever written into a span or document (as the service name and resource
+//! attributes). No other variable is read
 //! into one, so credentials (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and application
 //! secrets never appear in a trace; the OTLP header values (usually access tokens) are only sent
 //! as request headers to the collector, and their `Debug` hides them.
@@ -37,6 +44,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 mod choices;
+mod otel;
 mod otlp;
 
 pub use choices::{CallerSampling, ExporterKind, FlushMode};
@@ -60,13 +68,16 @@ pub struct Config {
     pub resource: Resource,
     /// Extraction order and injected formats.
     pub propagators: Vec<PropagatorKind>,
+    /// Injected formats when not `propagators` (`LAMBDA_TRACE_PROPAGATORS_INJECT`).
+    pub propagators_inject: Option<Vec<PropagatorKind>>,
     /// The exporter.
     pub exporter: ExporterKind,
     /// The X-Ray daemon address, as configured.
     pub daemon_address: String,
     /// How the OTLP exporters send (`OTEL_EXPORTER_OTLP_*`).
     pub otlp: OtlpConfig,
-    /// `true` turns tracing off.
+    /// `true` turns tracing off (`LAMBDA_TRACE_DISABLED`, `POWERTOOLS_TRACE_DISABLED`,
+    /// `OTEL_SDK_DISABLED`).
     pub disabled: bool,
     /// Share of new or undecided traces recorded, `0.0..=1.0`.
     pub sample_rate: f64,
@@ -90,6 +101,29 @@ pub struct Config {
     pub capture_response: bool,
     /// Whether the caller's sampling decision is followed.
     pub caller_sampling: CallerSampling,
+    /// Attributes, events and links per span, and the longest attribute value
+    /// (`OTEL_SPAN_*_LIMIT`, `OTEL_ATTRIBUTE_*_LIMIT`); never above the defaults.
+    pub span_limits: crate::span::SpanLimits,
+    /// `true` in Lambda: `AWS_LAMBDA_RUNTIME_API` set and `AWS_SAM_LOCAL` unset. Outside it the
+    /// default exporter (the X-Ray daemon at [`DEFAULT_DAEMON_ADDRESS`]) is off unless
+    /// [`exporter_explicit`](Self::exporter_explicit).
+    ///
+    /// ```
+    /// use lambda_trace::Config;
+    ///
+    /// let unit_test = Config::from_lookup(|_| None);
+    /// assert!(!unit_test.in_lambda && !unit_test.exporter_explicit);
+    /// let lambda = Config::from_lookup(|k| match k {
+    ///     "AWS_LAMBDA_RUNTIME_API" => Some("127.0.0.1:9001".into()),
+    ///     "AWS_XRAY_DAEMON_ADDRESS" => Some("169.254.79.129:2000".into()),
+    ///     _ => None,
+    /// });
+    /// assert!(lambda.in_lambda && lambda.exporter_explicit);
+    /// ```
+    pub in_lambda: bool,
+    /// `true` when the exporter was chosen rather than defaulted: `LAMBDA_TRACE_EXPORTER` (else
+    /// `OTEL_TRACES_EXPORTER`) names a known exporter, or `AWS_XRAY_DAEMON_ADDRESS` is set.
+    pub exporter_explicit: bool,
     /// Name the invocation span after the API route (`GET /orders/{id}`) instead of the
     /// function (builder only: [`route_as_name`](crate::layer::TraceLayerBuilder::route_as_name)).
     pub route_as_name: bool,
@@ -138,16 +172,24 @@ impl Config {
         let ms = |k: &str, default: u64| {
             Duration::from_millis(get(k).map_or(default, |v| parse_or_default_with(k, &v, default)))
         };
+        let sampler = otel::sampler(&get);
         Self {
             resource: resource(&get),
-            propagators: get("OTEL_PROPAGATORS")
-                .map_or_else(|| PropagatorKind::ALL.to_vec(), |list| propagators(&list)),
+            propagators: get("OTEL_PROPAGATORS").map_or_else(
+                || PropagatorKind::ALL.to_vec(),
+                |list| propagators("OTEL_PROPAGATORS", &list),
+            ),
+            propagators_inject: get("LAMBDA_TRACE_PROPAGATORS_INJECT")
+                .map(|l| propagators("LAMBDA_TRACE_PROPAGATORS_INJECT", &l)),
             exporter,
             daemon_address: get("AWS_XRAY_DAEMON_ADDRESS")
                 .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_string()),
             otlp: OtlpConfig::from_lookup(&get),
-            disabled: flag("LAMBDA_TRACE_DISABLED") || flag("POWERTOOLS_TRACE_DISABLED"),
-            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE").map_or(1.0, |v| sample_rate(&v)),
+            disabled: flag("LAMBDA_TRACE_DISABLED")
+                || flag("POWERTOOLS_TRACE_DISABLED")
+                || otel::sdk_disabled(&get),
+            sample_rate: get("LAMBDA_TRACE_SAMPLE_RATE")
+                .map_or(sampler.map_or(1.0, |s| s.ratio), |v| sample_rate(&v)),
             flush_timeout: ms("LAMBDA_TRACE_FLUSH_TIMEOUT_MS", 1000),
             flush_margin: ms("LAMBDA_TRACE_FLUSH_MARGIN_MS", 50),
             timeout_margin: ms("LAMBDA_TRACE_TIMEOUT_MARGIN_MS", 100),
@@ -163,10 +205,13 @@ impl Config {
                 .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
             capture_query: flag("LAMBDA_TRACE_CAPTURE_QUERY"),
             capture_response: flag("LAMBDA_TRACE_CAPTURE_RESPONSE"),
-            caller_sampling: get("LAMBDA_TRACE_CALLER_SAMPLING")
-                .map_or(CallerSampling::default(), |v| {
-                    parse_or_default("LAMBDA_TRACE_CALLER_SAMPLING", &v)
-                }),
+            caller_sampling: get("LAMBDA_TRACE_CALLER_SAMPLING").map_or(
+                sampler.map_or(CallerSampling::default(), |s| s.caller),
+                |v| parse_or_default("LAMBDA_TRACE_CALLER_SAMPLING", &v),
+            ),
+            span_limits: otel::span_limits(&get),
+            in_lambda: otel::in_lambda(&get),
+            exporter_explicit: otel::exporter_explicit(&get),
             route_as_name: false,
             aws_credentials: get("AWS_ACCESS_KEY_ID").is_some()
                 && get("AWS_SECRET_ACCESS_KEY").is_some(),
@@ -174,11 +219,19 @@ impl Config {
     }
 }
 
-/// The resource of the function: `AWS_LAMBDA_*`, the region, and the service name
-/// (`OTEL_SERVICE_NAME`, else `POWERTOOLS_SERVICE_NAME`, else the function's name).
+/// The resource of the function: `AWS_LAMBDA_*`, the region, `OTEL_RESOURCE_ATTRIBUTES`, and
+/// the service name (`OTEL_SERVICE_NAME`, else `service.name` of `OTEL_RESOURCE_ATTRIBUTES`,
+/// else `POWERTOOLS_SERVICE_NAME`, else the function's name).
 fn resource(get: &dyn Fn(&str) -> Option<String>) -> Resource {
     let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let mut attributes = otel::resource_attributes(get);
+    let from_attributes = attributes
+        .iter()
+        .position(|(k, _)| k == "service.name")
+        .map(|i| attributes.remove(i).1)
+        .filter(|v| !v.trim().is_empty());
     let service_name = get("OTEL_SERVICE_NAME")
+        .or(from_attributes)
         .or_else(|| get("POWERTOOLS_SERVICE_NAME"))
         .unwrap_or_else(|| match function_name.as_str() {
             "" => "service_undefined".to_string(),
@@ -193,12 +246,13 @@ fn resource(get: &dyn Fn(&str) -> Option<String>) -> Resource {
         memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse().ok()),
         log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
         log_stream: get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        attributes,
     }
 }
 
-/// `OTEL_PROPAGATORS`: the listed formats in order; `none` and unknown names are left out (an
-/// unknown one with a log line).
-fn propagators(list: &str) -> Vec<PropagatorKind> {
+/// `OTEL_PROPAGATORS` (or `LAMBDA_TRACE_PROPAGATORS_INJECT`, named `key`): the listed formats in
+/// order; `none` and unknown names are left out (an unknown one with a log line).
+fn propagators(key: &str, list: &str) -> Vec<PropagatorKind> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.eq_ignore_ascii_case("none") && !s.is_empty())
@@ -207,7 +261,7 @@ fn propagators(list: &str) -> Vec<PropagatorKind> {
                 .map_err(|e| {
                     tracing::warn!(
                         target: "lambda_trace",
-                        "OTEL_PROPAGATORS: {}; ignored",
+                        "{key}: {}; ignored",
                         crate::log_safe::log_safe(&e.to_string())
                     )
                 })
@@ -246,6 +300,11 @@ fn invalid(key: &str, value: &str) {
 /// which every function already has for its events, rather than `str::parse::<f64>`, whose tables
 /// would be the largest thing this crate adds to a binary, for one value read once (issue 6).
 fn parse_share(s: &str) -> Option<f64> {
+    parse_decimal(s).map(|rate| rate.clamp(0.0, 1.0))
+}
+
+/// A decimal number as [`parse_share`] reads it, not clamped.
+fn parse_decimal(s: &str) -> Option<f64> {
     // Rewritten in JSON's number syntax: no `+`, no leading zeros, digits on both sides of the
     // point (`.5` is `0.5`, `5.` is `5.0`).
     let (sign, unsigned) = match s.as_bytes().first() {
@@ -267,9 +326,7 @@ fn parse_share(s: &str) -> Option<f64> {
         int => int,
     };
     let frac = if frac.is_empty() { "0" } else { frac };
-    serde_json::from_str::<f64>(&format!("{sign}{int}.{frac}{exponent}"))
-        .ok()
-        .map(|rate| rate.clamp(0.0, 1.0))
+    serde_json::from_str::<f64>(&format!("{sign}{int}.{frac}{exponent}")).ok()
 }
 
 #[cfg(test)]

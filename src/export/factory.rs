@@ -9,8 +9,25 @@ use crate::log_safe::{log_safe, log_safe_message};
 
 /// The exporter `c` names, ready to use. Never fails: an exporter that cannot start is replaced
 /// (the daemon's, or one that drops spans) with one log line.
+///
+/// Tracing turned off (`c.disabled`): none (nothing is ever exported, no socket is opened).
+/// Outside Lambda ([`Config::in_lambda`]) the default exporter is off too, with one log line,
+/// unless one was configured ([`Config::exporter_explicit`]): a unit test calling the layer or
+/// `sam local` sends nothing to `127.0.0.1:2000`, where no daemon listens.
 pub(crate) fn exporter_for(c: &Config) -> Arc<dyn Exporter> {
+    if c.disabled {
+        return Arc::new(NoopExporter);
+    }
     match c.exporter {
+        ExporterKind::XrayDaemon if !c.in_lambda && !c.exporter_explicit => {
+            tracing::info!(
+                target: "lambda_trace",
+                "not running in Lambda (no AWS_LAMBDA_RUNTIME_API, or AWS_SAM_LOCAL set) and no \
+                 exporter configured: spans are not exported (set LAMBDA_TRACE_EXPORTER, e.g. \
+                 stdout, or AWS_XRAY_DAEMON_ADDRESS to send them)"
+            );
+            Arc::new(NoopExporter)
+        }
         ExporterKind::XrayDaemon => daemon_exporter(c),
         ExporterKind::Otlp if names_xray(c) => xray_otlp_exporter(c),
         ExporterKind::Otlp => otlp_exporter(c),

@@ -32,8 +32,12 @@ const XRAY_PARENT: &str = "463ac35c9f6413ad";
 #[derive(Debug, Clone, Copy)]
 enum Lambda {
     None,
+    /// Active tracing, sampled.
     Sampled,
+    /// Active tracing, sampled out.
     NotSampled,
+    /// PassThrough with nothing upstream sampled: Lambda sends the root alone.
+    RootOnly,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +99,7 @@ fn context(lambda: Lambda) -> Context {
         Lambda::NotSampled => Some(format!(
             "Root={LAMBDA_ROOT};Parent={LAMBDA_PARENT};Sampled=0"
         )),
+        Lambda::RootOnly => Some(format!("Root={LAMBDA_ROOT}")),
     };
     cx
 }
@@ -180,11 +185,16 @@ async fn lambda_http_events_follow_the_parent_rule() {
         (Lambda::Sampled,    Caller::None,       Subsegment { link: None }),
         (Lambda::Sampled,    Caller::W3cSampled, Subsegment { link: Some(W3C_TRACE) }),
         (Lambda::Sampled,    Caller::Xray,       Subsegment { link: None }),
-        // PassThrough (or sampled out): the caller's sampled context decides; without one,
-        // Lambda's `Sampled=0` stands and nothing is recorded.
+        // Active tracing sampled the request out: the platform's decision stands, whatever
+        // the caller's flag (issue 18).
         (Lambda::NotSampled, Caller::None,       Silent),
-        (Lambda::NotSampled, Caller::W3cSampled, Segment(Some((W3C_TRACE, W3C_PARENT)))),
+        (Lambda::NotSampled, Caller::W3cSampled, Silent),
         (Lambda::NotSampled, Caller::Xray,       Silent),
+        // PassThrough: Lambda sends `Root=…` alone, no decision; the caller's context decides,
+        // else Lambda's trace id with the sample rate (1.0 here).
+        (Lambda::RootOnly,   Caller::None,       Segment(None)),
+        (Lambda::RootOnly,   Caller::W3cSampled, Segment(Some((W3C_TRACE, W3C_PARENT)))),
+        (Lambda::RootOnly,   Caller::Xray,       Segment(None)),
     ];
     for (name, template) in [("v1", V1), ("v2", V2)] {
         for (lambda, caller, expected) in &table {
@@ -218,7 +228,7 @@ async fn a_callers_xray_header_that_is_not_lambdas_is_still_read() {
         )
         .body(Body::Empty)
         .unwrap()
-        .with_lambda_context(context(Lambda::NotSampled));
+        .with_lambda_context(context(Lambda::RootOnly));
     svc.oneshot(request).await.unwrap();
     assert_eq!(
         outcome(&exporter.take()),

@@ -56,6 +56,25 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// Formats injected into outgoing calls (the write set; `LAMBDA_TRACE_PROPAGATORS_INJECT`),
+    /// when they are not the [`propagators`](Self::propagators) read: e.g. read every format
+    /// but send only `traceparent` and X-Ray. The AWS SDK interceptor always writes X-Ray.
+    ///
+    /// ```
+    /// use lambda_trace::TraceLayer;
+    /// use lambda_trace::propagation::PropagatorKind;
+    ///
+    /// let layer = TraceLayer::builder()
+    ///     .propagators(&PropagatorKind::ALL)
+    ///     .propagators_inject(&[PropagatorKind::TraceContext, PropagatorKind::Xray])
+    ///     .build();
+    /// # let _ = layer;
+    /// ```
+    pub fn propagators_inject(mut self, kinds: &[PropagatorKind]) -> Self {
+        self.config.propagators_inject = Some(kinds.to_vec());
+        self
+    }
+
     /// Where spans go (overrides the configured exporter).
     pub fn exporter(mut self, exporter: impl Exporter + 'static) -> Self {
         self.exporter = Some(Arc::new(exporter));
@@ -143,10 +162,17 @@ impl TraceLayerBuilder {
             .exporter
             .unwrap_or_else(|| crate::export::exporter_for(&config));
         let settings = Settings {
-            propagator: Arc::new(CompositePropagator::from_kinds(&config.propagators)),
+            propagator: Arc::new(CompositePropagator::from_read_write(
+                &config.propagators,
+                config
+                    .propagators_inject
+                    .as_deref()
+                    .unwrap_or(&config.propagators),
+            )),
             resource: Arc::new(config.resource.clone()),
             max_spans: config.max_spans,
             max_annotations: crate::span::MAX_ANNOTATIONS,
+            limits: config.span_limits.capped(),
             capture_query: config.capture_query,
         };
         TraceLayer {

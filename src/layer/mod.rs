@@ -80,6 +80,7 @@ mod panic_stack;
 mod parent;
 mod rejected;
 mod response;
+mod sampler;
 mod service;
 mod timeout;
 

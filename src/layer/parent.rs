@@ -19,44 +19,54 @@ pub(crate) struct Parent {
 /// Decides the parent:
 /// 1. Lambda's header with `Sampled=1` (Active tracing): a subsegment of Lambda's segment; a
 ///    caller context of another trace becomes a link.
-/// 2. Otherwise the event headers' context: a segment whose parent is the caller's span.
+///    1b. Lambda's header with `Sampled=0` (Active tracing, sampled out): Lambda's decision
+///    stands (not recorded; Lambda's trace is what travels on), the caller's context a link.
+/// 2. Otherwise the event headers' context: a segment whose parent is the caller's span. Under
+///    PassThrough Lambda's header has no decision (`Root=…` alone), so the caller decides.
 /// 3. Otherwise Lambda's header when it names a trace (pass-through), as a segment.
 /// 4. Otherwise a new trace.
 ///
-/// An undecided sampling decision is made here with `sample_rate`, so what is injected
-/// downstream carries our decision.
+/// An undecided sampling decision is made here with `sample_rate`, deterministically on the
+/// trace id ([`super::sampler::sampled`]), so what is injected downstream carries our decision.
 ///
 /// With [`CallerSampling::Ignore`], the sampling flag and B3 debug flag of the event's context
 /// (the caller's, case 2) are discarded before that, so `sample_rate` decides; its trace id,
 /// parent and other fields are kept. Lambda's header is the platform's, not the caller's: its
-/// decision stands in cases 1 and 3 whatever the policy.
+/// decision stands in cases 1, 1b and 3 whatever the policy.
+///
+/// A caller's decision without ids ([`TraceContext::sampling_only`], B3 `b3: 0`) is no context
+/// to continue or link: the parent is chosen as if the event had no context (Lambda's header or a
+/// new trace), and, with [`CallerSampling::Respect`], the caller's decision replaces that
+/// context's own except under Active tracing (case 1) — so a B3 deny leaves the invocation
+/// unsampled. Its baggage travels on.
 pub(crate) fn decide(
     lambda_header: Option<&str>,
     from_event: Option<TraceContext>,
     sample_rate: f64,
     caller: CallerSampling,
 ) -> Parent {
+    let (from_event, decision) = match from_event {
+        Some(cx) if cx.sampling_only => (None, Some(cx)),
+        other => (other, None),
+    };
     let lambda = lambda_header.and_then(|h| XrayPropagator::default().extract_value(h));
+    let lambda_decision = lambda.as_ref().map(|l| l.sampling);
     let mut parent = match (lambda, from_event) {
-        (Some(mut lambda), event)
+        (Some(lambda), event)
             if lambda.sampling == Sampling::Sampled && lambda.span_id.is_some() =>
         {
-            // The caller's baggage still travels on (it belongs to the request, not to a
-            // trace); its `tracestate` only when it describes this same trace.
-            let link = event.and_then(|mut e| {
-                lambda.baggage = std::mem::take(&mut e.baggage);
-                if e.trace_id == lambda.trace_id {
-                    lambda.trace_state = e.trace_state.take();
-                    None
-                } else {
-                    Some(e)
-                }
-            });
-            Parent {
-                context: lambda,
-                placement: RootPlacement::LambdaSubsegment,
-                link,
-            }
+            lambda_decides(lambda, event, RootPlacement::LambdaSubsegment)
+        }
+        (Some(lambda), event) if lambda.sampling == Sampling::NotSampled => {
+            // Active tracing sampled this request out (X-Ray's rules, or an upstream
+            // `Sampled=0`): the platform's decision, whatever the caller's flag says. (Under
+            // PassThrough Lambda sends no decision: a root-only header, case 3.)
+            let placement = if lambda.span_id.is_some() {
+                RootPlacement::LambdaSubsegment
+            } else {
+                RootPlacement::Segment
+            };
+            lambda_decides(lambda, event, placement)
         }
         (_, Some(mut event)) => {
             if caller == CallerSampling::Ignore {
@@ -81,11 +91,23 @@ pub(crate) fn decide(
         },
     };
     let cx = &mut parent.context;
+    if let Some(mut decision) = decision {
+        if cx.baggage.is_empty() {
+            cx.baggage = std::mem::take(&mut decision.baggage);
+        }
+        let platform_decided = parent.placement == RootPlacement::LambdaSubsegment
+            || lambda_decision.is_some_and(|d| d != Sampling::Deferred);
+        if caller == CallerSampling::Respect && !platform_decided {
+            cx.sampling = decision.sampling;
+            cx.debug = decision.debug;
+        }
+    }
     if cx.debug {
         cx.sampling = Sampling::Sampled;
     }
     if cx.sampling == Sampling::Deferred {
-        let sampled = sample_rate >= 1.0 || (sample_rate > 0.0 && fastrand::f64() < sample_rate);
+        // OpenTelemetry's `TraceIdRatioBased`, on the trace id's random bits (`sampler.rs`).
+        let sampled = super::sampler::sampled(cx, sample_rate);
         cx.sampling = if sampled {
             Sampling::Sampled
         } else {
@@ -93,6 +115,30 @@ pub(crate) fn decide(
         };
     }
     parent
+}
+
+/// Lambda's context decides (cases 1 and 1b): the caller's baggage travels on (it belongs to
+/// the request, not to a trace), its `tracestate` only when it describes this same trace; a
+/// caller context of another trace becomes a link.
+fn lambda_decides(
+    mut lambda: TraceContext,
+    event: Option<TraceContext>,
+    placement: RootPlacement,
+) -> Parent {
+    let link = event.and_then(|mut e| {
+        lambda.baggage = std::mem::take(&mut e.baggage);
+        if e.trace_id == lambda.trace_id {
+            lambda.trace_state = e.trace_state.take();
+            None
+        } else {
+            Some(e)
+        }
+    });
+    Parent {
+        context: lambda,
+        placement,
+        link,
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +213,43 @@ mod tests {
             let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
             let p = decide(Some(header), None, 1.0, policy);
             assert_eq!(p.context.sampling, Sampling::NotSampled, "{policy}");
+        }
+    }
+
+    /// A B3 decision without ids × Lambda's header × policy × rate: (lambda header, b3 value,
+    /// policy, rate, expected sampling, expected placement, why).
+    #[rustfmt::skip]
+    #[allow(clippy::type_complexity)]
+    fn sampling_only_rows() -> Vec<(Option<&'static str>, &'static str, CallerSampling, f64, Sampling, RootPlacement, &'static str)> {
+        let pass = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?");
+        vec![
+            (None, "0", CallerSampling::Respect, 1.0, Sampling::NotSampled, RootPlacement::Segment, "B3 deny is honoured: a new, unsampled trace"),
+            (None, "1", CallerSampling::Respect, 0.0, Sampling::Sampled, RootPlacement::Segment, "B3 accept without ids"),
+            (None, "d", CallerSampling::Respect, 0.0, Sampling::Sampled, RootPlacement::Segment, "B3 debug without ids"),
+            (None, "0", CallerSampling::Ignore, 1.0, Sampling::Sampled, RootPlacement::Segment, "ignore: the rate decides"),
+            (pass, "0", CallerSampling::Respect, 1.0, Sampling::NotSampled, RootPlacement::Segment, "Lambda's undecided trace, denied by the caller"),
+            (Some(LAMBDA_SAMPLED), "0", CallerSampling::Respect, 1.0, Sampling::Sampled, RootPlacement::LambdaSubsegment, "Active tracing: the platform's decision stands"),
+        ]
+    }
+
+    #[test]
+    fn a_decision_without_ids_decides_but_is_not_a_parent() {
+        for (lambda, b3, policy, rate, sampling, placement, why) in sampling_only_rows() {
+            let event = caller("b3", b3);
+            assert!(event.sampling_only, "{why}");
+            let p = decide(lambda, Some(event.clone()), rate, policy);
+            assert_eq!(p.context.sampling, sampling, "{why}");
+            assert_eq!(p.placement, placement, "{why}");
+            assert!(!p.context.sampling_only, "{why}");
+            assert!(p.link.is_none(), "{why}: an invented trace is never linked");
+            assert_ne!(p.context.trace_id, event.trace_id, "{why}");
+            if lambda.is_some() {
+                assert_eq!(
+                    p.context.trace_id.to_xray(),
+                    "1-5759e988-bd862e3fe1be46a994272793",
+                    "{why}"
+                );
+            }
         }
     }
 

@@ -119,6 +119,10 @@ pub(crate) fn resource_attributes(r: &Resource) -> KeyValues<'_> {
     if let Some(stream) = r.log_stream.as_deref().filter(|s| !s.is_empty()) {
         kv.push("aws.log.stream.names", Value::StrArray(vec![stream.into()]));
     }
+    // `OTEL_RESOURCE_ATTRIBUTES`: after the platform's, which win on a repeated key.
+    for (key, value) in &r.attributes {
+        kv.push(key.as_str(), Value::Str(Cow::Borrowed(value)));
+    }
     kv
 }
 

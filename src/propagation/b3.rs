@@ -24,7 +24,7 @@ const ALL_FIELDS: &[&str] = &[B3_SINGLE, TRACE_ID, SPAN_ID, PARENT_SPAN_ID, SAMP
 /// sampled). No sampling state means [`Sampling::Deferred`].
 ///
 /// The sampling-only forms (`b3: 0`, `b3: 1`, `b3: d`) carry no trace id, so they are not a `B3`
-/// and fail with [`ParseError::Malformed`].
+/// and fail with [`ParseError::Malformed`]; [`B3Propagator`] reads them as a decision.
 ///
 /// ```
 /// use lambda_trace::propagation::B3;
@@ -146,15 +146,34 @@ pub enum B3Encoding {
 /// `X-B3-Flags: 1` (debug, which implies sampled); `X-B3-ParentSpanId` is ignored. An unknown
 /// sampled value makes the context invalid.
 ///
-/// The sampling-only forms (`b3: 0`, or `X-B3-Sampled` without ids) carry no trace id, so extract
-/// returns `None` and the invocation starts a new trace that our own sampler decides. Honouring a
-/// `0` ("deny") there would need a context with an invented trace id; callers that must not be
-/// traced should rather not send B3 at all.
+/// **Sampling only.** B3 lets a caller send a decision without ids: `b3: 0` (deny), `b3: 1`
+/// (accept), `b3: d` (debug), or `X-B3-Sampled` / `X-B3-Flags: 1` without `X-B3-TraceId` (B3
+/// README, "Single Header": "Sampling State can also be sent on its own (with no identifiers)";
+/// "Why send trace IDs with a reject sampling decision?": "valid to propagate only a reject
+/// sampling decision"). Extract returns it as a context marked
+/// [`sampling_only`](TraceContext::sampling_only): a generated trace id (random flag set), no span
+/// id, the caller's decision — so a deny is honoured: the invocation starts a new trace that stays
+/// unsampled. A sampling-only `b3` next to `X-B3-*` ids keeps those ids with the `b3` decision
+/// (the single header takes precedence, README "Http Encodings").
 ///
 /// **Inject** writes the configured encoding: `b3: {32 hex trace id}-{span id}[-{1|0|d}]` (no
 /// sampling field when [`Sampling::Deferred`]), or `X-B3-TraceId`, `X-B3-SpanId` and either
 /// `X-B3-Flags: 1` (debug) or `X-B3-Sampled: 1|0` (none when deferred). A context without a span
-/// id writes nothing: B3 requires one.
+/// id writes only a sampling-only context's decision (`b3: 0`, `X-B3-Sampled: 0`, …), else
+/// nothing: B3 requires one.
+///
+/// ```
+/// use lambda_trace::propagation::testing::{pairs, Pairs};
+/// use lambda_trace::propagation::{B3Propagator, Propagator};
+/// use lambda_trace::Sampling;
+///
+/// let deny = B3Propagator::single().extract(&pairs(&[("b3", "0")])).unwrap();
+/// assert!(deny.sampling_only && deny.span_id.is_none());
+/// assert_eq!(deny.sampling, Sampling::NotSampled);
+/// let mut out = Pairs::default();
+/// B3Propagator::single().inject(&deny, &mut out);
+/// assert_eq!(out.value("b3"), Some("0"));
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct B3Propagator(B3Encoding);
 
@@ -181,7 +200,21 @@ impl B3Propagator {
 
     fn parse(headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
         let single = match single_value(headers, B3_SINGLE) {
-            Ok(Some(value)) => Some(value.parse::<B3>()),
+            Ok(Some(value)) => match sampling_state(value) {
+                Some((sampling, debug)) => {
+                    // The decision of `b3`, the ids of the multi headers when they have some.
+                    return Ok(Some(match Self::parse_multi(headers) {
+                        Ok(Some(mut cx)) if !cx.sampling_only => {
+                            cx.sampling = sampling;
+                            cx.debug = debug;
+                            cx.flags = cx.flags.with_sampled(sampling.is_sampled());
+                            cx
+                        }
+                        _ => decision_only(sampling, debug),
+                    }));
+                }
+                None => Some(value.parse::<B3>()),
+            },
             Ok(None) => None,
             Err(e) => Some(Err(e)),
         };
@@ -198,13 +231,6 @@ impl B3Propagator {
     }
 
     fn parse_multi(headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
-        let Some(trace_id) = single_value(headers, TRACE_ID)? else {
-            return Ok(None);
-        };
-        let trace_id = parse_trace_id(trace_id)?;
-        let span_id = single_value(headers, SPAN_ID)?
-            .ok_or(ParseError::Malformed)?
-            .parse::<SpanId>()?;
         let debug = single_value(headers, FLAGS)? == Some("1");
         let sampling = match single_value(headers, SAMPLED)? {
             _ if debug => Sampling::Sampled,
@@ -213,9 +239,52 @@ impl B3Propagator {
             Some(v) if v == "0" || v.eq_ignore_ascii_case("false") => Sampling::NotSampled,
             Some(_) => return Err(ParseError::InvalidSampling),
         };
+        let Some(trace_id) = single_value(headers, TRACE_ID)? else {
+            // `X-B3-Sampled` or `X-B3-Flags: 1` without ids: a decision only.
+            return Ok((sampling != Sampling::Deferred).then(|| decision_only(sampling, debug)));
+        };
+        let trace_id = parse_trace_id(trace_id)?;
+        let span_id = single_value(headers, SPAN_ID)?
+            .ok_or(ParseError::Malformed)?
+            .parse::<SpanId>()?;
         let mut cx = TraceContext::new(trace_id, Some(span_id), sampling);
         cx.debug = debug;
         Ok(Some(cx))
+    }
+}
+
+/// `b3`'s sampling state alone: `0`, `1` or `d` (debug, which implies accept).
+fn sampling_state(value: &str) -> Option<(Sampling, bool)> {
+    match value {
+        "0" => Some((Sampling::NotSampled, false)),
+        "1" => Some((Sampling::Sampled, false)),
+        "d" => Some((Sampling::Sampled, true)),
+        _ => None,
+    }
+}
+
+/// A caller's decision without ids: a new trace id (ours, so random), no parent.
+fn decision_only(sampling: Sampling, debug: bool) -> TraceContext {
+    let mut cx = TraceContext::new_root(sampling);
+    cx.debug = debug;
+    cx.sampling_only = true;
+    cx
+}
+
+impl B3Propagator {
+    /// The decision of a sampling-only context without a span id, in the configured encoding.
+    fn inject_decision(&self, cx: &TraceContext, headers: &mut dyn Injector) {
+        let state = match (cx.debug, cx.sampling) {
+            (true, _) => "d",
+            (false, Sampling::Sampled) => "1",
+            (false, Sampling::NotSampled) => "0",
+            (false, _) => return,
+        };
+        match (self.0, state) {
+            (B3Encoding::Single, _) => headers.set(B3_SINGLE, state.into()),
+            (B3Encoding::Multi, "d") => headers.set(FLAGS, "1".into()),
+            (B3Encoding::Multi, _) => headers.set(SAMPLED, state.into()),
+        }
     }
 }
 
@@ -224,8 +293,22 @@ impl Propagator for B3Propagator {
         ok_or_log("b3", Self::parse(headers))
     }
 
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        Self::parse(headers)
+    }
+
+    fn name(&self) -> &'static str {
+        match self.0 {
+            B3Encoding::Single => "b3",
+            B3Encoding::Multi => "b3multi",
+        }
+    }
+
     fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector) {
         let Some(span_id) = cx.span_id else {
+            if cx.sampling_only {
+                self.inject_decision(cx, headers);
+            }
             return;
         };
         match self.0 {
@@ -283,9 +366,6 @@ mod tests {
 
     #[rustfmt::skip]
     fn extract_single_data_invalid() -> Vec<(&'static str, &'static str)> { vec![
-        ("0", "deny without ids: no context"),
-        ("1", "accept without ids: no context"),
-        ("d", "debug without ids: no context"),
         ("", "empty"),
         ("80f198ee56343ba864fe8b2a57d3eff7", "trace id only"),
         ("80f198ee56343ba864fe8b2a57d3eff7-", "empty span id"),
@@ -369,7 +449,6 @@ mod tests {
 
     #[rustfmt::skip]
     fn extract_multi_data_invalid() -> Vec<(Pairs, &'static str)> { vec![
-        (pairs(&[(SAMPLED, "0")]), "sampled only: no context"),
         (pairs(&[(TRACE_ID, TRACE)]), "no span id"),
         (pairs(&[(TRACE_ID, TRACE), (SPAN_ID, "xyz")]), "bad span id"),
         (pairs(&[(TRACE_ID, "463ac35c9f6413a"), (SPAN_ID, SPAN)]), "15-digit trace id"),

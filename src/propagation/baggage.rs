@@ -146,6 +146,10 @@ impl Propagator for BaggagePropagator {
         None
     }
 
+    fn name(&self) -> &'static str {
+        "baggage"
+    }
+
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
         let Some(value) = list_value(headers, HEADER) else {
             return;

@@ -5,10 +5,11 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 
 use super::{
-    B3Propagator, BaggagePropagator, Extractor, Injector, JaegerPropagator, OtPropagator,
-    Propagator, W3cPropagator, XrayPropagator,
+    B3Propagator, BaggagePropagator, ExtractReport, Extractor, FormatOutcome, FormatReport,
+    Injector, JaegerPropagator, OtPropagator, Propagator, W3cPropagator, XrayPropagator,
 };
-use crate::context::TraceContext;
+use crate::context::{Sampling, TraceContext};
+use crate::error::ParseError;
 
 /// A format name as `OTEL_PROPAGATORS` spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,41 +94,167 @@ impl FromStr for PropagatorKind {
 
 /// Several formats: [`extract`](Propagator::extract) asks each in order and the **first valid
 /// context wins** — a context with a parent span beats one that has a trace id only, whatever
-/// their order; then every format adds its baggage. [`inject`](Propagator::inject) writes every
-/// format.
+/// their order; then every format adds its baggage. A sampling decision sent without ids (B3
+/// `b3: 0`, see [`B3Propagator`]) decides the winning context's sampling when that context left it
+/// [`Deferred`](Sampling::Deferred), and is the context (a new trace id,
+/// [`sampling_only`](TraceContext::sampling_only)) when no other format found one.
+/// [`inject`](Propagator::inject) writes every format of the **write set**: the same formats
+/// unless [`with_inject_kinds`](Self::with_inject_kinds) chose others
+/// (`LAMBDA_TRACE_PROPAGATORS_INJECT`).
 ///
 /// The default holds every format, X-Ray first (the header AWS services pass along), then W3C,
 /// B3, Jaeger and OpenTracing.
+///
+/// ```
+/// use lambda_trace::propagation::testing::{pairs, Pairs};
+/// use lambda_trace::propagation::{CompositePropagator, Propagator, PropagatorKind};
+///
+/// // Read every format, send only traceparent and X-Ray.
+/// let p = CompositePropagator::default()
+///     .with_inject_kinds(&[PropagatorKind::TraceContext, PropagatorKind::Xray]);
+/// let cx = p
+///     .extract(&pairs(&[("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1")]))
+///     .unwrap();
+/// let mut out = Pairs::default();
+/// p.inject(&cx, &mut out);
+/// assert!(out.value("traceparent").is_some() && out.value("x-amzn-trace-id").is_some());
+/// assert_eq!(out.value("b3"), None);
+/// ```
 pub struct CompositePropagator {
     propagators: Vec<Box<dyn Propagator>>,
+    /// The write set, when it is not `propagators`.
+    injectors: Option<Vec<Box<dyn Propagator>>>,
     fields: &'static [&'static str],
 }
 
 impl CompositePropagator {
-    /// A composite of `propagators`, tried in the given order.
+    /// A composite of `propagators`, tried in the given order and all injected.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::{CompositePropagator, W3cPropagator};
+    ///
+    /// let p = CompositePropagator::new(vec![Box::new(W3cPropagator::default())]);
+    /// assert!(!p.is_empty());
+    /// ```
     pub fn new(propagators: Vec<Box<dyn Propagator>>) -> Self {
+        let mut this = Self {
+            propagators,
+            injectors: None,
+            fields: &[],
+        };
+        this.fields = this.collect_fields();
+        this
+    }
+
+    /// Every header name read or written, each once, interned.
+    fn collect_fields(&self) -> &'static [&'static str] {
         let mut fields: Vec<&'static str> = Vec::new();
-        for field in propagators.iter().flat_map(|p| p.fields().iter().copied()) {
+        let written = self.injectors.iter().flatten();
+        for field in self
+            .propagators
+            .iter()
+            .chain(written)
+            .flat_map(|p| p.fields().iter().copied())
+        {
             // Both B3 encodings read every B3 header: list each name once.
             if !fields.contains(&field) {
                 fields.push(field);
             }
         }
-        Self {
-            propagators,
-            fields: interned(fields),
-        }
+        interned(fields)
     }
 
     /// A composite of the named formats, in order (`OTEL_PROPAGATORS`). Duplicates are skipped.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::{CompositePropagator, PropagatorKind};
+    ///
+    /// let p = CompositePropagator::from_kinds(&[PropagatorKind::Xray, PropagatorKind::Xray]);
+    /// assert_eq!(p.fields(), ["x-amzn-trace-id"]);
+    /// # use lambda_trace::propagation::Propagator;
+    /// ```
     pub fn from_kinds(kinds: &[PropagatorKind]) -> Self {
-        let mut seen = Vec::with_capacity(kinds.len());
-        for k in kinds {
-            if !seen.contains(k) {
-                seen.push(*k);
-            }
+        Self::new(boxed(kinds))
+    }
+
+    /// The same read set, injecting the named formats instead (the write set,
+    /// `LAMBDA_TRACE_PROPAGATORS_INJECT`): e.g. accept every format but send only `traceparent`
+    /// and X-Ray. An empty list injects nothing. Duplicates are skipped.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::testing::Pairs;
+    /// use lambda_trace::propagation::{CompositePropagator, Propagator, PropagatorKind};
+    /// use lambda_trace::{Sampling, SpanId, TraceContext, TraceId};
+    ///
+    /// let p = CompositePropagator::default().with_inject_kinds(&[PropagatorKind::Xray]);
+    /// let cx = TraceContext::new(TraceId::generate(), SpanId::from_u64(7), Sampling::Sampled);
+    /// let mut out = Pairs::default();
+    /// p.inject(&cx, &mut out);
+    /// assert_eq!(out.0.len(), 1);
+    /// assert_eq!(out.0[0].0, "x-amzn-trace-id");
+    /// ```
+    #[must_use]
+    pub fn with_inject_kinds(mut self, kinds: &[PropagatorKind]) -> Self {
+        self.injectors = Some(boxed(kinds));
+        self.fields = self.collect_fields();
+        self
+    }
+
+    /// Reads `read` (in order) and injects `write`: [`from_kinds`](Self::from_kinds) then
+    /// [`with_inject_kinds`](Self::with_inject_kinds), or just the first when both are the same.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::{CompositePropagator, Propagator, PropagatorKind};
+    ///
+    /// let p = CompositePropagator::from_read_write(&PropagatorKind::ALL, &[PropagatorKind::Xray]);
+    /// assert!(p.fields().contains(&"traceparent")); // read
+    /// ```
+    pub fn from_read_write(read: &[PropagatorKind], write: &[PropagatorKind]) -> Self {
+        let p = Self::from_kinds(read);
+        if read == write {
+            p
+        } else {
+            p.with_inject_kinds(write)
         }
-        Self::new(seen.into_iter().map(PropagatorKind::propagator).collect())
+    }
+
+    /// Every format's outcome for `headers`, and the context [`extract`](Propagator::extract)
+    /// returns for them (see [`ExtractReport`]). Slower than `extract` (every format is parsed,
+    /// none stops the search) and silent: for debugging a caller, not for every request.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::testing::pairs;
+    /// use lambda_trace::propagation::{CompositePropagator, FormatOutcome};
+    ///
+    /// let report = CompositePropagator::default().extract_report(&pairs(&[(
+    ///     "x-amzn-trace-id",
+    ///     "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    /// )]));
+    /// assert_eq!(report.formats[0].format, "xray");
+    /// assert_eq!(report.formats[0].outcome, FormatOutcome::Found { has_parent: true });
+    /// assert_eq!(report.formats[1].outcome, FormatOutcome::Absent);
+    /// assert!(report.context.is_some());
+    /// ```
+    pub fn extract_report(&self, headers: &dyn Extractor) -> ExtractReport {
+        let results: Vec<Result<Option<TraceContext>, ParseError>> = self
+            .propagators
+            .iter()
+            .map(|p| p.try_extract(headers))
+            .collect();
+        let formats = self
+            .propagators
+            .iter()
+            .zip(&results)
+            .map(|(p, r)| FormatReport {
+                format: p.name(),
+                outcome: FormatOutcome::of(r),
+            })
+            .collect();
+        let mut context = select(results.into_iter().map(|r| r.ok().flatten()));
+        if let Some(cx) = &mut context {
+            self.extract_baggage(headers, cx);
+        }
+        ExtractReport { formats, context }
     }
 
     /// `true` when it holds no format (`OTEL_PROPAGATORS=none`).
@@ -163,25 +290,75 @@ impl fmt::Debug for CompositePropagator {
     }
 }
 
+/// The extract rule over each format's answer, in order: the first context that names a parent
+/// span wins, else the first with a trace id only (the `Root=…` that API Gateway and ALB add to
+/// every request is only the fallback). A sampling-only decision (the first one) decides a
+/// deferred winner's sampling, or is the context when nothing else was found. The search stops
+/// at a winner with a decision of its own; `results` is lazy, so later formats are not parsed.
+fn select(results: impl Iterator<Item = Option<TraceContext>>) -> Option<TraceContext> {
+    let mut fallback: Option<TraceContext> = None;
+    let mut decision: Option<TraceContext> = None;
+    let mut found: Option<TraceContext> = None;
+    for cx in results.flatten() {
+        if cx.sampling_only {
+            decision = decision.or(Some(cx));
+        } else if cx.span_id.is_some() {
+            if found.is_none() {
+                found = Some(cx);
+            }
+        } else if fallback.is_none() {
+            fallback = Some(cx);
+        }
+        let decided = found
+            .as_ref()
+            .is_some_and(|f| f.sampling != Sampling::Deferred);
+        if decided || (found.is_some() && decision.is_some()) {
+            break;
+        }
+    }
+    let Some(mut cx) = found.or(fallback) else {
+        return decision;
+    };
+    if let Some(d) = decision
+        && cx.sampling == Sampling::Deferred
+    {
+        cx.sampling = d.sampling;
+        cx.debug = d.debug;
+        cx.flags = cx.flags.with_sampled(d.sampling.is_sampled());
+    }
+    Some(cx)
+}
+
+/// Each named format's propagator, duplicates skipped.
+fn boxed(kinds: &[PropagatorKind]) -> Vec<Box<dyn Propagator>> {
+    let mut seen = Vec::with_capacity(kinds.len());
+    for k in kinds {
+        if !seen.contains(k) {
+            seen.push(*k);
+        }
+    }
+    seen.into_iter().map(PropagatorKind::propagator).collect()
+}
+
 impl Propagator for CompositePropagator {
     fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext> {
-        // First valid context that names a parent span wins; a trace id alone (the `Root=…`
-        // that API Gateway and ALB add to every request) is only the fallback.
-        let mut fallback = None;
-        let mut found = None;
-        for p in &self.propagators {
-            match p.extract(headers) {
-                Some(cx) if cx.span_id.is_some() => {
-                    found = Some(cx);
-                    break;
-                }
-                Some(cx) if fallback.is_none() => fallback = Some(cx),
-                _ => {}
-            }
-        }
-        let mut cx = found.or(fallback)?;
+        let mut cx = select(self.propagators.iter().map(|p| p.extract(headers)))?;
         self.extract_baggage(headers, &mut cx);
         Some(cx)
+    }
+
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        let report = self.extract_report(headers);
+        let first_error = report.rejected().next().map(|(_, e)| e.clone());
+        match (report.context, first_error) {
+            (Some(cx), _) => Ok(Some(cx)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "composite"
     }
 
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
@@ -191,7 +368,7 @@ impl Propagator for CompositePropagator {
     }
 
     fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector) {
-        for p in &self.propagators {
+        for p in self.injectors.as_ref().unwrap_or(&self.propagators) {
             p.inject(cx, headers);
         }
     }

@@ -18,8 +18,25 @@ const FLAG_DEBUG: u8 = 0x02;
 /// Extract reads `{trace}:{span}:{parent}:{flags}`, also URL-encoded (`%3A` for `:`): the trace id
 /// is 1 to 32 hex digits and the span id 1 to 16 (shorter ids are left-padded, zero ids invalid),
 /// the parent span id is 1 to 16 hex digits and ignored (`0` is the usual value), the flags are
-/// 1 or 2 hex digits: bit `0x01` sampled, bit `0x02` debug (which implies sampled). Jaeger always
+/// 1 or 2 hex digits: bit `0x01` sampled, bit `0x02` debug. The sampled bit alone decides: Jaeger's
+/// propagation format says the debug flag "should only be set when the sampled flag is set", so
+/// flags `2` (debug without sampled) read as not sampled and not debug, as OpenTelemetry's Jaeger
+/// propagators (Go, Java) read them; other bits (`0x08` firehose) are ignored. Jaeger always
 /// carries a decision, so there is no [`Sampling::Deferred`] here.
+///
+/// ```
+/// use lambda_trace::propagation::testing::pairs;
+/// use lambda_trace::propagation::{JaegerPropagator, Propagator};
+/// use lambda_trace::Sampling;
+///
+/// let read = |flags: &str| {
+///     let value = format!("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:{flags}");
+///     let cx = JaegerPropagator::default().extract(&pairs(&[("uber-trace-id", &value)])).unwrap();
+///     (cx.sampling, cx.debug)
+/// };
+/// assert_eq!(read("3"), (Sampling::Sampled, true));
+/// assert_eq!(read("2"), (Sampling::NotSampled, false));
+/// ```
 ///
 /// `uberctx-{key}: {value}` headers are baggage: keys lowercased (they are header names), values
 /// percent-decoded, malformed ones skipped, added by
@@ -65,8 +82,10 @@ impl JaegerPropagator {
             return Err(ParseError::InvalidSpanId);
         }
         let flags = parse_flags(flags).ok_or(ParseError::InvalidSampling)?;
-        let debug = flags & FLAG_DEBUG != 0;
-        let sampling = if debug || flags & FLAG_SAMPLED != 0 {
+        let sampled = flags & FLAG_SAMPLED != 0;
+        // "Debug flag should only be set when the sampled flag is set" (Jaeger propagation format).
+        let debug = sampled && flags & FLAG_DEBUG != 0;
+        let sampling = if sampled {
             Sampling::Sampled
         } else {
             Sampling::NotSampled
@@ -88,6 +107,14 @@ fn parse_flags(s: &str) -> Option<u8> {
 impl Propagator for JaegerPropagator {
     fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext> {
         ok_or_log("jaeger", Self::parse(headers))
+    }
+
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        Self::parse(headers)
+    }
+
+    fn name(&self) -> &'static str {
+        "jaeger"
     }
 
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
@@ -143,7 +170,7 @@ mod tests {
         ("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", Sampling::Sampled, false, "full width, sampled"),
         ("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:0", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", Sampling::NotSampled, false, "not sampled"),
         ("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:3", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", Sampling::Sampled, true, "sampled + debug"),
-        ("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:2", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", Sampling::Sampled, true, "debug implies sampled"),
+        ("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:2", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", Sampling::NotSampled, false, "debug without sampled: the sampled bit decides (spec: debug only with sampled)"),
         ("4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:08", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", Sampling::NotSampled, false, "firehose bit only"),
         ("463ac35c9f6413ad:a2fb4a1d1a96d312:53995c3f42cd8ad8:1", "0000000000000000463ac35c9f6413ad", "a2fb4a1d1a96d312", Sampling::Sampled, false, "64-bit trace id, parent ignored"),
         ("abc:1:0:1", "00000000000000000000000000000abc", "0000000000000001", Sampling::Sampled, false, "short ids padded"),

@@ -29,6 +29,7 @@
 //! |---|---|
 //! | one header value (the values of a list header added up) | [`MAX_HEADER_LEN`] bytes; longer is treated as invalid |
 //! | `tracestate` members | [`MAX_TRACESTATE_MEMBERS`]; more drops the `tracestate` |
+//! | `tracestate` length | [`MAX_TRACESTATE_LEN`] characters; longer is truncated by whole entries (W3C Level 2 §3.3.3.1) |
 //! | baggage items, all formats together | [`MAX_BAGGAGE_ITEMS`] items, [`MAX_BAGGAGE_BYTES`] bytes |
 //! | `uberctx-*` / `ot-baggage-*` headers read | [`MAX_PREFIXED_BAGGAGE_HEADERS`] per format |
 //!
@@ -59,6 +60,8 @@ mod jaeger;
 mod ot;
 #[cfg(test)]
 mod proptests;
+mod report;
+mod tracestate;
 mod w3c;
 mod xray;
 
@@ -67,14 +70,19 @@ use std::fmt;
 use crate::context::TraceContext;
 use crate::error::ParseError;
 
+pub use crate::context::TraceFlags;
 pub use b3::{B3, B3Encoding, B3Propagator};
 pub use baggage::BaggagePropagator;
 pub use carrier_impls::{HeaderExtractor, HeaderInjector};
 pub use composite::{CompositePropagator, PropagatorKind};
 pub use jaeger::JaegerPropagator;
 pub use ot::OtPropagator;
+pub use report::{ExtractReport, FormatOutcome, FormatReport};
 pub use w3c::{TraceParent, W3cPropagator};
-pub use xray::{MissingSampledBehavior, XrayHeader, XrayPropagator};
+pub use xray::{
+    MAX_XRAY_EXTRA_PAIR_LEN, MAX_XRAY_EXTRA_PAIRS, MissingSampledBehavior, XrayHeader,
+    XrayPropagator,
+};
 
 /// Longest header value read, in bytes (8 KiB). Longer values are treated as absent and logged.
 pub const MAX_HEADER_LEN: usize = 8 * 1024;
@@ -87,8 +95,15 @@ pub const MAX_BAGGAGE_ITEMS: usize = 64;
 /// `baggage` header at 8,192 bytes. Items past it are dropped.
 pub const MAX_BAGGAGE_BYTES: usize = 8192;
 
-/// Most `tracestate` list members (W3C's limit): a longer `tracestate` is dropped whole.
+/// Most `tracestate` list-members (W3C Trace Context Level 2 §3.3.2): a `tracestate` with more
+/// violates the list grammar and is dropped whole.
 pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// Longest `tracestate` kept and sent, in characters: the 512 that W3C Trace Context Level 2
+/// §3.3.3.1 says vendors SHOULD propagate at least. A longer one is truncated by whole entries,
+/// those over 128 characters first, then from the right (as §3.3.3.1 prescribes): the context
+/// is cloned into every outgoing call, and what it carries stays small.
+pub const MAX_TRACESTATE_LEN: usize = 512;
 
 /// Most prefixed baggage headers (`uberctx-*`, `ot-baggage-*`) read per format, the first ones
 /// in the carrier's order: each costs a header lookup, which some carriers (raw JSON events) do
@@ -146,6 +161,37 @@ pub trait Injector {
 pub trait Propagator: Send + Sync + fmt::Debug {
     /// Reads a context, or `None` when the headers carry no valid one in this format.
     fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext>;
+
+    /// Like [`extract`](Propagator::extract), saying why: `Ok(None)` when this format's headers
+    /// are absent, `Err` with the reason when they are present but invalid. Nothing is logged.
+    /// The default (for propagators written elsewhere) cannot tell and answers
+    /// `Ok(self.extract(headers))`.
+    ///
+    /// ```
+    /// use lambda_trace::ParseError;
+    /// use lambda_trace::propagation::testing::pairs;
+    /// use lambda_trace::propagation::{Propagator, W3cPropagator};
+    ///
+    /// let p = W3cPropagator::default();
+    /// assert_eq!(p.try_extract(&pairs(&[])), Ok(None));
+    /// let bad = pairs(&[("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01")]);
+    /// assert_eq!(p.try_extract(&bad), Err(ParseError::InvalidTraceId));
+    /// ```
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        Ok(self.extract(headers))
+    }
+
+    /// The format's `OTEL_PROPAGATORS` name (`tracecontext`, `xray`, …), for reports and log
+    /// lines; `"custom"` unless a propagator says otherwise.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::{Propagator, XrayPropagator};
+    ///
+    /// assert_eq!(XrayPropagator::default().name(), "xray");
+    /// ```
+    fn name(&self) -> &'static str {
+        "custom"
+    }
 
     /// Adds the baggage this format carries to `cx`. The default does nothing.
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {

@@ -15,8 +15,11 @@ const BAGGAGE_PREFIX: &str = "ot-baggage-";
 
 /// OpenTracing / Lightstep (`ot-tracer-*`, `ot-baggage-*`).
 ///
-/// Extract reads `ot-tracer-traceid` (16 or 32 hex digits; a 64-bit id is left-padded),
-/// `ot-tracer-spanid` (16 hex digits) and `ot-tracer-sampled` (`true`/`false`/`1`/`0`, absent
+/// Extract reads `ot-tracer-traceid` (1 to 32 hex digits) and `ot-tracer-spanid` (1 to 16 hex
+/// digits), left-padded with zeros as the reference propagators do: OpenTracing's basictracer
+/// writes ids as unpadded hex (`'{0:x}'`), and OpenTelemetry's `OtTracePropagator` pads the trace
+/// id to 32 digits (Java `StringUtils.padLeft`, Go) before validating it; zero ids stay invalid.
+/// `ot-tracer-sampled` (`true`/`false`/`1`/`0`, absent
 /// means [`Sampling::Deferred`], anything else makes the context invalid). `ot-baggage-{key}`
 /// headers are baggage (keys lowercased, values as received), added by
 /// [`extract_baggage`](Propagator::extract_baggage) with the limits of
@@ -45,14 +48,8 @@ impl OtPropagator {
         let Some(trace_id) = single_value(headers, TRACE_ID)? else {
             return Ok(None);
         };
-        if !matches!(trace_id.len(), 16 | 32) {
-            return Err(ParseError::InvalidTraceId);
-        }
         let trace_id = TraceId::from_hex_lenient(trace_id)?;
         let span_id = single_value(headers, SPAN_ID)?.ok_or(ParseError::Malformed)?;
-        if span_id.len() != 16 {
-            return Err(ParseError::InvalidSpanId);
-        }
         let span_id = SpanId::from_hex_lenient(span_id)?;
         let sampling = match single_value(headers, SAMPLED)? {
             None => Sampling::Deferred,
@@ -67,6 +64,14 @@ impl OtPropagator {
 impl Propagator for OtPropagator {
     fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext> {
         ok_or_log("ottrace", Self::parse(headers))
+    }
+
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        Self::parse(headers)
+    }
+
+    fn name(&self) -> &'static str {
+        "ottrace"
     }
 
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
@@ -140,11 +145,11 @@ mod tests {
     #[rustfmt::skip]
     fn extract_data_invalid() -> Vec<(Pairs, &'static str)> { vec![
         (headers(TRACE, None, Some("true")), "no span id"),
-        (headers("463ac35c9f6413a", Some(SPAN), None), "15-digit trace id"),
-        (headers("abc", Some(SPAN), None), "short trace id"),
+        (headers("4bf92f3577b34da6a3ce929d0e0e47361", Some(SPAN), None), "33-digit trace id"),
+        (headers("", Some(SPAN), None), "empty trace id"),
         (headers("0000000000000000", Some(SPAN), None), "zero trace id"),
         (headers("4bf92f3577b34da6a3ce929d0e0e473g", Some(SPAN), None), "trace id not hex"),
-        (headers(TRACE, Some("0f067aa0ba902b7"), None), "15-digit span id"),
+        (headers(TRACE, Some("100f067aa0ba902b7"), None), "17-digit span id"),
         (headers(TRACE, Some("0000000000000000"), None), "zero span id"),
         (headers(TRACE, Some("+0f067aa0ba902b7"), None), "sign in span id"),
         (headers(TRACE, Some(SPAN), Some("yes")), "unknown sampled value"),

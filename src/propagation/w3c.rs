@@ -3,11 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{
-    Extractor, Injector, MAX_HEADER_LEN, MAX_TRACESTATE_MEMBERS, Propagator, list_value, ok_or_log,
-    single_value,
-};
-use crate::context::{Sampling, SpanId, TraceContext, TraceId};
+use super::tracestate;
+use super::{Extractor, Injector, MAX_HEADER_LEN, Propagator, list_value, ok_or_log, single_value};
+use crate::context::{Sampling, SpanId, TraceContext, TraceFlags, TraceId};
 use crate::error::ParseError;
 
 const TRACEPARENT: &str = "traceparent";
@@ -15,9 +13,6 @@ const TRACESTATE: &str = "tracestate";
 
 /// Length of a version-00 `traceparent`: `vv-{32}-{16}-ff`.
 const TRACEPARENT_LEN: usize = 55;
-
-/// The `sampled` bit of the trace flags.
-const FLAG_SAMPLED: u8 = 0x01;
 
 /// One parsed `traceparent` value: `{version}-{trace id}-{parent id}-{flags}`, all lowercase hex.
 ///
@@ -33,11 +28,15 @@ const FLAG_SAMPLED: u8 = 0x01;
 /// assert_eq!(tp.span_id.to_string(), "00f067aa0ba902b7");
 /// assert_eq!(tp.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 ///
-/// // A future version with an extra field parses; it is written back as version 00.
+/// // A future version with an extra field parses; it is written back as version 00. Flags keep
+/// // all 8 bits; only the known ones (sampled, random) are written (W3C Level 2 §3.2.2.5.3).
 /// let tp: TraceParent = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what-the-future-holds"
 ///     .parse()
 ///     .unwrap();
 /// assert_eq!(tp.version, 1);
+/// let tp: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-86".parse().unwrap();
+/// assert_eq!(tp.flags, 0x86);
+/// assert!(tp.to_string().ends_with("-02"));
 /// assert!("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01".parse::<TraceParent>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,7 +49,7 @@ pub struct TraceParent {
     pub trace_id: TraceId,
     /// The parent id: the caller's span.
     pub span_id: SpanId,
-    /// The trace flags; bit 0 is `sampled`.
+    /// The trace flags as received, all 8 bits; bit 0 is `sampled`, bit 1 `random`.
     pub flags: u8,
 }
 
@@ -61,13 +60,13 @@ impl TraceParent {
             version: 0,
             trace_id,
             span_id,
-            flags: if sampled { FLAG_SAMPLED } else { 0 },
+            flags: TraceFlags::default().with_sampled(sampled).to_u8(),
         }
     }
 
     /// `true` when the `sampled` flag is set.
     pub fn is_sampled(&self) -> bool {
-        self.flags & FLAG_SAMPLED != 0
+        TraceFlags::from_u8(self.flags).is_sampled()
     }
 }
 
@@ -116,84 +115,55 @@ fn lower_hex_byte(s: &str) -> Option<u8> {
     u8::from_str_radix(s, 16).ok()
 }
 
-/// `00-{trace id}-{span id}-{flags}`.
+/// `00-{trace id}-{span id}-{flags}`, flags other than sampled and random set to zero (W3C
+/// Level 2 §3.2.2.5.3 "Vendors MUST set those to zero").
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "00-{}-{}-{:02x}",
-            self.trace_id, self.span_id, self.flags
+            self.trace_id,
+            self.span_id,
+            TraceFlags::from_u8(self.flags).to_wire()
         )
     }
 }
 
-/// `true` when `s` is a valid `tracestate`: at most 32 non-empty list members, each
-/// `key=value` with the key and value grammar of W3C Trace Context, no key twice.
-fn is_valid_tracestate(s: &str) -> bool {
-    let mut keys: Vec<&str> = Vec::new();
-    for member in s.split(',') {
-        let member = member.trim_matches([' ', '\t']);
-        if member.is_empty() {
-            continue;
-        }
-        let Some((key, value)) = member.split_once('=') else {
-            return false;
-        };
-        if !is_tracestate_key(key) || !is_tracestate_value(value) || keys.contains(&key) {
-            return false;
-        }
-        if keys.len() == MAX_TRACESTATE_MEMBERS {
-            return false;
-        }
-        keys.push(key);
-    }
-    !keys.is_empty()
-}
-
-/// `simple-key` (`lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")`) or
-/// `tenant-id "@" system-id` (tenant up to 241 chars starting with lcalpha or digit, system up
-/// to 14 starting with lcalpha).
-fn is_tracestate_key(key: &str) -> bool {
-    fn rest_ok(s: &str) -> bool {
-        s.bytes()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/'))
-    }
-    match key.split_once('@') {
-        None => {
-            (1..=256).contains(&key.len()) && key.as_bytes()[0].is_ascii_lowercase() && rest_ok(key)
-        }
-        Some((tenant, system)) => {
-            (1..=241).contains(&tenant.len())
-                && matches!(tenant.as_bytes()[0], b'a'..=b'z' | b'0'..=b'9')
-                && rest_ok(tenant)
-                && (1..=14).contains(&system.len())
-                && system.as_bytes()[0].is_ascii_lowercase()
-                && rest_ok(system)
-        }
-    }
-}
-
-/// `0*255(chr) nblk-chr`: 1 to 256 printable ASCII characters other than `,` and `=`, spaces
-/// allowed except at the end.
-fn is_tracestate_value(value: &str) -> bool {
-    (1..=256).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| matches!(b, b' '..=b'~') && b != b',' && b != b'=')
-        && !value.ends_with(' ')
-}
-
-/// W3C Trace Context: `traceparent` (see [`TraceParent`]) and `tracestate`.
+/// W3C Trace Context (Level 2): `traceparent` (see [`TraceParent`]) and `tracestate`.
 ///
 /// Extract: a missing `traceparent` is no context; an invalid one, or two different ones, is an
-/// invalid context. Repeated `tracestate` headers are joined with `,`; a valid `tracestate` is
-/// kept as received in [`TraceContext::trace_state`], an invalid one is dropped (the context
-/// stays valid). The `sampled` flag maps to [`Sampling::Sampled`] or [`Sampling::NotSampled`]:
-/// W3C has no deferred decision.
+/// invalid context. The trace flags are kept, all 8 bits, in [`TraceContext::flags`]; the
+/// `sampled` bit maps to [`Sampling::Sampled`] or [`Sampling::NotSampled`] (W3C has no deferred
+/// decision). Repeated `tracestate` headers are joined with `,` (§3.3.2) and normalised as Level 2
+/// §3.3 says: empty members and optional whitespace dropped, a duplicate key's later entries
+/// discarded, longer than [`MAX_TRACESTATE_LEN`](super::MAX_TRACESTATE_LEN) truncated by whole
+/// entries; an invalid `tracestate` (bad key or value, more than 32 members) is dropped and the
+/// context stays valid.
 ///
-/// Inject writes `traceparent` (version 00, flags `01` when sampled and `00` otherwise, so a
-/// [`Sampling::Deferred`] decision is sent as not sampled) and `tracestate` when there is one.
-/// A context without a span id writes nothing: `traceparent` requires a parent id.
+/// Inject writes `traceparent` version 00 with the flags of [`TraceContext::trace_flags`]:
+/// the `sampled` bit from the decision ([`Sampling::Deferred`] is sent as not sampled), the
+/// `random` bit as received for this trace id (§3.2.2.5.2: it MUST be propagated unchanged for the
+/// same trace id) or set on a trace id this crate generated, every other bit zero (§3.2.2.5.3).
+/// `tracestate` is written when there is one. A context without a span id writes nothing:
+/// `traceparent` requires a parent id.
+///
+/// ```
+/// use lambda_trace::propagation::testing::{pairs, Pairs};
+/// use lambda_trace::propagation::{Propagator, W3cPropagator};
+///
+/// let p = W3cPropagator::default();
+/// let cx = p
+///     .extract(&pairs(&[
+///         ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"),
+///         ("tracestate", "tenant@vendor=a , ,rojo=1,tenant@vendor=b"),
+///     ]))
+///     .unwrap();
+/// assert!(cx.flags.is_random());
+/// assert_eq!(cx.trace_state.as_deref(), Some("tenant@vendor=a,rojo=1"));
+/// let mut out = Pairs::default();
+/// p.inject(&cx, &mut out);
+/// assert_eq!(out.value("traceparent"), Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"));
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct W3cPropagator {
     _private: (),
@@ -216,7 +186,10 @@ impl W3cPropagator {
             Sampling::NotSampled
         };
         let mut cx = TraceContext::new(tp.trace_id, Some(tp.span_id), sampling);
-        cx.trace_state = list_value(headers, TRACESTATE).filter(|s| is_valid_tracestate(s));
+        cx.flags = TraceFlags::from_u8(tp.flags);
+        // An invalid tracestate never makes traceparent invalid (§3.3).
+        cx.trace_state =
+            list_value(headers, TRACESTATE).and_then(|s| tracestate::normalize(&s).ok().flatten());
         Ok(Some(cx))
     }
 }
@@ -226,14 +199,23 @@ impl Propagator for W3cPropagator {
         ok_or_log("tracecontext", Self::parse(headers))
     }
 
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        Self::parse(headers)
+    }
+
+    fn name(&self) -> &'static str {
+        "tracecontext"
+    }
+
     fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector) {
         let Some(span_id) = cx.span_id else {
             return;
         };
-        let tp = TraceParent::new(cx.trace_id, span_id, cx.sampling.is_sampled());
+        let mut tp = TraceParent::new(cx.trace_id, span_id, false);
+        tp.flags = cx.trace_flags().to_wire();
         headers.set(TRACEPARENT, tp.to_string());
-        if let Some(state) = cx.trace_state.as_deref().filter(|s| is_valid_tracestate(s)) {
-            headers.set(TRACESTATE, state.to_string());
+        if let Some(Ok(Some(state))) = cx.trace_state.as_deref().map(tracestate::normalize) {
+            headers.set(TRACESTATE, state);
         }
     }
 
@@ -315,56 +297,6 @@ mod tests {
         for (value, reason) in extract_data_invalid() {
             assert_eq!(extract(value), None, "{reason}");
         }
-    }
-
-    #[rustfmt::skip]
-    fn tracestate_data() -> Vec<(Vec<&'static str>, Option<&'static str>, &'static str)> { vec![
-        (vec!["foo=bar"], Some("foo=bar"), "one member"),
-        (vec!["foo=bar,baz=qux"], Some("foo=bar,baz=qux"), "two members"),
-        (vec!["foo=bar", "baz=qux"], Some("foo=bar,baz=qux"), "repeated header joined"),
-        (vec!["foo=bar , ,baz=qux"], Some("foo=bar , ,baz=qux"), "empty member and spaces kept as is"),
-        (vec!["tenant@system=a b"], Some("tenant@system=a b"), "multi-tenant key, space in value"),
-        (vec!["1tenant@sys_1=x"], Some("1tenant@sys_1=x"), "tenant may start with a digit"),
-        (vec!["a-b*c/d_e=!\"#"], Some("a-b*c/d_e=!\"#"), "key and value charset"),
-        (vec![""], None, "empty"),
-        (vec!["foo"], None, "member without ="),
-        (vec!["Foo=bar"], None, "uppercase key"),
-        (vec!["1foo=bar"], None, "simple key starting with a digit"),
-        (vec!["foo="], None, "empty value"),
-        (vec!["foo=b=r"], None, "= in value"),
-        (vec!["foo=bar,foo=baz"], None, "duplicate key"),
-        (vec!["foo=bär"], None, "non-ASCII value"),
-        (vec!["t@1sys=x"], None, "system id starting with a digit"),
-        (vec!["t@systemtoolong15=x"], None, "system id too long"),
-    ]}
-
-    #[test]
-    fn tracestate_kept_when_valid_dropped_when_not() {
-        let tp = format!("00-{TRACE}-{SPAN}-01");
-        for (states, expected, reason) in tracestate_data() {
-            let mut h = pairs(&[(TRACEPARENT, &tp)]);
-            for s in states {
-                h.0.push((TRACESTATE.to_string(), s.to_string()));
-            }
-            let cx = W3cPropagator::default()
-                .extract(&h)
-                .unwrap_or_else(|| panic!("{reason}"));
-            assert_eq!(cx.trace_state.as_deref(), expected, "{reason}");
-        }
-    }
-
-    #[test]
-    fn tracestate_member_limit() {
-        let members = |n: usize| {
-            (0..n)
-                .map(|i| format!("k{i}=v"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        assert!(is_valid_tracestate(&members(32)));
-        assert!(!is_valid_tracestate(&members(33)));
-        assert!(is_tracestate_key(&format!("a{}", "b".repeat(255))));
-        assert!(!is_tracestate_key(&format!("a{}", "b".repeat(256))));
     }
 
     #[test]

@@ -3,11 +3,21 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Extractor, Injector, MAX_HEADER_LEN, Propagator, ok_or_log, single_value};
+use super::{Extractor, Injector, MAX_HEADER_LEN, Propagator, ok_or_log};
 use crate::context::{Sampling, SpanId, TraceContext, TraceId};
 use crate::error::ParseError;
 
 const HEADER: &str = "x-amzn-trace-id";
+
+/// Longest extra `key=value` pair kept (`Lineage`, `Self`, unknown keys), in bytes; a longer one
+/// is dropped, the rest of the header kept.
+pub const MAX_XRAY_EXTRA_PAIR_LEN: usize = 256;
+
+/// Most extra pairs kept from one header; later ones are dropped. With
+/// [`MAX_XRAY_EXTRA_PAIR_LEN`] this keeps a re-injected header well under the 8,192 characters
+/// AWS APIs accept for `X-Amzn-Trace-Id` (Lambda API `TraceHeader.XAmznTraceId`: "Maximum length
+/// of 8192").
+pub const MAX_XRAY_EXTRA_PAIRS: usize = 16;
 
 /// One parsed `X-Amzn-Trace-Id` value. [`FromStr`] and [`Display`](fmt::Display) are the pure
 /// parse and format; [`XrayPropagator`] is a thin wrapper around them.
@@ -17,7 +27,15 @@ const HEADER: &str = "x-amzn-trace-id";
 /// as the AWS SDKs do. `Root` is required; `Parent` is optional (ALB and API Gateway send none)
 /// but must be 16 lowercase hex digits when present; `Sampled` is `1`, `0` or `?`, and missing
 /// means [`Sampling::Deferred`]. A repeated `Root`, `Parent` or `Sampled` is invalid. Every other
-/// key (`Lineage`, `Self`, unknown ones) is kept in order in [`extra`](Self::extra).
+/// key (`Lineage`, `Self`, unknown ones) is kept in order in [`extra`](Self::extra), at most
+/// [`MAX_XRAY_EXTRA_PAIRS`] of them, each at most [`MAX_XRAY_EXTRA_PAIR_LEN`] bytes: a longer
+/// pair is dropped, not the header.
+///
+/// At most [`MAX_HEADER_LEN`] bytes are read: a longer value is cut after its last `;` within
+/// them, so the pairs past the limit are dropped and the ones before it stand (AWS documents no
+/// limit per field, and its APIs take headers of up to 8,192 characters; a header a little over
+/// that with an unknown long field keeps its `Root`, `Parent` and `Sampled`). A value over the
+/// limit without a `;` in it is [`ParseError::TooLong`].
 ///
 /// ```
 /// use lambda_trace::propagation::XrayHeader;
@@ -63,9 +81,7 @@ impl FromStr for XrayHeader {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        if s.len() > MAX_HEADER_LEN {
-            return Err(ParseError::TooLong);
-        }
+        let s = cut(s)?;
         let mut root = None;
         let mut parent = None;
         let mut sampled = None;
@@ -94,7 +110,10 @@ impl FromStr for XrayHeader {
                     _ => return Err(ParseError::InvalidSampling),
                 };
                 set_once(&mut sampled, decision)?;
-            } else if !key.is_empty() {
+            } else if !key.is_empty()
+                && key.len() + 1 + value.len() <= MAX_XRAY_EXTRA_PAIR_LEN
+                && extra.len() < MAX_XRAY_EXTRA_PAIRS
+            {
                 extra.push((key.to_string(), value.to_string()));
             }
         }
@@ -105,6 +124,19 @@ impl FromStr for XrayHeader {
             extra,
         })
     }
+}
+
+/// `s`, or its first [`MAX_HEADER_LEN`] bytes up to (not including) the last `;` in them.
+fn cut(s: &str) -> Result<&str, ParseError> {
+    if s.len() <= MAX_HEADER_LEN {
+        return Ok(s);
+    }
+    let end = s.as_bytes()[..MAX_HEADER_LEN]
+        .iter()
+        .rposition(|&b| b == b';')
+        .ok_or(ParseError::TooLong)?;
+    // `;` is ASCII: `end` is a char boundary.
+    Ok(&s[..end])
 }
 
 /// `s` split at its first `sep` (ASCII, so both sides are on char boundaries), or `None`
@@ -187,21 +219,25 @@ impl XrayPropagator {
     }
 
     fn parse(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
-        let Some(value) = single_value(headers, HEADER)? else {
-            return Ok(None);
-        };
-        self.parse_value(value).map(Some)
+        // Like `single_value`, with long values cut rather than rejected.
+        let mut found: Option<&str> = None;
+        for value in headers.get_all(HEADER) {
+            let value = cut(value)?.trim();
+            match found {
+                None => found = Some(value),
+                Some(prev) if prev == value => {}
+                Some(_) => return Err(ParseError::Conflicting),
+            }
+        }
+        found.map(|value| self.parse_value(value)).transpose()
     }
 
     /// The context of one `X-Amzn-Trace-Id` value (Lambda's own header, which comes alone),
     /// with the same rules as [`extract`](Propagator::extract): at most
-    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes, trimmed; `None` (logged) when invalid.
+    /// [`MAX_HEADER_LEN`](super::MAX_HEADER_LEN) bytes read, trimmed; `None` (logged) when
+    /// invalid.
     pub(crate) fn extract_value(&self, value: &str) -> Option<TraceContext> {
-        let parsed = if value.len() > super::MAX_HEADER_LEN {
-            Err(ParseError::TooLong)
-        } else {
-            self.parse_value(value.trim()).map(Some)
-        };
+        let parsed = cut(value).and_then(|v| self.parse_value(v.trim()).map(Some));
         ok_or_log("xray", parsed)
     }
 
@@ -221,6 +257,14 @@ impl XrayPropagator {
 impl Propagator for XrayPropagator {
     fn extract(&self, headers: &dyn Extractor) -> Option<TraceContext> {
         ok_or_log("xray", self.parse(headers))
+    }
+
+    fn try_extract(&self, headers: &dyn Extractor) -> Result<Option<TraceContext>, ParseError> {
+        self.parse(headers)
+    }
+
+    fn name(&self) -> &'static str {
+        "xray"
     }
 
     fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector) {
@@ -377,10 +421,26 @@ mod tests {
     }
 
     #[test]
-    fn too_long_is_absent() {
-        let value = format!("Root={ROOT};Foo={}", "x".repeat(MAX_HEADER_LEN));
-        assert_eq!(extract(&value), None);
+    fn an_over_long_field_is_dropped_not_the_header() {
+        // A little over 8 KiB: the long unknown field is cut off, Root/Parent/Sampled stand.
+        let value = format!(
+            "Root={ROOT};Parent={SPAN};Sampled=1;Foo={}",
+            "x".repeat(MAX_HEADER_LEN)
+        );
+        let cx = extract(&value).expect("the header stands");
+        assert_eq!(cx.sampling, Sampling::Sampled);
+        assert!(cx.xray_extra.is_empty());
+        // Under the read limit, a pair over MAX_XRAY_EXTRA_PAIR_LEN is dropped alone.
+        let value = format!("Root={ROOT};Long={};Lineage=a87bd80c:1", "x".repeat(300));
+        let h: XrayHeader = value.parse().unwrap();
+        assert_eq!(
+            h.extra,
+            vec![("Lineage".to_string(), "a87bd80c:1".to_string())]
+        );
+        // No `;` within the read limit: nothing to keep.
+        let value = format!("Root={ROOT}{}", "x".repeat(MAX_HEADER_LEN));
         assert_eq!(value.parse::<XrayHeader>(), Err(ParseError::TooLong));
+        assert_eq!(extract(&value), None);
     }
 
     #[test]

@@ -6,8 +6,6 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(feature = "tracing")]
-use super::MAX_SPAN_EVENTS;
 use super::current;
 use super::limits::{cap_chars, sanitize_annotation_key};
 #[cfg(feature = "tracing")]
@@ -20,7 +18,7 @@ use super::recorder::{Recorder, SpanInner};
 use super::state::State;
 use super::{
     MAX_ANNOTATION_STRING, MAX_ATTRIBUTE_CHARS, MAX_EXCEPTION_MESSAGE_CHARS, MAX_EXCEPTIONS,
-    MAX_SPAN_ATTRIBUTES, MAX_SPAN_LINKS, MAX_SPAN_NAME_CHARS,
+    MAX_SPAN_NAME_CHARS, SpanLimits,
 };
 use crate::context::{SpanId, TraceContext};
 use crate::propagation::{HeaderInjector, Injector, Propagator};
@@ -273,11 +271,13 @@ impl Span {
     }
 
     /// Records an event (a log line) that happened inside this span. A span keeps at most
-    /// [`MAX_SPAN_EVENTS`]; later events are counted in [`SpanRecord::dropped_events`].
+    /// [`MAX_SPAN_EVENTS`](super::MAX_SPAN_EVENTS) (or the lower `OTEL_SPAN_EVENT_COUNT_LIMIT`);
+    /// later events are counted in [`SpanRecord::dropped_events`].
     #[cfg(feature = "tracing")]
     pub(crate) fn add_event(&self, event: SpanEvent) {
+        let max = self.limits().event_count;
         self.with_state(|s| {
-            if s.record.events.len() < MAX_SPAN_EVENTS {
+            if s.record.events.len() < max {
                 s.record.events.push(event);
             } else {
                 s.record.dropped_events = s.record.dropped_events.saturating_add(1);
@@ -352,8 +352,10 @@ impl Span {
     }
 
     /// Records the HTTP request this span serves or makes (each text cut to
-    /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS)).
+    /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS), or the lower
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
     pub fn set_http_request(&self, mut request: HttpRequestInfo) {
+        let max = self.limits().attribute_value_length;
         for text in [
             &mut request.method,
             &mut request.url,
@@ -364,7 +366,7 @@ impl Span {
         .into_iter()
         .flatten()
         {
-            cap_chars(text, MAX_ATTRIBUTE_CHARS);
+            cap_chars(text, max);
         }
         self.with_state(|s| s.record.http_request = Some(request));
     }
@@ -397,36 +399,50 @@ impl Span {
 
     /// Sets a semantic-convention attribute (`faas.*`, `http.*`, …).
     ///
-    /// A span holds at most [`MAX_SPAN_ATTRIBUTES`](super::MAX_SPAN_ATTRIBUTES): a new key past
-    /// that is dropped (an existing one is still replaced). Keys and string values are cut to
-    /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS).
+    /// A span holds at most [`MAX_SPAN_ATTRIBUTES`](super::MAX_SPAN_ATTRIBUTES) (or the lower
+    /// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`): a new key past that is dropped (an existing one is
+    /// still replaced). Keys and string values are cut to
+    /// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS) (values: or the lower
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
     pub fn set_attribute(&self, mut attribute: Attribute) {
-        cap_attribute(&mut attribute);
-        self.with_state(|s| upsert_attribute(&mut s.record.attributes, attribute));
+        if self.inner.is_none() {
+            return;
+        }
+        let limits = self.limits();
+        cap_attribute(&mut attribute, limits.attribute_value_length);
+        self.with_state(|s| upsert_attribute(&mut s.record.attributes, attribute, limits));
     }
 
     /// Sets several attributes at once, with the caps of [`Span::set_attribute`] (one lock; a
     /// span without attributes takes the `Vec`, whose keys the caller keeps distinct).
     pub(crate) fn set_attributes(&self, mut attributes: Vec<Attribute>) {
-        attributes.iter_mut().for_each(cap_attribute);
+        if self.inner.is_none() {
+            return;
+        }
+        let limits = self.limits();
+        for attribute in &mut attributes {
+            cap_attribute(attribute, limits.attribute_value_length);
+        }
         self.with_state(|s| {
             if s.record.attributes.is_empty() {
-                attributes.truncate(MAX_SPAN_ATTRIBUTES);
+                attributes.truncate(limits.attribute_count);
                 s.record.attributes = attributes;
                 return;
             }
             for attribute in attributes {
-                upsert_attribute(&mut s.record.attributes, attribute);
+                upsert_attribute(&mut s.record.attributes, attribute, limits);
             }
         });
     }
 
     /// Links this span to another trace's context (kept, not followed).
     ///
-    /// A span holds at most [`MAX_SPAN_LINKS`](super::MAX_SPAN_LINKS); later ones are dropped.
+    /// A span holds at most [`MAX_SPAN_LINKS`](super::MAX_SPAN_LINKS) (or the lower
+    /// `OTEL_SPAN_LINK_COUNT_LIMIT`); later ones are dropped.
     pub fn add_link(&self, context: &TraceContext) {
+        let max = self.limits().link_count;
         self.with_state(|s| {
-            if s.record.links.len() < MAX_SPAN_LINKS {
+            if s.record.links.len() < max {
                 s.record.links.push((context.trace_id, context.span_id));
             }
         });
@@ -444,6 +460,14 @@ impl Span {
             let cx = inner.recorder.context.with_span_id(inner.id);
             inner.recorder.settings.propagator.inject(&cx, injector);
         }
+    }
+
+    /// The span limits of the layer that opened this span's invocation (the defaults for a
+    /// no-op span).
+    fn limits(&self) -> SpanLimits {
+        self.inner
+            .as_ref()
+            .map_or_else(SpanLimits::default, |i| i.recorder.settings.limits)
     }
 
     fn with_state(&self, f: impl FnOnce(&mut State)) {
@@ -483,20 +507,20 @@ fn cap_cow(text: &mut Cow<'static, str>, max: usize) {
     }
 }
 
-/// Cuts an attribute's key and string value to [`MAX_ATTRIBUTE_CHARS`].
-fn cap_attribute((key, value): &mut Attribute) {
+/// Cuts an attribute's key to [`MAX_ATTRIBUTE_CHARS`] and its string value to `max_value`.
+fn cap_attribute((key, value): &mut Attribute, max_value: usize) {
     cap_cow(key, MAX_ATTRIBUTE_CHARS);
     if let AttributeValue::String(v) = value {
-        cap_cow(v, MAX_ATTRIBUTE_CHARS);
+        cap_cow(v, max_value);
     }
 }
 
 /// Replaces the attribute with the same key, or appends it while there is room
-/// ([`MAX_SPAN_ATTRIBUTES`]).
-fn upsert_attribute(list: &mut Vec<Attribute>, attribute: Attribute) {
+/// ([`SpanLimits::attribute_count`]).
+fn upsert_attribute(list: &mut Vec<Attribute>, attribute: Attribute, limits: SpanLimits) {
     if let Some(slot) = list.iter_mut().find(|(k, _)| *k == attribute.0) {
         *slot = attribute;
-    } else if list.len() < MAX_SPAN_ATTRIBUTES {
+    } else if list.len() < limits.attribute_count {
         list.push(attribute);
     }
 }

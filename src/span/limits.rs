@@ -2,6 +2,63 @@
 
 use std::borrow::Cow;
 
+/// The per-span limits OpenTelemetry lets users lower (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`,
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT`,
+/// `OTEL_SPAN_LINK_COUNT_LIMIT`; [`Config::span_limits`](crate::Config::span_limits)).
+///
+/// The defaults are the crate's caps ([`MAX_SPAN_ATTRIBUTES`](super::MAX_SPAN_ATTRIBUTES),
+/// [`MAX_ATTRIBUTE_CHARS`](super::MAX_ATTRIBUTE_CHARS), [`MAX_SPAN_EVENTS`](super::MAX_SPAN_EVENTS),
+/// [`MAX_SPAN_LINKS`](super::MAX_SPAN_LINKS)), which are also the most a span ever holds: a
+/// larger value is used as the cap ([`SpanLimits::capped`]). What is past a limit is handled as
+/// past the cap: new attribute keys and links dropped, events counted in
+/// [`SpanRecord::dropped_events`](super::SpanRecord::dropped_events), string values cut.
+///
+/// ```
+/// use lambda_trace::Config;
+/// use lambda_trace::span::SpanLimits;
+///
+/// let config = Config::from_lookup(|k| (k == "OTEL_SPAN_EVENT_COUNT_LIMIT").then(|| "16".into()));
+/// assert_eq!(config.span_limits.event_count, 16);
+/// assert_eq!(config.span_limits.attribute_count, SpanLimits::default().attribute_count);
+/// // Never above the crate's caps.
+/// assert_eq!(SpanLimits { link_count: 1 << 20, ..SpanLimits::default() }.capped(), SpanLimits::default());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanLimits {
+    /// Most attributes on one span.
+    pub attribute_count: usize,
+    /// Longest string attribute value (and HTTP request text) kept, in characters.
+    pub attribute_value_length: usize,
+    /// Most events recorded on one span.
+    pub event_count: usize,
+    /// Most links on one span.
+    pub link_count: usize,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        Self {
+            attribute_count: super::MAX_SPAN_ATTRIBUTES,
+            attribute_value_length: super::MAX_ATTRIBUTE_CHARS,
+            event_count: super::MAX_SPAN_EVENTS,
+            link_count: super::MAX_SPAN_LINKS,
+        }
+    }
+}
+
+impl SpanLimits {
+    /// These limits, each at most the crate's cap (the [`Default`]).
+    pub fn capped(self) -> Self {
+        let max = Self::default();
+        Self {
+            attribute_count: self.attribute_count.min(max.attribute_count),
+            attribute_value_length: self.attribute_value_length.min(max.attribute_value_length),
+            event_count: self.event_count.min(max.event_count),
+            link_count: self.link_count.min(max.link_count),
+        }
+    }
+}
+
 /// Longest annotation key X-Ray accepts.
 pub(crate) const MAX_ANNOTATION_KEY: usize = 500;
 

@@ -15,9 +15,9 @@
 //! | metadata | [`MAX_METADATA_ENTRIES`] entries, [`MAX_METADATA_BYTES`] bytes (serialized) per span | dropped (one log line per span) |
 //! | metadata nesting | [`MAX_METADATA_DEPTH`] levels per value | the value kept as its JSON text |
 //! | exceptions | [`MAX_EXCEPTIONS`] per span, messages and type names [`MAX_EXCEPTION_MESSAGE_CHARS`] chars | chain cut, text cut |
-//! | attributes, links | [`MAX_SPAN_ATTRIBUTES`], [`MAX_SPAN_LINKS`] per span | dropped |
-//! | attribute keys and string values, HTTP request text | [`MAX_ATTRIBUTE_CHARS`] chars | cut |
-//! | events | [`MAX_SPAN_EVENTS`] per span | counted in [`SpanRecord::dropped_events`] |
+//! | attributes, links | [`MAX_SPAN_ATTRIBUTES`], [`MAX_SPAN_LINKS`] per span (lower with `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT`: [`SpanLimits`]) | dropped |
+//! | attribute keys and string values, HTTP request text | [`MAX_ATTRIBUTE_CHARS`] chars (values: lower with `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | cut |
+//! | events | [`MAX_SPAN_EVENTS`] per span (lower with `OTEL_SPAN_EVENT_COUNT_LIMIT`) | counted in [`SpanRecord::dropped_events`] |
 //! | `tracing` field values (span fields, event messages and fields) | [`MAX_FIELD_CHARS`] chars | cut while formatting |
 //! | span name | [`MAX_SPAN_NAME_CHARS`] chars | cut |
 //! | spans | `LAMBDA_TRACE_MAX_SPANS` per invocation ([`Config::max_spans`](crate::Config::max_spans)) | counted |
@@ -34,12 +34,14 @@ mod record;
 pub(crate) mod recorder;
 mod state;
 
-pub use current::{current, scope, sync_scope};
 pub(crate) use current::task_span;
+pub use current::{current, scope, sync_scope};
 #[cfg(feature = "tracing")]
 pub(crate) use current::{innermost, register_lookup};
 pub use guard::SpanGuard;
 pub use handle::Span;
+pub use limits::SpanLimits;
+pub(crate) use limits::cap_chars;
 pub(crate) use record::now_unix_nanos;
 pub use record::{
     AnnotationValue, Attribute, AttributeValue, ExceptionRecord, HttpRequestInfo, HttpResponseInfo,

@@ -389,6 +389,10 @@ pub struct Resource {
     pub log_group: Option<String>,
     /// CloudWatch log stream.
     pub log_stream: Option<String>,
+    /// More resource attributes, from `OTEL_RESOURCE_ATTRIBUTES` (percent-decoded, in order,
+    /// `service.name` taken out into [`service_name`](Self::service_name)). Sent as OTLP
+    /// resource attributes after the ones this crate sets, which win on a repeated key.
+    pub attributes: Vec<(String, String)>,
 }
 
 impl Resource {

@@ -22,6 +22,8 @@ pub(crate) struct Settings {
     pub(crate) max_spans: usize,
     /// Most annotations per trace (X-Ray's limit is 50).
     pub(crate) max_annotations: usize,
+    /// Attributes, events, links and attribute value length per span.
+    pub(crate) limits: super::SpanLimits,
     /// Record query strings (redacted) of incoming requests and outgoing calls.
     pub(crate) capture_query: bool,
 }

@@ -27,6 +27,7 @@ fn recorder(max_annotations: usize) -> Arc<Recorder> {
         resource: Arc::new(resource),
         max_spans: 100,
         max_annotations,
+        limits: crate::span::SpanLimits::default(),
         capture_query: false,
     };
     Arc::new(Recorder::new(
