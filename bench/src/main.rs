@@ -827,6 +827,7 @@ async fn run(args: Args) -> Result<Report, Error> {
                 .first_invocations
                 .push(running.first_invocation(&timing));
             if let Some(receiver) = &running.receiver {
+                receiver.wait_for_good(1, Duration::from_secs(2)).await;
                 let exported = match variants[i].export {
                     Export::Otlp {
                         one_request: true, ..
@@ -995,8 +996,10 @@ async fn run(args: Args) -> Result<Report, Error> {
             }
         }
         if let Some(receiver) = &r.receiver {
-            // Every export finished before the function polled `/next` again, so nothing is
-            // in flight here.
+            // Every export finished before the function polled `/next` again; an after-response
+            // one only once its request was written out, so the receiver may still be reading
+            // the last one.
+            receiver.wait_for_good(expected, Duration::from_secs(2)).await;
             let bad = receiver.bad();
             result.otlp_requests = Some(receiver.good());
             result.exported_spans = Some(receiver.spans());

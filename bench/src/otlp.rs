@@ -205,6 +205,16 @@ impl OtlpReceiver {
             .clone()
     }
 
+    /// Waits up to `within` until at least `n` good requests arrived: an after-response
+    /// export ends once its request is written out, so the function may poll `/next` before
+    /// this receiver has read it.
+    pub async fn wait_for_good(&self, n: usize, within: Duration) {
+        let until = Instant::now() + within;
+        while self.good() < n && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Well-formed export requests received so far.
     pub fn good(&self) -> usize {
         self.counts.good.load(Ordering::SeqCst)
