@@ -999,7 +999,9 @@ async fn run(args: Args) -> Result<Report, Error> {
             // Every export finished before the function polled `/next` again; an after-response
             // one only once its request was written out, so the receiver may still be reading
             // the last one.
-            receiver.wait_for_good(expected, Duration::from_secs(2)).await;
+            receiver
+                .wait_for_good(expected, Duration::from_secs(2))
+                .await;
             let bad = receiver.bad();
             result.otlp_requests = Some(receiver.good());
             result.exported_spans = Some(receiver.spans());
