@@ -5,44 +5,15 @@
 
 #![cfg(feature = "tracing")]
 
-use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
 use lambda_trace::bridge::TracingBridge;
-use lambda_trace::export::InMemoryExporter;
 use lambda_trace::outgoing::OutgoingCall;
 use lambda_trace::span::{SpanBatch, SpanRecord};
-use lambda_trace::{Config, TraceLayer};
-use serde_json::{Value, json};
-use tower::{Layer, Service, ServiceExt};
+use serde_json::json;
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::prelude::*;
 
-/// Runs `handler` once under a `TraceLayer`, with `bridge` installed for this thread.
-async fn invoke<F, Fut>(bridge: TracingBridge, handler: F) -> SpanBatch
-where
-    F: FnMut(LambdaEvent<Value>) -> Fut,
-    Fut: Future<Output = Result<Value, Error>>,
-{
-    let _guard = tracing_subscriber::registry().with(bridge).set_default();
-    let exporter = InMemoryExporter::default();
-    let layer = TraceLayer::builder()
-        .config(Config::from_lookup(|k| {
-            (k == "AWS_LAMBDA_FUNCTION_NAME").then(|| "orders-fn".to_string())
-        }))
-        .exporter(exporter.clone())
-        .build();
-    let mut svc = layer.layer(service_fn(handler));
-    let mut cx = Context::default();
-    cx.request_id = "req-1".into();
-    let _ = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(LambdaEvent::new(json!({}), cx))
-        .await;
-    let mut batches = exporter.take();
-    assert_eq!(batches.len(), 1);
-    batches.remove(0)
-}
+mod support;
+
+use support::bridge::invoke_with as invoke;
 
 fn named<'a>(batch: &'a SpanBatch, name: &str) -> &'a SpanRecord {
     batch

@@ -39,6 +39,30 @@ pub enum Expect {
     Rejected(ParseError),
 }
 
+impl Expect {
+    /// A context of `trace` under `span` whose flags are the sampled bit alone (the formats
+    /// that have no W3C flags: B3, Jaeger).
+    pub const fn sampled_bit_only(
+        trace: &'static str,
+        span: Option<&'static str>,
+        sampling: Sampling,
+        debug: bool,
+    ) -> Expect {
+        let flags = if matches!(sampling, Sampling::Sampled) {
+            1
+        } else {
+            0
+        };
+        Expect::Context {
+            trace,
+            span,
+            sampling,
+            debug,
+            flags,
+        }
+    }
+}
+
 /// One vector: headers, expectation, and the rule it pins.
 pub struct Row {
     pub headers: &'static [(&'static str, &'static str)],

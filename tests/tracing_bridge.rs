@@ -7,55 +7,26 @@ mod support;
 
 use std::time::Duration;
 
-use lambda_runtime::{Context, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_trace::SpanId;
 use lambda_trace::bridge::{self, TracingBridge};
 use lambda_trace::export::InMemoryExporter;
 use lambda_trace::span::{AnnotationValue, SpanBatch, SpanKind, SpanRecord};
-use lambda_trace::{Config, SpanId, TraceLayer};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt};
 use tracing::{Instrument, field};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 
-fn trace_layer(exporter: &InMemoryExporter) -> TraceLayer {
-    TraceLayer::builder()
-        .config(Config::from_lookup(|k| match k {
-            "AWS_LAMBDA_FUNCTION_NAME" => Some("orders-fn".into()),
-            "OTEL_SERVICE_NAME" => Some("orders".into()),
-            _ => None,
-        }))
-        .exporter(exporter.clone())
-        .build()
-}
+use support::bridge::{event, invoke_with, trace_layer};
 
-fn event(request_id: &str) -> LambdaEvent<Value> {
-    let mut cx = Context::default();
-    cx.request_id = request_id.into();
-    cx.invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders-fn".into();
-    LambdaEvent::new(json!({}), cx)
-}
-
-/// Runs `handler` once under a `TraceLayer`, with the bridge installed for this thread.
+/// Runs `handler` once under a `TraceLayer`, with the bridge (`INFO`) installed for this thread.
 async fn invoke<F, Fut>(handler: F) -> SpanBatch
 where
     F: FnMut(LambdaEvent<Value>) -> Fut,
     Fut: Future<Output = Result<Value, Error>>,
 {
-    let _guard = tracing_subscriber::registry()
-        .with(TracingBridge::new().with_filter(LevelFilter::INFO))
-        .set_default();
-    let exporter = InMemoryExporter::default();
-    let mut svc = trace_layer(&exporter).layer(service_fn(handler));
-    svc.ready()
-        .await
-        .unwrap()
-        .call(event("req-1"))
-        .await
-        .unwrap();
-    let mut batches = exporter.take();
-    assert_eq!(batches.len(), 1);
-    batches.remove(0)
+    invoke_with(TracingBridge::new().with_filter(LevelFilter::INFO), handler).await
 }
 
 fn named<'a>(batch: &'a SpanBatch, name: &str) -> &'a SpanRecord {

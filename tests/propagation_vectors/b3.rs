@@ -8,18 +8,7 @@ const T: &str = "80f198ee56343ba864fe8b2a57d3eff7";
 const S: Option<&str> = Some("e457b5a2e4d86bd1");
 
 const fn ctx(sampling: Sampling, debug: bool) -> Expect {
-    let flags = if matches!(sampling, Sampling::Sampled) {
-        1
-    } else {
-        0
-    };
-    Expect::Context {
-        trace: T,
-        span: S,
-        sampling,
-        debug,
-        flags,
-    }
+    Expect::sampled_bit_only(T, S, sampling, debug)
 }
 
 #[rustfmt::skip]

@@ -7,18 +7,7 @@ const T: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const S: Option<&str> = Some("00f067aa0ba902b7");
 
 const fn ctx(sampling: Sampling, debug: bool) -> Expect {
-    let flags = if matches!(sampling, Sampling::Sampled) {
-        1
-    } else {
-        0
-    };
-    Expect::Context {
-        trace: T,
-        span: S,
-        sampling,
-        debug,
-        flags,
-    }
+    Expect::sampled_bit_only(T, S, sampling, debug)
 }
 
 #[rustfmt::skip]

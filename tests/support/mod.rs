@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "tracing")]
+pub mod bridge;
 pub mod logs;
 #[cfg(feature = "xray-api")]
 pub mod moto;
