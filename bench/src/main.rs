@@ -823,11 +823,15 @@ async fn run(args: Args) -> Result<Report, Error> {
                 .invoke(&running, &mut Datagrams::default())
                 .await
                 .map_err(|e| format!("{} (init sample {}): {e}", variants[i].key, sample + 1))?;
+            if let Some(receiver) = &running.receiver {
+                // An after-response export ends once written: let the receiver read it before
+                // its timings are taken.
+                receiver.wait_for_good(1, Duration::from_secs(2)).await;
+            }
             results[i]
                 .first_invocations
                 .push(running.first_invocation(&timing));
             if let Some(receiver) = &running.receiver {
-                receiver.wait_for_good(1, Duration::from_secs(2)).await;
                 let exported = match variants[i].export {
                     Export::Otlp {
                         one_request: true, ..
