@@ -46,6 +46,12 @@
 //!
 //! Tracing never changes the handler's response and never fails an invocation.
 //!
+//! # Queues and batches
+//! An SQS batch's invocation span links to every record's context; [`messaging::each_record`]
+//! runs each record's work in a span that continues **that record's** trace, and collects the
+//! results into the partial batch response. Events of your own types carry context through
+//! [`carrier::EventCarrier`] ([`TraceLayerBuilder::carrier`](layer::TraceLayerBuilder::carrier)).
+//!
 //! # Features
 //! All off by default: the default build has the X-Ray daemon and stdout exporters, every
 //! propagator and carrier, and no TLS, no AWS SDK and no OTLP stack. Each feature only adds.
@@ -89,6 +95,7 @@ mod inner_service;
 mod json;
 pub mod layer;
 mod log_safe;
+pub mod messaging;
 mod otlp;
 pub mod outgoing;
 pub mod propagation;

@@ -146,6 +146,15 @@ const EXPECTED: &[Expected] = &[
         raw: &[("x-amzn-trace-id", Some("Root=1-63441c4a-abcdef012345678912345678;Parent=4a6b8c0d2e4f6a8c;Sampled=1"))],
         context: Some(("63441c4aabcdef012345678912345678", Some("4a6b8c0d2e4f6a8c"), Sampled)),
     },
+    Expected {
+        file: "sqs-batch-w3c.json", trigger: PubSub,
+        raw: &[
+            ("traceparent", Some("00-8e1f0a2b3c4d5e6f708192a3b4c5d6e7-1a2b3c4d5e6f7081-01")),
+            ("tracestate", Some("shop=order")),
+            ("x-amzn-trace-id", None),
+        ],
+        context: Some(("8e1f0a2b3c4d5e6f708192a3b4c5d6e7", Some("1a2b3c4d5e6f7081"), Sampled)),
+    },
 ];
 
 fn events_dir() -> PathBuf {

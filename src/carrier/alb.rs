@@ -31,6 +31,7 @@ impl EventCarrier for AlbTargetGroupRequest {
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
+            messaging: None,
         }
     }
 

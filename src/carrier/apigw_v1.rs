@@ -40,6 +40,7 @@ impl EventCarrier for ApiGatewayProxyRequest {
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
+            messaging: None,
         }
     }
 

@@ -58,6 +58,7 @@ impl EventCarrier for ApiGatewayV2httpRequest {
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
+            messaging: None,
         }
     }
 

@@ -47,6 +47,7 @@ impl EventCarrier for LambdaFunctionUrlRequest {
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
+            messaging: None,
         }
     }
 

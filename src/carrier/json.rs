@@ -7,8 +7,10 @@
 //!   keys that match are read (so `Traceparent` and `traceparent` both count). Values of any
 //!   other JSON type are ignored.
 //! - For SQS-shaped events with no such header, the first record's `attributes.AWSTraceHeader`
-//!   as `x-amzn-trace-id`, as the typed SQS carrier does (only the first record of a batch is
-//!   the parent).
+//!   as `x-amzn-trace-id` and (`eventSource` `aws:sqs`) the `stringValue` of its
+//!   `messageAttributes` under their names, as the typed SQS carrier does (the first record is the
+//!   parent); every record is offered as a message ([`EventCarrier::messages`]: links), and the
+//!   request data has the batch's messaging data.
 //!
 //! Request data is taken the same way as by the typed carriers, so a typed event and the same
 //! JSON as a `Value` record the same thing: events with `httpMethod` are read as API Gateway
@@ -26,7 +28,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::{Map, Value};
 
 use super::request::{RawHttp, route_from_key};
-use super::{EventCarrier, RequestInfo, Trigger};
+use super::{EventCarrier, MessagingInfo, RequestInfo, Trigger};
 use crate::propagation::Extractor;
 use crate::redact::query_from_pairs;
 
@@ -90,11 +92,84 @@ impl Hash for Caseless<'_> {
 }
 
 fn sqs_trace_header(event: &Value) -> Option<&str> {
-    let attributes = event.pointer("/Records/0/attributes")?.as_object()?;
-    attributes
-        .get(TRACE_ATTRIBUTE)
-        .or_else(|| matching(Some(attributes), TRACE_ATTRIBUTE).next())?
-        .as_str()
+    first_record(event)?.get(XRAY_HEADER)
+}
+
+/// `Records[0]` of an SQS-shaped event, as a record carrier.
+fn first_record(event: &Value) -> Option<SqsRecord<'_>> {
+    event.pointer("/Records/0")?.as_object().map(SqsRecord)
+}
+
+/// One SQS-shaped record of a JSON event (`Records[i]`), read as the typed
+/// [`SqsMessage`](aws_lambda_events::sqs::SqsMessage) carrier reads one: `attributes.AWSTraceHeader`
+/// as `x-amzn-trace-id`, and the `stringValue` of each `messageAttributes` entry under its name.
+#[derive(Debug, Clone, Copy)]
+struct SqsRecord<'a>(&'a Map<String, Value>);
+
+impl<'a> SqsRecord<'a> {
+    fn trace_header(self) -> Option<&'a str> {
+        let attributes = self.0.get("attributes")?.as_object()?;
+        attributes
+            .get(TRACE_ATTRIBUTE)
+            .or_else(|| matching(Some(attributes), TRACE_ATTRIBUTE).next())?
+            .as_str()
+    }
+
+    fn message_attributes(self) -> Option<&'a Map<String, Value>> {
+        self.0.get("messageAttributes")?.as_object()
+    }
+
+    fn get(self, name: &str) -> Option<&'a str> {
+        if name.eq_ignore_ascii_case(XRAY_HEADER)
+            && let Some(header) = self.trace_header()
+        {
+            return Some(header);
+        }
+        let attributes = self.message_attributes()?;
+        attributes
+            .get(name)
+            .or_else(|| matching(Some(attributes), name).next())?
+            .get("stringValue")?
+            .as_str()
+    }
+
+    fn keys(self) -> Vec<&'a str> {
+        let mut keys: Vec<&'a str> = self
+            .trace_header()
+            .map(|_| XRAY_HEADER)
+            .into_iter()
+            .collect();
+        let has_xray = !keys.is_empty();
+        keys.extend(
+            self.message_attributes()
+                .into_iter()
+                .flatten()
+                .filter(|(k, v)| {
+                    v.get("stringValue").is_some_and(Value::is_string)
+                        && !(has_xray && k.eq_ignore_ascii_case(XRAY_HEADER))
+                })
+                .map(|(k, _)| k.as_str()),
+        );
+        keys
+    }
+}
+
+impl Extractor for SqsRecord<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        SqsRecord::get(*self, name)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        SqsRecord::keys(*self)
+    }
+}
+
+/// `true` for an SQS-shaped event (`Records[0].eventSource` is `aws:sqs`).
+fn is_sqs(event: &Value) -> bool {
+    event
+        .pointer("/Records/0/eventSource")
+        .and_then(Value::as_str)
+        == Some("aws:sqs")
 }
 
 impl Extractor for Value {
@@ -108,10 +183,16 @@ impl Extractor for Value {
             return values;
         }
         let values = single_values(self, name);
-        if !values.is_empty() || !name.eq_ignore_ascii_case(XRAY_HEADER) {
+        if !values.is_empty() {
             return values;
         }
-        sqs_trace_header(self).into_iter().collect()
+        if name.eq_ignore_ascii_case(XRAY_HEADER) {
+            return sqs_trace_header(self).into_iter().collect();
+        }
+        match first_record(self) {
+            Some(record) if is_sqs(self) => record.get(name).into_iter().collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -133,7 +214,17 @@ impl Extractor for Value {
             }
         }
         if !seen.contains(&Caseless(XRAY_HEADER)) && sqs_trace_header(self).is_some() {
+            seen.insert(Caseless(XRAY_HEADER));
             keys.push(XRAY_HEADER);
+        }
+        if is_sqs(self)
+            && let Some(record) = first_record(self)
+        {
+            for k in record.keys() {
+                if seen.insert(Caseless(k)) {
+                    keys.push(k);
+                }
+            }
         }
         keys
     }
@@ -170,11 +261,25 @@ impl EventCarrier for Value {
             return RequestInfo {
                 trigger: trigger_of(self),
                 http: None,
+                messaging: sqs_messaging(self),
             };
         };
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
+            messaging: None,
+        }
+    }
+
+    /// The records of an SQS-shaped event (`Records[*]`, `eventSource` `aws:sqs`), each read
+    /// as the typed carrier reads an `SqsMessage`.
+    fn messages(&self, visit: &mut dyn FnMut(&dyn Extractor)) {
+        if !is_sqs(self) {
+            return;
+        }
+        let records = self.get("Records").and_then(Value::as_array);
+        for record in records.into_iter().flatten().filter_map(Value::as_object) {
+            visit(&SqsRecord(record));
         }
     }
 
@@ -215,6 +320,24 @@ impl EventCarrier for Value {
 }
 
 /// The trigger of a non-HTTP event, from its shape.
+/// The messaging data of an SQS-shaped event, as the typed SQS carrier gives it.
+fn sqs_messaging(event: &Value) -> Option<MessagingInfo> {
+    if !is_sqs(event) {
+        return None;
+    }
+    let records = event.get("Records")?.as_array()?;
+    let destination = event
+        .pointer("/Records/0/eventSourceARN")
+        .and_then(Value::as_str)
+        .and_then(super::sqs::queue_name)
+        .and_then(|name| super::request::capped(name, super::sqs::MAX_QUEUE_NAME_CHARS));
+    Some(MessagingInfo {
+        system: Cow::Borrowed(super::sqs::SQS_SYSTEM),
+        destination,
+        message_count: records.len(),
+    })
+}
+
 fn trigger_of(event: &Value) -> Trigger {
     let s = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
     if let Some(source) = s("/Records/0/eventSource").or_else(|| s("/Records/0/EventSource")) {

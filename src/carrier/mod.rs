@@ -6,12 +6,77 @@
 //! | [`ApiGatewayV2httpRequest`] (HTTP API, v2) | `headers` (repeats joined with `,`) | `http` |
 //! | [`AlbTargetGroupRequest`] | `multiValueHeaders`, else `headers` | `http` |
 //! | [`LambdaFunctionUrlRequest`] | `headers` | `http` |
-//! | [`SqsEvent`] | the first record's `AWSTraceHeader` attribute | `pubsub` |
-//! | [`serde_json::Value`] | `multiValueHeaders`, else `headers` (any case); SQS shape: `Records[0].attributes.AWSTraceHeader` | `http` if it has `httpMethod` or `requestContext.http.method`, else from its shape (`pubsub`, `datasource`, `timer`, `other`) |
+//! | [`SqsEvent`] | the first record's `AWSTraceHeader` attribute and string message attributes (`traceparent`, …); every record's as a message ([`EventCarrier::messages`]) | `pubsub` + messaging data |
+//! | [`serde_json::Value`] | `multiValueHeaders`, else `headers` (any case); SQS shape: as [`SqsEvent`] | `http` if it has `httpMethod` or `requestContext.http.method`, else from its shape (`pubsub`, `datasource`, `timer`, `other`) |
+//! | `HashMap<String, String>` | its entries (any case) | `other` |
+//! | your own type | what your [`EventCarrier`] implementation says, once registered on the layer ([`TraceLayerBuilder::carrier`](crate::layer::TraceLayerBuilder::carrier)) | yours |
 //! | anything else | none: a new trace (or Lambda's), still traced | `other` |
 //!
-//! The layer finds the carrier by the event's type ([`from_event`]); user-defined event types get
-//! no caller context unless they are a `serde_json::Value`.
+//! The layer finds the carrier by the event's type: a type registered on the layer first (a
+//! [`TypeId`] lookup in a short list, skipped when it is empty), then the built-in types
+//! ([`from_event`]; resolved when compiling, so only the event's own carrier is in the binary).
+//!
+//! # Your own event types
+//!
+//! Implement [`Extractor`] (headers) and [`EventCarrier`] (request data) for your event, or for
+//! a part of it, and register it with
+//! [`TraceLayerBuilder::carrier`](crate::layer::TraceLayerBuilder::carrier) (the type is the
+//! carrier) or [`carrier_with`](crate::layer::TraceLayerBuilder::carrier_with) (a part of it is,
+//! e.g. a `headers` map). What it returns gets the caps of the built-in carriers: header values
+//! are length-checked by the propagators, and [`RequestInfo`] is capped (lengths below, query
+//! strings and fragments cut from the URL, a client IP kept only when it is an IP address)
+//! whoever made it.
+//!
+//! ```
+//! use std::collections::HashMap;
+//!
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! use lambda_trace::carrier::{EventCarrier, RequestInfo, Trigger};
+//! use lambda_trace::propagation::Extractor;
+//! use lambda_trace::TraceLayer;
+//! use serde::Deserialize;
+//! use tower::Layer;
+//!
+//! /// A Step Functions task's input: the state machine passes the caller's headers along.
+//! #[derive(Deserialize)]
+//! struct Task {
+//!     order_id: String,
+//!     #[serde(default)]
+//!     headers: HashMap<String, String>,
+//! }
+//!
+//! impl Extractor for Task {
+//!     fn get(&self, name: &str) -> Option<&str> {
+//!         // The map's own carrier: names in any case.
+//!         Extractor::get(&self.headers, name)
+//!     }
+//!
+//!     fn keys(&self) -> Vec<&str> {
+//!         self.headers.keys().map(String::as_str).collect()
+//!     }
+//! }
+//!
+//! impl EventCarrier for Task {
+//!     fn request_info(&self) -> RequestInfo {
+//!         RequestInfo::new(Trigger::Other)
+//!     }
+//! }
+//!
+//! async fn handler(event: LambdaEvent<Task>) -> Result<String, Error> {
+//!     lambda_trace::current().annotate("orderId", event.payload.order_id.clone());
+//!     Ok(event.payload.order_id)
+//! }
+//!
+//! let service = TraceLayer::builder()
+//!     .carrier::<Task>()
+//!     .build()
+//!     .layer(service_fn(handler));
+//! // `lambda_runtime::run(service).await` in `main`.
+//! # let _ = service;
+//! ```
+//!
+//! (A `HashMap<String, String>` is a carrier already, with names in any case: `.carrier_with::<Task>(|t| &t.headers)`
+//! registers the same without the two `impl`s.)
 //!
 //! # What carriers return
 //!
@@ -41,19 +106,23 @@
 mod alb;
 mod apigw_v1;
 mod apigw_v2;
+mod custom;
 mod function_url;
 mod json;
 mod request;
-mod sqs;
+pub(crate) mod sqs;
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use aws_lambda_events::sqs::SqsEvent;
+
+pub(crate) use custom::{CustomCarriers, itself};
 
 use crate::propagation::Extractor;
 use crate::span::HttpRequestInfo;
@@ -95,6 +164,20 @@ impl fmt::Display for Trigger {
 }
 
 /// What the invocation span records about the event.
+///
+/// Built-in carriers fill it from the event; your own carrier builds it with [`RequestInfo::new`]
+/// and the `with_` methods:
+///
+/// ```
+/// use lambda_trace::carrier::{MessagingInfo, RequestInfo, Trigger};
+/// use lambda_trace::span::HttpRequestInfo;
+///
+/// let http = RequestInfo::new(Trigger::Http).with_http(HttpRequestInfo::new("GET", "/orders"));
+/// assert_eq!(http.http.unwrap().method.as_deref(), Some("GET"));
+/// let batch = RequestInfo::new(Trigger::PubSub)
+///     .with_messaging(MessagingInfo::new("kafka", 12).with_destination("orders"));
+/// assert_eq!(batch.messaging.unwrap().message_count, 12);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RequestInfo {
@@ -102,11 +185,78 @@ pub struct RequestInfo {
     pub trigger: Trigger,
     /// HTTP request data, for HTTP triggers.
     pub http: Option<HttpRequestInfo>,
+    /// Messaging data, for events that deliver messages (an SQS batch).
+    pub messaging: Option<MessagingInfo>,
+}
+
+impl RequestInfo {
+    /// Request data with `trigger` and nothing else.
+    pub fn new(trigger: Trigger) -> Self {
+        Self {
+            trigger,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the HTTP request data.
+    pub fn with_http(mut self, http: HttpRequestInfo) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Sets the messaging data.
+    pub fn with_messaging(mut self, messaging: MessagingInfo) -> Self {
+        self.messaging = Some(messaging);
+        self
+    }
+}
+
+/// What the invocation span records about a batch of messages (OpenTelemetry's messaging
+/// conventions): `messaging.system`, `messaging.destination.name`,
+/// `messaging.batch.message_count`, and `messaging.operation.type = process`.
+///
+/// ```
+/// use lambda_trace::carrier::MessagingInfo;
+///
+/// let info = MessagingInfo::new("aws_sqs", 3).with_destination("orders");
+/// assert_eq!((info.system.as_ref(), info.destination.as_deref()), ("aws_sqs", Some("orders")));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MessagingInfo {
+    /// `messaging.system`: `aws_sqs`, `aws_sns`, `kafka`, … (at most 64 characters recorded).
+    pub system: Cow<'static, str>,
+    /// `messaging.destination.name`: the queue or topic (at most 256 characters recorded).
+    pub destination: Option<String>,
+    /// `messaging.batch.message_count`: how many messages the event delivers.
+    pub message_count: usize,
+}
+
+impl MessagingInfo {
+    /// `message_count` messages of `system`, destination unknown.
+    pub fn new(system: impl Into<Cow<'static, str>>, message_count: usize) -> Self {
+        Self {
+            system: system.into(),
+            destination: None,
+            message_count,
+        }
+    }
+
+    /// Sets the destination (queue, topic) name.
+    pub fn with_destination(mut self, name: impl Into<String>) -> Self {
+        self.destination = Some(name.into());
+        self
+    }
 }
 
 /// An event that carries trace headers: an [`Extractor`] over its headers, plus request data.
+///
+/// The built-in event types implement it, and so can yours (see [the module docs](self) for an
+/// example and how the layer picks it up). Implementations read only what the event holds and
+/// never panic; the layer caps what they return (header lengths through the propagators,
+/// [`RequestInfo`] text lengths), so they need not.
 pub trait EventCarrier: Extractor {
-    /// Trigger and HTTP data of this event.
+    /// Trigger, HTTP and messaging data of this event.
     fn request_info(&self) -> RequestInfo;
 
     /// The request's query string as the event gives it, without the `?`: **raw, not
@@ -115,12 +265,76 @@ pub trait EventCarrier: Extractor {
     fn raw_query(&self) -> Option<Cow<'_, str>> {
         None
     }
+
+    /// Calls `visit` with the headers of each message this event delivers (the records of a
+    /// batch), in order. The layer extracts each one's context with its propagators and links
+    /// the invocation span to every distinct one, up to the span's link limit (the rest are
+    /// counted). The default: no messages.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use lambda_trace::carrier::{EventCarrier, RequestInfo, Trigger};
+    /// use lambda_trace::propagation::Extractor;
+    ///
+    /// /// A batch of jobs, each with the headers of the request that queued it.
+    /// struct Jobs(Vec<HashMap<String, String>>);
+    ///
+    /// impl Extractor for Jobs {
+    ///     fn get(&self, _name: &str) -> Option<&str> { None }
+    ///     fn keys(&self) -> Vec<&str> { Vec::new() }
+    /// }
+    ///
+    /// impl EventCarrier for Jobs {
+    ///     fn request_info(&self) -> RequestInfo { RequestInfo::new(Trigger::PubSub) }
+    ///     fn messages(&self, visit: &mut dyn FnMut(&dyn Extractor)) {
+    ///         for job in &self.0 {
+    ///             visit(job);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let jobs = Jobs(vec![HashMap::new(), HashMap::new()]);
+    /// let mut n = 0;
+    /// jobs.messages(&mut |_| n += 1);
+    /// assert_eq!(n, 2);
+    /// ```
+    fn messages(&self, visit: &mut dyn FnMut(&dyn Extractor)) {
+        let _ = visit;
+    }
 }
 
-/// `carrier`'s request data; with `capture_query`, the URL gets the event's query string,
-/// redacted ([`crate::redact`]) and capped with the path at 2,048 characters.
+/// A map of headers (names in any case) is a carrier of its own: trigger `other`, no request
+/// data. Register a part of your event that is one with
+/// [`TraceLayerBuilder::carrier_with`](crate::layer::TraceLayerBuilder::carrier_with).
+impl<S: std::hash::BuildHasher> EventCarrier for HashMap<String, String, S> {
+    fn request_info(&self) -> RequestInfo {
+        RequestInfo::default()
+    }
+}
+
+/// Longest `messaging.system` recorded, in characters.
+const MAX_SYSTEM_CHARS: usize = 64;
+/// Longest `messaging.destination.name` recorded, in characters.
+const MAX_DESTINATION_CHARS: usize = 256;
+
+/// `carrier`'s request data, capped as the built-in carriers cap theirs (whoever implemented
+/// the carrier); with `capture_query`, the URL gets the event's query string, redacted
+/// ([`crate::redact`]) and capped with the path at 2,048 characters.
 pub(crate) fn request_info(carrier: &dyn EventCarrier, capture_query: bool) -> RequestInfo {
     let mut info = carrier.request_info();
+    if let Some(http) = &mut info.http {
+        request::cap_info(http);
+    }
+    if let Some(m) = &mut info.messaging {
+        if m.system.len() > MAX_SYSTEM_CHARS {
+            m.system = Cow::Owned(request::capped(&m.system, MAX_SYSTEM_CHARS).unwrap_or_default());
+        }
+        if let Some(d) = &mut m.destination
+            && d.len() > MAX_DESTINATION_CHARS
+        {
+            *d = request::capped(d, MAX_DESTINATION_CHARS).unwrap_or_default();
+        }
+    }
     if capture_query
         && let Some(url) = info.http.as_mut().and_then(|h| h.url.as_mut())
         && let Some(query) = carrier.raw_query()

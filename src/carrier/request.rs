@@ -124,6 +124,32 @@ impl RawHttp<'_> {
     }
 }
 
+/// Applies the caps of [`RawHttp::into_info`] to request data a carrier made (the user's own
+/// carriers' too): text cut to its length, the URL without query string or fragment, a client IP
+/// only when it is an IP address. Values the built-in carriers made pass unchanged.
+pub(super) fn cap_info(http: &mut HttpRequestInfo) {
+    let cap = |field: &mut Option<String>, max: usize| {
+        if let Some(v) = field.as_deref()
+            && (v.len() > max || v.trim().len() != v.len() || v.is_empty())
+        {
+            *field = capped(v, max);
+        }
+    };
+    cap(&mut http.method, MAX_METHOD_CHARS);
+    cap(&mut http.route, MAX_ROUTE_CHARS);
+    cap(&mut http.user_agent, MAX_USER_AGENT_CHARS);
+    if let Some(url) = http.url.as_deref()
+        && (url.len() > MAX_URL_CHARS || url.contains(['?', '#']) || url.trim().len() != url.len())
+    {
+        http.url = url_path(url);
+    }
+    if let Some(ip) = http.client_ip.as_deref()
+        && ip.parse::<IpAddr>().is_err()
+    {
+        http.client_ip = client_ip(ip);
+    }
+}
+
 /// `s` trimmed, cut to at most `max` characters on a char boundary; `None` when empty.
 pub(super) fn capped(s: &str, max: usize) -> Option<String> {
     let s = s.trim();
@@ -236,6 +262,39 @@ mod tests {
         assert_eq!(url_path("?only=query"), None);
         let long = format!("/{}", "x".repeat(5000));
         assert_eq!(url_path(&long).unwrap().len(), MAX_URL_CHARS);
+    }
+
+    #[test]
+    fn request_data_of_any_carrier_is_capped() {
+        let mut http =
+            HttpRequestInfo::new("G".repeat(100), format!("/{}?token=s#f", "p".repeat(3000)))
+                .with_route(" /r ")
+                .with_user_agent("u".repeat(1000))
+                .with_client_ip("not an ip", false);
+        cap_info(&mut http);
+        assert_eq!(http.method.as_ref().unwrap().len(), MAX_METHOD_CHARS);
+        let url = http.url.as_deref().unwrap();
+        assert!(
+            !url.contains('?') && url.len() == MAX_URL_CHARS,
+            "{}",
+            url.len()
+        );
+        assert_eq!(http.route.as_deref(), Some("/r"));
+        assert_eq!(
+            http.user_agent.as_ref().unwrap().len(),
+            MAX_USER_AGENT_CHARS
+        );
+        assert_eq!(http.client_ip, None);
+        let built = RawHttp {
+            method: Some("GET"),
+            path: Some("/orders?x=1"),
+            source_ip: Some("192.0.2.1:443"),
+            ..RawHttp::default()
+        }
+        .into_info();
+        let mut again = built.clone();
+        cap_info(&mut again);
+        assert_eq!(again, built, "built-in values pass unchanged");
     }
 
     #[test]

@@ -1,26 +1,44 @@
-//! Amazon SQS: [`SqsEvent`].
+//! Amazon SQS: [`SqsEvent`], and each of its records ([`SqsMessage`]).
 //!
 //! SQS propagates X-Ray context in the message's **system attribute** `AWSTraceHeader` (not in
-//! message attributes), in the `X-Amzn-Trace-Id` format. The carrier presents the first record's
-//! `AWSTraceHeader` as the header `x-amzn-trace-id` and has no other headers.
+//! message attributes), in the `X-Amzn-Trace-Id` format; producers that send W3C context put
+//! `traceparent` / `tracestate` in the message's **message attributes** (`stringValue` of a
+//! `String` attribute). (AWS: "Amazon SQS and AWS X-Ray",
+//! <https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>.)
 //!
-//! **Batches:** the invocation span has one parent, so only the **first record's** context is
-//! used; the other records' contexts are not linked. Functions that need one trace per message
-//! should process records one by one and start a span per record from its own `AWSTraceHeader`.
+//! - A record ([`SqsMessage`]) is an [`Extractor`]: `AWSTraceHeader` as the header
+//!   `x-amzn-trace-id`, and every string message attribute under its own name (any case). Its
+//!   context is extracted with the layer's propagators, in their order (first valid wins), as
+//!   for headers.
+//! - The event ([`SqsEvent`]) presents the **first** record's headers: under PassThrough
+//!   tracing the invocation span continues the first record's trace (one parent). Every
+//!   record's context is offered as a message ([`EventCarrier::messages`]): the invocation span
+//!   links to each (up to its link limit; X-Ray documents carry at most 20 and count the rest),
+//!   and [`messaging::each_record`](crate::messaging::each_record) runs each record's work in a
+//!   span whose parent is that record's own context.
+//! - Request data: trigger `pubsub`, and the messaging data of the batch ([`MessagingInfo`]):
+//!   `aws_sqs`, the queue's name (from the first record's `eventSourceARN`), the record count.
 
-use aws_lambda_events::sqs::SqsEvent;
+use std::borrow::Cow;
 
-use super::{EventCarrier, RequestInfo, Trigger};
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+
+use super::request::capped;
+use super::{EventCarrier, MessagingInfo, RequestInfo, Trigger};
 use crate::propagation::Extractor;
 
 /// The header name under which the `AWSTraceHeader` attribute is presented.
 const XRAY_HEADER: &str = "x-amzn-trace-id";
 /// The SQS system attribute that carries the X-Ray header.
 const TRACE_ATTRIBUTE: &str = "AWSTraceHeader";
+/// `messaging.system` of SQS (OpenTelemetry's messaging conventions).
+pub(crate) const SQS_SYSTEM: &str = "aws_sqs";
+/// Longest queue name recorded, in characters (SQS allows 80; an event is untrusted input).
+pub(crate) const MAX_QUEUE_NAME_CHARS: usize = 256;
 
-/// The first record's `AWSTraceHeader` (exact name first, then any case).
-fn trace_header(event: &SqsEvent) -> Option<&str> {
-    let attributes = &event.records.first()?.attributes;
+/// A record's `AWSTraceHeader` (exact name first, then any case).
+fn trace_header(record: &SqsMessage) -> Option<&str> {
+    let attributes = &record.attributes;
     attributes
         .get(TRACE_ATTRIBUTE)
         .or_else(|| {
@@ -32,20 +50,82 @@ fn trace_header(event: &SqsEvent) -> Option<&str> {
         .map(String::as_str)
 }
 
-impl Extractor for SqsEvent {
+/// The string value of message attribute `name` (any case; exact name first).
+fn message_attribute<'a>(record: &'a SqsMessage, name: &str) -> Option<&'a str> {
+    let attributes = &record.message_attributes;
+    attributes
+        .get(name)
+        .or_else(|| {
+            attributes
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })?
+        .string_value
+        .as_deref()
+}
+
+/// The queue name of an SQS ARN (`arn:aws:sqs:us-east-2:123456789012:orders` → `orders`).
+pub(crate) fn queue_name(arn: &str) -> Option<&str> {
+    if !arn.starts_with("arn:") {
+        return None;
+    }
+    arn.splitn(6, ':').nth(5).filter(|name| !name.is_empty())
+}
+
+/// The queue name of `record`, capped, when its `eventSourceARN` names one.
+pub(crate) fn record_queue(record: &SqsMessage) -> Option<String> {
+    record
+        .event_source_arn
+        .as_deref()
+        .and_then(queue_name)
+        .and_then(|name| capped(name, MAX_QUEUE_NAME_CHARS))
+}
+
+/// `true` when the record comes from a FIFO queue (its name ends in `.fifo`).
+pub(crate) fn is_fifo(record: &SqsMessage) -> bool {
+    record
+        .event_source_arn
+        .as_deref()
+        .and_then(queue_name)
+        .is_some_and(|name| name.ends_with(".fifo"))
+}
+
+impl Extractor for SqsMessage {
     fn get(&self, name: &str) -> Option<&str> {
-        if name.eq_ignore_ascii_case(XRAY_HEADER) {
-            trace_header(self)
-        } else {
-            None
+        if name.eq_ignore_ascii_case(XRAY_HEADER)
+            && let Some(header) = trace_header(self)
+        {
+            return Some(header);
         }
+        message_attribute(self, name)
     }
 
     fn keys(&self) -> Vec<&str> {
-        trace_header(self)
-            .map(|_| XRAY_HEADER)
-            .into_iter()
-            .collect()
+        let has_xray = trace_header(self).is_some();
+        let mut keys: Vec<&str> = has_xray.then_some(XRAY_HEADER).into_iter().collect();
+        keys.extend(
+            self.message_attributes
+                .iter()
+                .filter(|(k, v)| {
+                    v.string_value.is_some() && !(has_xray && k.eq_ignore_ascii_case(XRAY_HEADER))
+                })
+                .map(|(k, _)| k.as_str()),
+        );
+        keys
+    }
+}
+
+impl Extractor for SqsEvent {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.records.first()?.get(name)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.records
+            .first()
+            .map(Extractor::keys)
+            .unwrap_or_default()
     }
 }
 
@@ -54,6 +134,17 @@ impl EventCarrier for SqsEvent {
         RequestInfo {
             trigger: Trigger::PubSub,
             http: None,
+            messaging: Some(MessagingInfo {
+                system: Cow::Borrowed(SQS_SYSTEM),
+                destination: self.records.first().and_then(record_queue),
+                message_count: self.records.len(),
+            }),
+        }
+    }
+
+    fn messages(&self, visit: &mut dyn FnMut(&dyn Extractor)) {
+        for record in &self.records {
+            visit(record);
         }
     }
 }
@@ -79,6 +170,14 @@ mod tests {
         let info = carrier.request_info();
         assert_eq!(info.trigger, Trigger::PubSub);
         assert_eq!(info.http, None);
+        let messaging = info.messaging.expect("SQS has messaging data");
+        assert_eq!(messaging.system, "aws_sqs");
+        assert_eq!(messaging.destination.as_deref(), Some("orders"));
+        assert_eq!(messaging.message_count, 2);
+        let mut seen = Vec::new();
+        carrier.messages(&mut |m| seen.push(m.get("x-amzn-trace-id").map(str::to_owned)));
+        assert_eq!(seen.len(), 2);
+        assert!(seen[1].as_deref().unwrap().contains("63441c4b"));
     }
 
     #[test]
@@ -86,9 +185,45 @@ mod tests {
         let e: SqsEvent = serde_json::from_str(r#"{"Records":[]}"#).unwrap();
         assert_eq!(e.get("x-amzn-trace-id"), None);
         assert!(e.keys().is_empty());
+        assert_eq!(e.request_info().messaging.unwrap().message_count, 0);
         let e: SqsEvent =
             serde_json::from_str(r#"{"Records":[{"attributes":{"awstraceheader":"Root=x"}}]}"#)
                 .unwrap();
         assert_eq!(e.get("x-amzn-trace-id"), Some("Root=x"));
+    }
+
+    #[test]
+    fn message_attributes_carry_w3c_context() {
+        let e: SqsEvent = serde_json::from_str(
+            r#"{"Records":[{"messageAttributes":{
+                "TraceParent":{"stringValue":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","dataType":"String"},
+                "tracestate":{"stringValue":"rojo=1","dataType":"String"},
+                "blob":{"binaryValue":"AAEC","dataType":"Binary"}}}]}"#,
+        )
+        .unwrap();
+        let record = &e.records[0];
+        assert_eq!(
+            record.get("traceparent"),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+        assert_eq!(record.get("TRACESTATE"), Some("rojo=1"));
+        assert_eq!(record.get("blob"), None, "binary attributes are no headers");
+        assert_eq!(record.get("x-amzn-trace-id"), None);
+        let mut keys = record.keys();
+        keys.sort_unstable();
+        assert_eq!(keys, ["TraceParent", "tracestate"]);
+    }
+
+    #[test]
+    fn queue_names_from_arns() {
+        assert_eq!(
+            queue_name("arn:aws:sqs:us-east-2:123456789012:orders"),
+            Some("orders")
+        );
+        assert_eq!(queue_name("arn:aws:sqs:us-east-2:1:o.fifo"), Some("o.fifo"));
+        assert_eq!(queue_name("arn:aws:sqs:us-east-2:1:"), None);
+        assert_eq!(queue_name("orders"), None);
+        assert_eq!(queue_name("arn:aws"), None);
+        assert_eq!(queue_name(""), None);
     }
 }

@@ -122,6 +122,7 @@ impl EventCarrier for HttpCarrier<'_> {
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(http),
+            messaging: None,
         }
     }
 

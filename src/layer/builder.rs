@@ -1,9 +1,11 @@
 //! [`TraceLayerBuilder`]: settings beyond the environment.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Shared, TraceLayer};
+use crate::carrier::{CustomCarriers, EventCarrier};
 use crate::config::{CallerSampling, Config};
 use crate::export::Exporter;
 use crate::propagation::{CompositePropagator, PropagatorKind};
@@ -28,6 +30,7 @@ use crate::span::recorder::Settings;
 pub struct TraceLayerBuilder {
     config: Config,
     exporter: Option<Arc<dyn Exporter>>,
+    carriers: CustomCarriers,
 }
 
 impl TraceLayerBuilder {
@@ -35,6 +38,7 @@ impl TraceLayerBuilder {
         Self {
             config: Config::from_env(),
             exporter: None,
+            carriers: CustomCarriers::default(),
         }
     }
 
@@ -147,6 +151,59 @@ impl TraceLayerBuilder {
         self
     }
 
+    /// Reads the caller's context and request data of events of your type `E` through its
+    /// [`EventCarrier`] implementation (a Step Functions task, a custom JSON payload). Checked
+    /// before the built-in carriers, so it also replaces one (your view of a
+    /// `serde_json::Value`). What it returns is capped as the built-in carriers' data is. See
+    /// [the carrier module](crate::carrier#your-own-event-types) for a complete example.
+    ///
+    /// ```
+    /// use lambda_trace::carrier::{EventCarrier, RequestInfo};
+    /// use lambda_trace::propagation::Extractor;
+    /// use lambda_trace::TraceLayer;
+    ///
+    /// struct Job { traceparent: Option<String> }
+    ///
+    /// impl Extractor for Job {
+    ///     fn get(&self, name: &str) -> Option<&str> {
+    ///         name.eq_ignore_ascii_case("traceparent").then_some(self.traceparent.as_deref()?)
+    ///     }
+    ///     fn keys(&self) -> Vec<&str> {
+    ///         self.traceparent.iter().map(|_| "traceparent").collect()
+    ///     }
+    /// }
+    ///
+    /// impl EventCarrier for Job {
+    ///     fn request_info(&self) -> RequestInfo { RequestInfo::default() }
+    /// }
+    ///
+    /// let layer = TraceLayer::builder().carrier::<Job>().build();
+    /// # let _ = layer;
+    /// ```
+    pub fn carrier<E: EventCarrier + Any>(mut self) -> Self {
+        self.carriers.add::<E>(crate::carrier::itself::<E>);
+        self
+    }
+
+    /// Like [`carrier`](Self::carrier), for an event type of which a part is the carrier: e.g.
+    /// a `headers: HashMap<String, String>` field (a map of headers is a carrier, names in any
+    /// case), or a type of your own inside a type you cannot implement the trait for.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use lambda_trace::TraceLayer;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Task { input: serde_json::Value, headers: HashMap<String, String> }
+    ///
+    /// let layer = TraceLayer::builder().carrier_with::<Task>(|t| &t.headers).build();
+    /// # let _ = layer;
+    /// ```
+    pub fn carrier_with<E: Any>(mut self, view: fn(&E) -> &dyn EventCarrier) -> Self {
+        self.carriers.add::<E>(view);
+        self
+    }
+
     /// Turns tracing off: the handler runs unwrapped.
     pub fn disabled(mut self, yes: bool) -> Self {
         self.config.disabled = yes;
@@ -175,8 +232,10 @@ impl TraceLayerBuilder {
             limits: config.span_limits.capped(),
             capture_query: config.capture_query,
         };
+        let mut shared = Shared::new(config, settings, exporter);
+        shared.carriers = self.carriers;
         TraceLayer {
-            shared: Arc::new(Shared::new(config, settings, exporter)),
+            shared: Arc::new(shared),
         }
     }
 }

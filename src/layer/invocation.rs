@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -11,7 +12,8 @@ use lambda_runtime::Context;
 
 use super::{Shared, parent};
 use crate::carrier::{EventCarrier, RequestInfo};
-use crate::propagation::Propagator;
+use crate::context::TraceContext;
+use crate::propagation::{CompositePropagator, Propagator};
 use crate::span::recorder::Recorder;
 use crate::span::{
     AnnotationValue, Attribute, AttributeValue, Resource, RootPlacement, Span, SpanKind,
@@ -88,6 +90,9 @@ pub(crate) fn start(
         if let Some(link) = &link {
             root.add_link(link);
         }
+        if let Some(c) = carrier {
+            link_messages(&root, c, &settings.propagator, link.as_ref());
+        }
     }
 
     Invocation {
@@ -98,6 +103,46 @@ pub(crate) fn start(
         shared: Arc::clone(shared),
         status_of,
     }
+}
+
+/// Links the invocation span to the context of every message `carrier` delivers (an SQS
+/// batch's records), each distinct context once: up to the span's link limit, the rest counted
+/// in its `dropped_links` (the X-Ray translation then writes at most 20). `already` is a link
+/// the parent decision added (Active tracing: the first record's context).
+fn link_messages(
+    root: &Span,
+    carrier: &dyn EventCarrier,
+    propagator: &CompositePropagator,
+    already: Option<&TraceContext>,
+) {
+    type Key = (crate::context::TraceId, Option<crate::context::SpanId>);
+    let max = root.link_limit();
+    let mut kept: Vec<Key> = already
+        .map(|l| (l.trace_id, l.span_id))
+        .into_iter()
+        .collect();
+    // Distinct contexts past the limit, to count them once each (only batches past the limit
+    // pay for the set).
+    let mut over: HashSet<Key> = HashSet::new();
+    carrier.messages(&mut |message| {
+        let Some(cx) = propagator.extract(message) else {
+            return;
+        };
+        if cx.sampling_only {
+            return;
+        }
+        let key = (cx.trace_id, cx.span_id);
+        if kept.contains(&key) {
+            return;
+        }
+        if kept.len() < max {
+            kept.push(key);
+            root.add_link(&cx);
+        } else {
+            over.insert(key);
+        }
+    });
+    root.count_dropped_links(over.len());
 }
 
 /// The invocation span's name: the route (with `route_as_name`), else the function, else the
@@ -123,7 +168,7 @@ fn attributes(
     // Values that repeat on every invocation of the process are interned (no allocation);
     // the request id is the one value that never repeats.
     let s = |v: &str| AttributeValue::String(super::intern::intern(v));
-    let mut attributes: Vec<Attribute> = Vec::with_capacity(14);
+    let mut attributes: Vec<Attribute> = Vec::with_capacity(18);
     attributes.push((
         "faas.invocation_id".into(),
         AttributeValue::String(Cow::Owned(ctx.request_id.clone())),
@@ -161,6 +206,21 @@ fn attributes(
         {
             attributes.push(("cloud.account.id".into(), s(account)));
         }
+    }
+    if let Some(m) = &info.messaging {
+        // OpenTelemetry's messaging conventions, on the span that processes the batch.
+        attributes.push(("messaging.system".into(), s(&m.system)));
+        if let Some(destination) = &m.destination {
+            attributes.push(("messaging.destination.name".into(), s(destination)));
+        }
+        attributes.push((
+            "messaging.operation.type".into(),
+            AttributeValue::String("process".into()),
+        ));
+        attributes.push((
+            "messaging.batch.message_count".into(),
+            AttributeValue::Int(i64::try_from(m.message_count).unwrap_or(i64::MAX)),
+        ));
     }
     if let Some(http) = &info.http {
         if let Some(method) = &http.method {

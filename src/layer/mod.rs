@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     /// Invocations started by the handler's layer (the runtime layer compares it before and
     /// after an invocation to notice an event the handler never got: `rejected.rs`).
     pub(crate) handler_calls: AtomicU64,
+    /// Carriers of the user's event types ([`TraceLayerBuilder::carrier`]).
+    pub(crate) carriers: crate::carrier::CustomCarriers,
 }
 
 impl Shared {
@@ -140,6 +142,7 @@ impl Shared {
             after_response_installed: AtomicBool::new(false),
             deferred: Default::default(),
             handler_calls: AtomicU64::new(0),
+            carriers: crate::carrier::CustomCarriers::default(),
         }
     }
 }

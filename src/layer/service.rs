@@ -54,9 +54,14 @@ where
         if self.shared.config.disabled {
             return TraceFuture::passthrough(self.inner.call(event));
         }
-        // Both resolved for `E` and `R` when compiling: only their carrier and status code are
-        // in the binary.
-        let carrier = carrier::for_event(&event.payload);
+        // A carrier registered for `E` first (a lookup only when some were registered), then
+        // the built-in ones, resolved for `E` and `R` when compiling: only their carrier and
+        // status code are in the binary.
+        let carrier = self
+            .shared
+            .carriers
+            .find(&event.payload)
+            .or_else(|| carrier::for_event(&event.payload));
         let invocation = start(
             &self.shared,
             carrier,

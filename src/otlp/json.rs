@@ -55,6 +55,12 @@ fn span(out: &mut Out<'_>, batch: &SpanBatch, index: usize, trace_id: &[u8; 32],
     // Keys in sorted order, as a `serde_json::Map` writes them.
     raw(out, r#"{"attributes":"#);
     attributes(out, model::span_attributes(batch, index, dialect));
+    if s.dropped_links > 0 {
+        raw(out, r#","droppedLinksCount":"#);
+        out.u64(u64::from(
+            u32::try_from(s.dropped_links).unwrap_or(u32::MAX),
+        ));
+    }
     raw(out, r#","endTimeUnixNano":"#);
     quoted_u64(out, s.end_unix_nanos);
     if !s.exceptions.is_empty() {
@@ -118,7 +124,10 @@ fn span(out: &mut Out<'_>, batch: &SpanBatch, index: usize, trace_id: &[u8; 32],
         out.string(message);
     }
     raw(out, r#"},"traceId":"#);
-    out.ascii_string(trace_id);
+    match s.trace_id {
+        Some(own) => out.ascii_string(&own.hex()),
+        None => out.ascii_string(trace_id),
+    }
     raw(out, "}");
 }
 
@@ -201,7 +210,14 @@ pub(crate) mod reference {
     fn span(batch: &SpanBatch, index: usize, trace_id: &str, dialect: Dialect) -> Json {
         let s = &batch.spans[index];
         let mut out = Map::new();
-        out.insert("traceId".into(), trace_id.into());
+        match s.trace_id {
+            Some(own) => out.insert("traceId".into(), own.to_string().into()),
+            None => out.insert("traceId".into(), trace_id.into()),
+        };
+        if s.dropped_links > 0 {
+            let n = u32::try_from(s.dropped_links).unwrap_or(u32::MAX);
+            out.insert("droppedLinksCount".into(), n.into());
+        }
         out.insert("spanId".into(), s.span_id.to_string().into());
         if let Some(parent) = s.parent_id {
             out.insert("parentSpanId".into(), parent.to_string().into());

@@ -13,7 +13,9 @@
 //! | `fault` | status `ERROR`, message = the first exception's message |
 //! | `error` / `throttle` (4xx) | `ERROR` on client and internal spans; `UNSET` on the server span (OTel HTTP semantic conventions: a 4xx is the caller's fault) |
 //! | exceptions | `exception` events with `exception.message`, `exception.type`, `exception.stacktrace` (a panic's stack), at the span's end |
-//! | links | links (a missing span id is sent empty) |
+//! | links | links (a missing span id is sent empty); `dropped_links` → `dropped_links_count` |
+//! | `trace_id` (a span of a message's trace) | that span's `trace_id`, else the batch's |
+//! | kind | `Internal` 1, `Server` 2 (1 for the invocation span under Lambda's segment, X-Ray dialect), `Client` 3, `Producer` 4, `Consumer` 5 |
 //!
 //! Attribute keys are unique per span: the first value set for a key wins.
 
@@ -225,12 +227,16 @@ pub(crate) fn kind(batch: &SpanBatch, index: usize, dialect: Dialect) -> i32 {
         SpanKind::Internal => 1,
         SpanKind::Server => 2,
         SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
     }
 }
 
-/// OTLP `Span.flags`: sampled, and whether the parent is remote (only the invocation span's is).
+/// OTLP `Span.flags`: sampled, and whether the parent is remote (the invocation span's, and a
+/// span whose parent is a message's producer: [`SpanRecord::remote_parent`]).
 pub(crate) fn flags(batch: &SpanBatch, index: usize) -> u32 {
-    let remote_parent = index == 0 && batch.spans[index].parent_id.is_some();
+    let span = &batch.spans[index];
+    let remote_parent = span.parent_id.is_some() && (index == 0 || span.remote_parent);
     FLAG_SAMPLED | FLAG_HAS_IS_REMOTE | if remote_parent { FLAG_IS_REMOTE } else { 0 }
 }
 

@@ -42,7 +42,10 @@ fn span(batch: &SpanBatch, index: usize, trace_id: &[u8], dialect: Dialect) -> S
     let s = &batch.spans[index];
     let (code, message) = model::status(s);
     Span {
-        trace_id: trace_id.to_vec(),
+        trace_id: match s.trace_id {
+            Some(own) => own.to_u128().to_be_bytes().to_vec(),
+            None => trace_id.to_vec(),
+        },
         span_id: s.span_id.to_u64().to_be_bytes().to_vec(),
         parent_span_id: s
             .parent_id
@@ -72,6 +75,7 @@ fn span(batch: &SpanBatch, index: usize, trace_id: &[u8], dialect: Dialect) -> S
                 ..Link::default()
             })
             .collect(),
+        dropped_links_count: u32::try_from(s.dropped_links).unwrap_or(u32::MAX),
         status: Some(Status {
             code: code as i32,
             message: message.to_string(),

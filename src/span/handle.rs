@@ -56,20 +56,77 @@ impl Span {
         name: Cow<'static, str>,
         kind: SpanKind,
     ) -> Self {
+        Self::open(recorder, parent, depth, name, kind, None, false)
+    }
+
+    /// Opens a span in `recorder`, child of `parent`, in the trace of `foreign` when given (a
+    /// message's context: the span and its children belong to that trace, and record only when
+    /// its sampling decision does not say no); `remote_parent`: `parent` is another process's
+    /// span.
+    fn open(
+        recorder: Arc<Recorder>,
+        parent: Option<SpanId>,
+        depth: u32,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        foreign: Option<Arc<TraceContext>>,
+        remote_parent: bool,
+    ) -> Self {
         let id = SpanId::generate();
+        let records = foreign
+            .as_ref()
+            .is_none_or(|cx| cx.sampling != crate::context::Sampling::NotSampled);
         let inner = Arc::new(SpanInner {
             recorder,
             id,
             depth,
+            foreign,
             state: Mutex::new(None),
         });
-        if inner.recorder.register(&inner) {
+        if records && inner.recorder.register(&inner) {
             let mut name = name;
             cap_cow(&mut name, MAX_SPAN_NAME_CHARS);
-            let record = SpanRecord::new(id, parent, name, kind, now_unix_nanos());
+            let mut record = SpanRecord::new(id, parent, name, kind, now_unix_nanos());
+            record.trace_id = inner.foreign.as_ref().map(|cx| cx.trace_id);
+            record.remote_parent = remote_parent;
             *inner.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(State::new(record));
         }
         Self { inner: Some(inner) }
+    }
+
+    /// Opens a span of `kind` in this span's invocation whose parent is `context`'s span: a
+    /// span of `context`'s trace (OpenTelemetry's messaging `process` span, whose parent is the
+    /// message's producer). It counts against the invocation's span limit; its children belong
+    /// to `context`'s trace too, and its [`Span::context`] is `context` with this span as the
+    /// parent. A `context` whose sampling is undecided takes the invocation's decision; one
+    /// that says not sampled is propagated and not recorded. A no-op span for a no-op `self`.
+    pub(crate) fn remote_child(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        context: &TraceContext,
+    ) -> Span {
+        let Some(inner) = &self.inner else {
+            return Span::noop();
+        };
+        let mut context = context.clone();
+        if context.sampling == crate::context::Sampling::Deferred {
+            context.sampling = if inner.recorder.recording {
+                crate::context::Sampling::Sampled
+            } else {
+                crate::context::Sampling::NotSampled
+            };
+        }
+        context.sampling_only = false;
+        Span::open(
+            Arc::clone(&inner.recorder),
+            context.span_id,
+            inner.depth.saturating_add(1),
+            name.into(),
+            kind,
+            Some(Arc::new(context)),
+            true,
+        )
     }
 
     /// `true` when this span records data (it belongs to a sampled invocation that has not been
@@ -85,9 +142,14 @@ impl Span {
         })
     }
 
-    /// The trace this span belongs to (`None` for a no-op span).
+    /// The trace this span belongs to (`None` for a no-op span): the invocation's, or for a
+    /// span opened under a message's own context
+    /// ([`messaging::each_record`](crate::messaging::each_record)) that message's.
     pub fn trace_id(&self) -> Option<crate::context::TraceId> {
-        self.inner.as_ref().map(|i| i.recorder.trace_id())
+        self.inner.as_ref().map(|i| match &i.foreign {
+            Some(cx) => cx.trace_id,
+            None => i.recorder.trace_id(),
+        })
     }
 
     /// This span's id (`None` for a no-op span).
@@ -99,7 +161,7 @@ impl Span {
     /// the parent. `None` for a no-op span.
     pub fn context(&self) -> Option<TraceContext> {
         let inner = self.inner.as_ref()?;
-        Some(inner.recorder.context.with_span_id(inner.id))
+        Some(inner.trace_context().with_span_id(inner.id))
     }
 
     /// Opens a child span, started now. End it with [`Span::end`], or use [`Span::in_child`].
@@ -118,12 +180,14 @@ impl Span {
     /// Opens a child span of the given kind.
     pub fn child_of_kind(&self, name: impl Into<Cow<'static, str>>, kind: SpanKind) -> Span {
         match &self.inner {
-            Some(inner) => Span::start_in(
+            Some(inner) => Span::open(
                 Arc::clone(&inner.recorder),
                 Some(inner.id),
                 inner.depth.saturating_add(1),
                 name.into(),
                 kind,
+                inner.foreign.clone(),
+                false,
             ),
             None => Span::noop(),
         }
@@ -438,14 +502,39 @@ impl Span {
     /// Links this span to another trace's context (kept, not followed).
     ///
     /// A span holds at most [`MAX_SPAN_LINKS`](super::MAX_SPAN_LINKS) (or the lower
-    /// `OTEL_SPAN_LINK_COUNT_LIMIT`); later ones are dropped.
+    /// `OTEL_SPAN_LINK_COUNT_LIMIT`); later ones are counted in
+    /// [`SpanRecord::dropped_links`].
     pub fn add_link(&self, context: &TraceContext) {
         let max = self.limits().link_count;
         self.with_state(|s| {
             if s.record.links.len() < max {
                 s.record.links.push((context.trace_id, context.span_id));
+            } else {
+                s.record.dropped_links = s.record.dropped_links.saturating_add(1);
             }
         });
+    }
+
+    /// Counts `n` links that were not added (found over a cap before [`Span::add_link`]).
+    pub(crate) fn count_dropped_links(&self, n: usize) {
+        if n > 0 {
+            self.with_state(|s| s.record.dropped_links = s.record.dropped_links.saturating_add(n));
+        }
+    }
+
+    /// The context `headers` carry, read with the propagators of the layer that opened this
+    /// span's invocation (`None` for a no-op span, or when they carry none).
+    pub(crate) fn extract(
+        &self,
+        headers: &dyn crate::propagation::Extractor,
+    ) -> Option<TraceContext> {
+        let inner = self.inner.as_ref()?;
+        inner.recorder.settings.propagator.extract(headers)
+    }
+
+    /// The most links this span keeps (its layer's link limit).
+    pub(crate) fn link_limit(&self) -> usize {
+        self.limits().link_count
     }
 
     /// Writes this span's context into `headers` in every configured format, so the callee
@@ -457,7 +546,7 @@ impl Span {
     /// Like [`Span::inject`], into any [`Injector`].
     pub fn inject_into(&self, injector: &mut dyn Injector) {
         if let Some(inner) = &self.inner {
-            let cx = inner.recorder.context.with_span_id(inner.id);
+            let cx = inner.trace_context().with_span_id(inner.id);
             inner.recorder.settings.propagator.inject(&cx, injector);
         }
     }

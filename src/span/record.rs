@@ -62,6 +62,13 @@ pub enum SpanKind {
     Internal,
     /// An outgoing call (HTTP, AWS SDK, another function).
     Client,
+    /// The processing of a message received from a queue or a stream (OpenTelemetry's
+    /// messaging `process` span: [`messaging::each_record`](crate::messaging::each_record)).
+    /// OTLP kind `CONSUMER`; in X-Ray a subsegment, or the segment of the message's own trace.
+    Consumer,
+    /// Sending a message to a queue, a topic or a bus (OTLP kind `PRODUCER`; in X-Ray a
+    /// subsegment).
+    Producer,
 }
 
 /// Outcome flags, as X-Ray records them.
@@ -314,8 +321,19 @@ pub struct SpanRecord {
     pub namespace: Option<RemoteNamespace>,
     /// Semantic-convention attributes (`faas.*`, `cloud.*`, `http.*`, `aws.*`).
     pub attributes: Vec<Attribute>,
-    /// Other traces this span is linked to (a caller's context that Lambda's trace replaced).
+    /// Other traces this span is linked to (a caller's context that Lambda's trace replaced, the
+    /// messages of a batch).
     pub links: Vec<(TraceId, Option<SpanId>)>,
+    /// Links not kept because the span already held its link limit
+    /// ([`SpanLimits::link_count`](crate::span::SpanLimits::link_count)).
+    pub dropped_links: usize,
+    /// The trace this span belongs to when it is not the batch's: a span opened under a
+    /// message's own context ([`messaging::each_record`](crate::messaging::each_record)), and
+    /// the spans opened inside it. `None`: the batch's trace ([`SpanBatch::trace_id`]).
+    pub trace_id: Option<TraceId>,
+    /// `true` when `parent_id` is a span of another process (a message's producer), not a span
+    /// of this batch. Always the case for the invocation span's parent.
+    pub remote_parent: bool,
     /// Events (log lines) that happened inside the span, oldest first.
     pub events: Vec<SpanEvent>,
     /// Events not recorded because the span already held
@@ -357,9 +375,17 @@ impl SpanRecord {
             namespace: None,
             attributes: Vec::new(),
             links: Vec::new(),
+            dropped_links: 0,
+            trace_id: None,
+            remote_parent: false,
             events: Vec::new(),
             dropped_events: 0,
         }
+    }
+
+    /// The trace this span belongs to: its own ([`SpanRecord::trace_id`]) or the batch's.
+    pub fn trace_in(&self, batch: &SpanBatch) -> TraceId {
+        self.trace_id.unwrap_or(batch.trace_id)
     }
 
     /// The attribute `key`, if set.

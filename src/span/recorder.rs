@@ -141,6 +141,9 @@ pub(crate) struct SpanInner {
     pub(crate) id: SpanId,
     /// 0 for the invocation span, its parent's plus one for any other.
     pub(crate) depth: u32,
+    /// The context of the trace this span continues when it is not the invocation's (a
+    /// message's, `messaging::each_record`); inherited by its children.
+    pub(crate) foreign: Option<Arc<TraceContext>>,
     /// `None` once the span was flushed, or when it never recorded.
     pub(crate) state: Mutex<Option<State>>,
 }
@@ -154,6 +157,11 @@ impl fmt::Debug for SpanInner {
 }
 
 impl SpanInner {
+    /// The context of the trace this span belongs to (the message's, or the invocation's).
+    pub(crate) fn trace_context(&self) -> &TraceContext {
+        self.foreign.as_deref().unwrap_or(&self.recorder.context)
+    }
+
     /// Takes the record out for export, closing it at `now` if still open.
     pub(crate) fn take_record(&self, now: u64) -> Option<SpanRecord> {
         let state = self

@@ -258,7 +258,8 @@ impl Annotations<'_> {
 /// | key | when |
 /// |---|---|
 /// | `faas.*`, `cloud.*`, `http.*`, `aws.*`, … | the span's semantic-convention attributes |
-/// | `links` | `[{"trace_id", "span_id"}]`, other traces this span is linked to |
+/// | `links` | `[{"trace_id", "span_id"}]`, other traces this span is linked to: at most [`MAX_LINKS`] (X-Ray links a segment to at most 20 traces) |
+/// | `dropped_links` | links not written: past the span's link limit, or past [`MAX_LINKS`] |
 /// | `unfinished` | `true`: the span was still open at flush time (timeout, forgotten end) |
 /// | `dropped_spans` | spans of the invocation not recorded (span limit), on the root |
 /// | `dropped_events` | events of the span not recorded (per-span event limit) |
@@ -279,6 +280,8 @@ pub(crate) struct Metadata<'a> {
     pub unfinished: bool,
     /// Writes `lambda_trace.dropped_spans` when non-zero.
     pub dropped_spans: usize,
+    /// Writes `lambda_trace.dropped_links` when non-zero.
+    pub dropped_links: usize,
     /// Writes `lambda_trace.dropped_events` when non-zero.
     pub dropped_events: usize,
     /// Writes `lambda_trace.truncated: true`.
@@ -286,6 +289,11 @@ pub(crate) struct Metadata<'a> {
     /// Writes `lambda_trace.omitted`: what was left out to fit the size limit.
     pub omitted: Option<Omitted>,
 }
+
+/// Most links written per document: X-Ray links a trace segment to at most 20 traces
+/// (<https://docs.aws.amazon.com/xray/latest/devguide/xray-tracelinking.html>). The rest are
+/// counted in `lambda_trace.dropped_links`.
+pub(crate) const MAX_LINKS: usize = 20;
 
 /// Counts of what a last-resort truncation left out of a document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -314,6 +322,7 @@ impl Metadata<'_> {
             || !self.links.is_empty()
             || self.unfinished
             || self.dropped_spans > 0
+            || self.dropped_links > 0
             || self.dropped_events > 0
             || self.truncated
             || self.omitted.is_some()

@@ -63,6 +63,27 @@ pub fn encode_with<E>(
     if batch.spans.is_empty() {
         return Ok(());
     }
+    if translate::has_other_traces(batch) {
+        // Spans of messages' own traces (`messaging::each_record`): one batch per trace, each
+        // encoded as below (none of them has such spans left).
+        let mut first_error = None;
+        for part in translate::split_traces(batch) {
+            if let Err(e) = encode_one(&part, buf, prefix, &mut emit) {
+                first_error.get_or_insert(e);
+            }
+        }
+        return first_error.map_or(Ok(()), Err);
+    }
+    encode_one(batch, buf, prefix, emit)
+}
+
+/// [`encode_with`] for a batch of one trace.
+fn encode_one<E>(
+    batch: &SpanBatch,
+    buf: &mut Vec<u8>,
+    prefix: &[u8],
+    mut emit: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
     buf.clear();
     buf.extend_from_slice(prefix);
     let max = prefix.len() + MAX_DOCUMENT_BYTES;

@@ -22,7 +22,13 @@
 //! | `annotations` | `annotations` |
 //! | `metadata` | `metadata.<namespace>.<key>` |
 //! | `attributes` (`faas.*`, `cloud.*`, `http.*`, `aws.*`, …) | all of them under `metadata.lambda_trace`, and the keys the schema declares for `aws` copied there (below) |
-//! | `links` | `metadata.lambda_trace.links` |
+//! | `links` | `metadata.lambda_trace.links`, at most 20 (X-Ray's per-segment link limit); the rest, and the span's `dropped_links`, in `metadata.lambda_trace.dropped_links` |
+//! | `kind` | not written: `Consumer` and `Producer` spans are subsegments like every other span |
+//! | `trace_id` + `remote_parent` (a message's `process` span) | its own segment (`origin: "AWS::Lambda::Function"`) in the message's trace, `parent_id` = the producer's span, named like the invocation span (the function: a node of the service map), its own name in `metadata.lambda_trace.span_name`; its children nest in it ([`split_traces`]) |
+//!
+//! X-Ray's segment-document schema has no field for links: X-Ray links SQS consumers to their
+//! producers itself (Lambda's own segments, "trace linking"), so this crate's links stay
+//! metadata.
 //! | `events` | `metadata.tracing.events`: `[{"time", "level", "target", "message", "fields": {..}}]`, `time` in epoch seconds |
 //! | `dropped_events` | `metadata.lambda_trace.dropped_events` |
 //! | `unfinished` | `end_time` as recorded + `metadata.lambda_trace.unfinished: true` |
@@ -38,10 +44,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::document::{
     Annotations, Aws, Cause, Document, Http, HttpRequest, HttpResponse, LAMBDA_ORIGIN, Limited,
-    Metadata, SUBSEGMENT_TYPE, Service, Tracing, XrayTraceId,
+    MAX_LINKS, Metadata, SUBSEGMENT_TYPE, Service, Tracing, XrayTraceId,
 };
 use super::name::sanitize_name;
 use crate::context::SpanId;
@@ -121,6 +128,67 @@ pub(crate) fn for_each_parent(spans: &[SpanRecord], mut each: impl FnMut(usize, 
             .unwrap_or(0);
         each(i, parent);
     }
+}
+
+/// `true` when some span of `batch` other than the root continues a trace of its own (a
+/// message's `process` span): [`split_traces`] then makes one batch per trace.
+pub(crate) fn has_other_traces(batch: &SpanBatch) -> bool {
+    batch.spans.iter().skip(1).any(|s| s.remote_parent)
+}
+
+/// `batch` as one batch per trace: first the invocation's (every span of its trace), then one
+/// for each span with a parent in another process ([`SpanRecord::remote_parent`], a message's
+/// `process` span) holding it and its descendants, in batch order. Such a span becomes the
+/// root of its batch, a segment named like the invocation span (X-Ray names a segment after
+/// the service: the function), its own name kept in the attribute `span_name`. The spans are
+/// copied: only batches with such spans pay for it.
+pub(crate) fn split_traces(batch: &SpanBatch) -> Vec<SpanBatch> {
+    let spans = &batch.spans;
+    let mut groups: Vec<Vec<SpanRecord>> = vec![Vec::new()];
+    let mut traces = vec![batch.trace_id];
+    let mut group_of: Vec<usize> = Vec::with_capacity(spans.len());
+    if let Some(root) = spans.first() {
+        groups[0].push(root.clone());
+        group_of.push(0);
+    }
+    for_each_parent(spans, |i, parent| {
+        let span = &spans[i];
+        let trace = span.trace_in(batch);
+        let inherited = group_of.get(parent).copied().unwrap_or(0);
+        if span.remote_parent || traces.get(inherited) != Some(&trace) {
+            let mut root = span.clone();
+            if let Some(invocation) = spans.first() {
+                let own_name = std::mem::replace(&mut root.name, invocation.name.clone());
+                root.attributes
+                    .push(("span_name".into(), AttributeValue::String(own_name)));
+            }
+            groups.push(vec![root]);
+            traces.push(trace);
+            group_of.push(groups.len() - 1);
+        } else {
+            groups[inherited].push(span.clone());
+            group_of.push(inherited);
+        }
+    });
+    groups
+        .into_iter()
+        .zip(traces)
+        .enumerate()
+        .map(|(k, (spans, trace))| {
+            let placement = if k == 0 {
+                batch.placement
+            } else {
+                RootPlacement::Segment
+            };
+            let mut part = SpanBatch::new(Arc::clone(&batch.resource), trace, placement, spans);
+            if k == 0 {
+                part.dropped_spans = batch.dropped_spans;
+            }
+            part.deadline = batch.deadline;
+            part.after_response = batch.after_response;
+            part
+        })
+        .collect()
 }
 
 /// The whole batch as one document: the root with every other span nested under its parent.
@@ -238,10 +306,14 @@ pub(crate) fn span_document(span: &SpanRecord) -> Document<'_> {
     }
     doc.aws = aws_block(&span.attributes);
     doc.annotations = Annotations(Cow::Borrowed(&span.annotations));
+    let links = &span.links[..span.links.len().min(MAX_LINKS)];
     doc.metadata = Metadata {
         entries: metadata_entries(span),
         attributes: &span.attributes,
-        links: &span.links,
+        links,
+        dropped_links: span
+            .dropped_links
+            .saturating_add(span.links.len() - links.len()),
         unfinished: span.unfinished,
         dropped_events: span.dropped_events,
         ..Metadata::default()

@@ -322,6 +322,7 @@ fn write_namespace(
         }
         let counts = [
             ("dropped_spans", m.dropped_spans),
+            ("dropped_links", m.dropped_links),
             ("dropped_events", m.dropped_events),
         ];
         if m.unfinished {
@@ -439,6 +440,7 @@ mod tests {
             links: &links,
             unfinished: true,
             dropped_spans: 3,
+            dropped_links: 5,
             dropped_events: 0,
             truncated: false,
             omitted: None,
@@ -458,7 +460,8 @@ mod tests {
                         {"trace_id": "1-5759e988-bd862e3fe1be46a994272793"}
                     ],
                     "unfinished": true,
-                    "dropped_spans": 3
+                    "dropped_spans": 3,
+                    "dropped_links": 5
                 }
             })
         );

@@ -1,0 +1,171 @@
+//! Messages: one span per message of a batch, continuing **that message's** trace.
+//!
+//! A Lambda function fed by a queue gets its messages in batches, each message sent from
+//! another trace. The layer opens one invocation span for the batch (its parent is the first
+//! message's context, or Lambda's segment under Active tracing) and **links** it to every
+//! message's context (`faas.trigger = pubsub`, `messaging.system`, `messaging.destination.name`,
+//! `messaging.operation.type = process`, `messaging.batch.message_count`). To follow each message
+//! in the trace it came from, run the work of each record with [`each_record`]: it opens
+//! OpenTelemetry's messaging **`process` span** for each record, whose parent is the record's own
+//! context, current while the record's work runs (so outgoing calls and AWS SDK calls nest under
+//! it), and collects the results as an SQS partial batch response.
+//!
+//! ```no_run
+//! use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Order {
+//!     #[serde(rename = "orderId")]
+//!     order_id: String,
+//! }
+//!
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+//!     let processed = lambda_trace::messaging::each_record(&event.payload, |record| async move {
+//!         let order: Order = serde_json::from_str(record.body.as_deref().unwrap_or_default())?;
+//!         lambda_trace::current().annotate("orderId", order.order_id);
+//!         // … fulfil the order: calls made here are children of this record's span.
+//!         Ok::<_, Error>(())
+//!     })
+//!     .await;
+//!     // Failed records go back to the queue; the others are deleted.
+//!     Ok(processed.into_batch_response())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     lambda_trace::run(service_fn(handler)).await
+//! }
+//! ```
+//!
+//! # The record's span
+//!
+//! | | |
+//! |---|---|
+//! | name | `process <queue>` (`process` when the ARN names no queue) |
+//! | kind | [`SpanKind::Consumer`](crate::span::SpanKind::Consumer) |
+//! | parent | the record's context (`AWSTraceHeader`, else a `traceparent` message attribute; the layer's propagators in their order); without one, the span current when `each_record` was called (the invocation span) |
+//! | trace | the record's trace: in X-Ray its own segment (named like the function) under the producer's span; with OTLP a span of that trace whose parent is remote |
+//! | link | to the span current when `each_record` was called (the batch's trace), when the record has a context of its own |
+//! | attributes | `messaging.system = aws_sqs`, `messaging.destination.name`, `messaging.message.id`, `messaging.operation.type = process` |
+//! | outcome | the work's `Err`: a fault with the error as its cause (its chain of sources for `lambda_runtime::Error`) |
+//! | sampling | a record whose context says not sampled is not recorded (its context still propagates); one without a decision follows the invocation's |
+//!
+//! Record spans count against `LAMBDA_TRACE_MAX_SPANS` like any span: past it they are counted
+//! (`dropped_spans`), not recorded, and the work still runs. Outside an invocation (or when the
+//! invocation is not sampled) the work runs with no-op spans.
+//!
+//! Conventions: OpenTelemetry's messaging spans (span name `{operation} {destination}`, kind
+//! `CONSUMER` for `process`) and its SQS conventions (`messaging.system = aws_sqs`); AWS's
+//! "Using Lambda with Amazon SQS" for partial batch responses (`batchItemFailures`, and for FIFO
+//! queues stopping at the first failure).
+
+mod outcome;
+mod span;
+mod sqs;
+
+pub use outcome::Processed;
+pub use sqs::each_record;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use aws_lambda_events::sqs::SqsEvent;
+
+    use crate::export::InMemoryExporter;
+    use crate::span::{SpanBatch, SpanKind};
+    use crate::{Config, TraceLayer};
+
+    const PRODUCER_TRACE: &str = "5759e988bd862e3fe1be46a994272793";
+    const PRODUCER_SPAN: &str = "53995c3f42cd8ad8";
+
+    /// A batch of two records (the first with an `AWSTraceHeader`, the second without), each
+    /// processed with `each_record`.
+    async fn batch() -> SpanBatch {
+        use lambda_runtime::{LambdaEvent, service_fn};
+        use tower::{Layer, ServiceExt};
+        let exporter = InMemoryExporter::default();
+        let layer = TraceLayer::builder()
+            .config(Config::from_lookup(|_| None))
+            .sample_rate(1.0)
+            .exporter(exporter.clone())
+            .build();
+        let event: SqsEvent = serde_json::from_str(&format!(
+            r#"{{"Records": [
+                {{"messageId": "a", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:r:1:q",
+                  "attributes": {{"AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent={PRODUCER_SPAN};Sampled=1"}}}},
+                {{"messageId": "b", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:r:1:q"}}
+            ]}}"#
+        ))
+        .unwrap();
+        let handler = service_fn(|e: LambdaEvent<SqsEvent>| async move {
+            let processed = super::each_record(&e.payload, |_| async { Ok::<_, &str>(()) }).await;
+            Ok::<_, lambda_runtime::Error>(processed.into_batch_response())
+        });
+        layer
+            .layer(handler)
+            .oneshot(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .unwrap();
+        let mut batches = exporter.take();
+        batches.remove(0)
+    }
+
+    #[tokio::test]
+    async fn otlp_json_carries_each_spans_trace_kind_links_and_remote_parent() {
+        let mut batch = batch().await;
+        batch.spans[0].dropped_links = 3;
+        let mut buf = Vec::new();
+        crate::otlp::json::write_request(&batch, crate::otlp::model::Dialect::Otel, &mut buf);
+        let request: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        let spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap();
+        assert_eq!(spans.len(), 3);
+        let root = &spans[0];
+        assert_eq!(
+            root["traceId"], PRODUCER_TRACE,
+            "PassThrough: the first record's trace"
+        );
+        assert_eq!(root["droppedLinksCount"], 3);
+        assert_eq!(root["links"][0]["traceId"], PRODUCER_TRACE);
+        assert_eq!(root["links"][0]["spanId"], PRODUCER_SPAN);
+        let with_context = &spans[1];
+        assert_eq!(with_context["kind"], 5, "CONSUMER");
+        assert_eq!(with_context["traceId"], PRODUCER_TRACE);
+        assert_eq!(with_context["parentSpanId"], PRODUCER_SPAN);
+        assert_eq!(with_context["flags"], 0x301, "sampled, remote parent");
+        let without = &spans[2];
+        assert_eq!(without["kind"], 5);
+        assert_eq!(without["parentSpanId"], root["spanId"]);
+        assert_eq!(without["flags"], 0x101, "sampled, local parent");
+        assert_eq!(batch.spans[1].kind, SpanKind::Consumer);
+        let _ = Arc::clone(&batch.resource);
+    }
+
+    #[cfg(feature = "otlp")]
+    #[tokio::test]
+    async fn otlp_protobuf_carries_each_spans_trace_and_links() {
+        let mut batch = batch().await;
+        // A record span of another trace than the batch's.
+        let other: crate::TraceId = "0af7651916cd43dd8448eb211c80319c".parse().unwrap();
+        batch.spans[1].trace_id = Some(other);
+        batch.spans[1].dropped_links = 2;
+        let request = crate::otlp::protobuf::request(&batch, crate::otlp::model::Dialect::Otel);
+        let spans = &request.resource_spans[0].scope_spans[0].spans;
+        assert_eq!(spans[1].trace_id, other.to_u128().to_be_bytes().to_vec());
+        assert_eq!(spans[1].kind, 5);
+        assert_eq!(spans[1].dropped_links_count, 2);
+        assert_eq!(spans[1].links.len(), 1, "linked to the invocation span");
+        assert_eq!(
+            spans[1].links[0].span_id,
+            batch.spans[0].span_id.to_u64().to_be_bytes().to_vec()
+        );
+        assert_eq!(
+            spans[2].trace_id,
+            batch.trace_id.to_u128().to_be_bytes().to_vec()
+        );
+        assert_eq!(spans[0].links.len(), 1);
+    }
+}
