@@ -228,6 +228,29 @@ impl Extractor for Value {
         }
         keys
     }
+
+    /// A scan of the same names as [`keys`](Extractor::keys), without gathering them: the
+    /// baggage formats ask it for every event (`uberctx-`, `ot-baggage-`), and a set of every
+    /// name per question was the most of a JSON event's extraction.
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        let starts = |k: &str| crate::propagation::starts_with_ignore_case(k, prefix);
+        let multi = object(self, "multiValueHeaders")
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(Value::is_string)));
+        let single = object(self, "headers")
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| v.is_string());
+        if multi.chain(single).any(|(k, _)| starts(k)) {
+            return true;
+        }
+        if starts(XRAY_HEADER) && sqs_trace_header(self).is_some() {
+            return true;
+        }
+        is_sqs(self)
+            && first_record(self).is_some_and(|record| record.keys().into_iter().any(starts))
+    }
 }
 
 impl EventCarrier for Value {
@@ -463,5 +486,34 @@ mod tests {
         let http = e.request_info().http.unwrap();
         assert_eq!(http.method.as_deref(), Some("GET"));
         assert_eq!((http.url, http.route, http.client_ip), (None, None, None));
+    }
+
+    #[test]
+    fn prefix_questions_agree_with_the_names() {
+        let events = [
+            json!({"headers": {"UberCtx-user": "a", "x": "y"}}),
+            json!({"headers": {"uberctx-": "a"}}),
+            json!({"headers": {"uberctx-user": 5}}),
+            json!({"multiValueHeaders": {"OT-Baggage-k": ["v"]}, "headers": {"a": "b"}}),
+            json!({"multiValueHeaders": {"ot-baggage-k": [1]}}),
+            json!({"Records": [{"eventSource": "aws:sqs", "attributes": {"AWSTraceHeader": "Root=1"},
+                "messageAttributes": {"uberctx-tenant": {"stringValue": "t", "dataType": "String"}}}]}),
+            json!({"Records": [{"eventSource": "aws:sns"}]}),
+            json!([1, 2]),
+            json!(null),
+        ];
+        for event in &events {
+            for prefix in ["uberctx-", "ot-baggage-", "x-amzn-", "x", "zz"] {
+                let by_names = event
+                    .keys()
+                    .iter()
+                    .any(|k| crate::propagation::starts_with_ignore_case(k, prefix));
+                assert_eq!(
+                    event.has_key_with_prefix(prefix),
+                    by_names,
+                    "{prefix} in {event}"
+                );
+            }
+        }
     }
 }
