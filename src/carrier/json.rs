@@ -164,6 +164,20 @@ impl Extractor for SqsRecord<'_> {
     }
 }
 
+/// The names of `multiValueHeaders` with a string value, then of `headers` with a string value
+/// (repeats and case variants included).
+fn header_names(event: &Value) -> impl Iterator<Item = &str> {
+    let multi = object(event, "multiValueHeaders")
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(Value::is_string)));
+    let single = object(event, "headers")
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| v.is_string());
+    multi.chain(single).map(|(k, _)| k.as_str())
+}
+
 /// `true` for an SQS-shaped event (`Records[0].eventSource` is `aws:sqs`).
 fn is_sqs(event: &Value) -> bool {
     event
@@ -196,19 +210,11 @@ impl Extractor for Value {
     }
 
     fn keys(&self) -> Vec<&str> {
-        let multi = object(self, "multiValueHeaders")
-            .into_iter()
-            .flatten()
-            .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(Value::is_string)));
-        let single = object(self, "headers")
-            .into_iter()
-            .flatten()
-            .filter(|(_, v)| v.is_string());
         // Each name once in any case, through a hash set (not a scan of the names gathered so
         // far: thousands of headers must not cost a quadratic number of comparisons).
         let mut seen = HashSet::new();
         let mut keys: Vec<&str> = Vec::new();
-        for (k, _) in multi.chain(single) {
+        for k in header_names(self) {
             if seen.insert(Caseless(k)) {
                 keys.push(k);
             }
@@ -234,15 +240,7 @@ impl Extractor for Value {
     /// name per question was the most of a JSON event's extraction.
     fn has_key_with_prefix(&self, prefix: &str) -> bool {
         let starts = |k: &str| crate::propagation::starts_with_ignore_case(k, prefix);
-        let multi = object(self, "multiValueHeaders")
-            .into_iter()
-            .flatten()
-            .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().any(Value::is_string)));
-        let single = object(self, "headers")
-            .into_iter()
-            .flatten()
-            .filter(|(_, v)| v.is_string());
-        if multi.chain(single).any(|(k, _)| starts(k)) {
+        if header_names(self).any(starts) {
             return true;
         }
         if starts(XRAY_HEADER) && sqs_trace_header(self).is_some() {
