@@ -78,6 +78,33 @@ async fn the_export_ends_when_written_and_the_next_one_reads_the_answer() {
     assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
 }
 
+/// The previous answer waiting in the socket, the next deferred export reads it, writes its own
+/// request and ends within one poll: hyper's hand-overs between the connection and the request
+/// wake nobody and are not a return to the runtime (which would arm the export's timers, a
+/// wake-up of the runtime's I/O thread each).
+#[tokio::test]
+async fn a_deferred_export_with_its_previous_answer_arrived_ends_in_one_poll() {
+    let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    assert_eq!(export(&exporter, batch("first", true)).await, Ok(()));
+    receiver.wait_for(1).await;
+    // The answer reaches the socket, and the runtime's reactor sees it while this task sleeps.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let Export::Pending(mut second) = exporter.export(batch("second", true)) else {
+        panic!("an OTLP export is network I/O");
+    };
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(
+        matches!(
+            second.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Ok(()))
+        ),
+        "the export needed more than one poll"
+    );
+    assert_eq!(names(&receiver.wait_for(2).await), ["first", "second"]);
+    assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn a_request_the_backend_asked_to_retry_is_sent_again_by_the_next_export() {
     let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;

@@ -15,7 +15,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -48,6 +48,7 @@ pub(super) struct Connection {
     /// `None` once the connection ended (closed by the server, or broken).
     driver: Option<Driver>,
     written: Arc<Written>,
+    noted: Arc<Noted>,
     /// A request written out whose answer was not read yet (deferred answers).
     pub(super) in_flight: Option<InFlight>,
 }
@@ -60,6 +61,7 @@ impl Connection {
             Drive {
                 driver: &mut self.driver,
                 written: &self.written,
+                noted: &self.noted,
             },
         )
     }
@@ -81,6 +83,7 @@ pub(super) enum Progress<T> {
 pub(super) struct Drive<'a> {
     driver: &'a mut Option<Driver>,
     written: &'a Written,
+    noted: &'a Arc<Noted>,
 }
 
 impl Drive<'_> {
@@ -89,15 +92,18 @@ impl Drive<'_> {
     pub(super) async fn run<F: Future>(self, work: F) -> F::Output {
         let mut work = pin!(work);
         let driver = self.driver;
+        let noted = self.noted;
         let out = poll_fn(|cx| {
-            if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                return Poll::Ready(out);
-            }
-            if poll_driver(driver, cx) {
-                // Ended: the request learns it through its sender; poll it once more.
-                return work.as_mut().poll(cx);
-            }
-            Poll::Pending
+            poll_settled(noted, cx, |cx| {
+                if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                    return Poll::Ready(out);
+                }
+                if poll_driver(driver, cx) {
+                    // Ended: the request learns it through its sender; poll it once more.
+                    return work.as_mut().poll(cx);
+                }
+                Poll::Pending
+            })
         })
         .await;
         rest(driver);
@@ -115,24 +121,71 @@ impl Drive<'_> {
     ) -> Progress<F::Output> {
         let driver = self.driver;
         let written = self.written;
+        let noted = self.noted;
         let target = written.bytes().saturating_add(len);
         let progress = poll_fn(|cx| {
-            if let Poll::Ready(out) = Pin::new(&mut *answer).poll(cx) {
-                return Poll::Ready(Progress::Done(out));
-            }
-            if poll_driver(driver, cx) {
-                return Pin::new(&mut *answer).poll(cx).map(Progress::Done);
-            }
-            // The driver is pending: blocked on a write, or (all written and flushed) waiting
-            // for the answer.
-            if written.bytes() >= target && written.is_flushed() {
-                return Poll::Ready(Progress::Written);
-            }
-            Poll::Pending
+            poll_settled(noted, cx, |cx| {
+                if let Poll::Ready(out) = Pin::new(&mut *answer).poll(cx) {
+                    return Poll::Ready(Progress::Done(out));
+                }
+                if poll_driver(driver, cx) {
+                    return Pin::new(&mut *answer).poll(cx).map(Progress::Done);
+                }
+                // The driver is pending: blocked on a write, or (all written and flushed)
+                // waiting for the answer.
+                if written.bytes() >= target && written.is_flushed() {
+                    return Poll::Ready(Progress::Written);
+                }
+                Poll::Pending
+            })
         })
         .await;
         rest(driver);
         progress
+    }
+}
+
+/// At most this many passes of [`poll_settled`] with its own waker before the task's.
+const QUIET_PASSES: usize = 16;
+
+/// Polls `step` (the request's side, then the connection's) with a waker that only notes that
+/// it was woken, again as long as a pass woke it (up to [`QUIET_PASSES`]); then once with the
+/// task's waker, so that what the connection still waits for wakes the task.
+///
+/// hyper hands a request to its connection, and the answer and its body back, through channels
+/// whose every hand-over wakes the other side: with the task's waker, each would return to the
+/// runtime and be polled again (arming the export's timers, which wakes the runtime's I/O
+/// thread), where the answer was in the socket all along.
+fn poll_settled<T>(
+    noted: &Arc<Noted>,
+    cx: &mut Context<'_>,
+    mut step: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    let waker = Waker::from(noted.clone());
+    let mut quiet = Context::from_waker(&waker);
+    for _ in 0..QUIET_PASSES {
+        noted.0.store(false, Ordering::Relaxed);
+        if let Poll::Ready(out) = step(&mut quiet) {
+            return Poll::Ready(out);
+        }
+        if !noted.0.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    step(cx)
+}
+
+/// A waker that notes a wake-up and wakes nobody ([`poll_settled`]).
+#[derive(Default)]
+struct Noted(AtomicBool);
+
+impl Wake for Noted {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -327,6 +380,7 @@ where
         sender,
         driver: Some(Box::pin(connection)),
         written,
+        noted: Arc::default(),
         in_flight: None,
     })
 }
