@@ -105,6 +105,101 @@ async fn a_deferred_export_with_its_previous_answer_arrived_ends_in_one_poll() {
     assert_eq!(receiver.connections.load(Ordering::SeqCst), 1);
 }
 
+/// The connection's socket is in the runtime's reactor only while an export waits on it:
+/// between exports the answer's arrival (or the server's close) wakes no thread. Read from the
+/// kernel: the epoll instances of this process and the socket's file descriptor.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_socket_is_in_the_reactor_only_while_an_export_waits() {
+    use std::task::{Context, Waker};
+
+    // Waiting for an answer that never comes: registered.
+    let hanging = OtlpReceiver::start(None, Behaviour::Hang, None).await;
+    let exporter = OtlpExporter::new(&hanging.url).unwrap();
+    let Export::Pending(mut waiting) = exporter.export(batch("waits", false)) else {
+        panic!("an OTLP export is network I/O");
+    };
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..100 {
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        if kernel::socket_to(&hanging.url).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(kernel::in_reactor(&hanging.url), Some(true), "waiting");
+    drop(waiting);
+
+    // After the response: written, then resting, out of the reactor; the answer's arrival and
+    // the next export's reading of it do not bring it back.
+    let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;
+    let exporter = OtlpExporter::new(&receiver.url).unwrap();
+    assert_eq!(export(&exporter, batch("first", true)).await, Ok(()));
+    assert_eq!(kernel::in_reactor(&receiver.url), Some(false), "resting");
+    receiver.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(export(&exporter, batch("second", true)).await, Ok(()));
+    assert_eq!(
+        kernel::in_reactor(&receiver.url),
+        Some(false),
+        "resting again"
+    );
+    // An awaited export joins the reactor to wait, and leaves it once answered.
+    assert_eq!(export(&exporter, batch("third", false)).await, Ok(()));
+    assert_eq!(kernel::in_reactor(&receiver.url), Some(false), "answered");
+    assert_eq!(names(&receiver.received()), ["first", "second", "third"]);
+}
+
+/// What the kernel says of this process's sockets and epoll instances (`/proc`).
+#[cfg(target_os = "linux")]
+mod kernel {
+    use std::fs;
+
+    /// The port of an `http://host:port/…` URL.
+    fn port(url: &str) -> u16 {
+        let authority = url.split('/').nth(2).unwrap();
+        authority.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// The file descriptor of this process's TCP socket connected to `url`'s port.
+    pub fn socket_to(url: &str) -> Option<u32> {
+        let port = port(url);
+        let table = fs::read_to_string("/proc/net/tcp").unwrap();
+        let inode = table.lines().skip(1).find_map(|row| {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            let remote = u16::from_str_radix(cols[2].rsplit(':').next()?, 16).ok()?;
+            (remote == port).then(|| cols[9].to_string())
+        })?;
+        let target = format!("socket:[{inode}]");
+        fs::read_dir("/proc/self/fd").unwrap().find_map(|entry| {
+            let entry = entry.ok()?;
+            let link = fs::read_link(entry.path()).ok()?;
+            (link.to_str()? == target).then(|| entry.file_name().to_str()?.parse().ok())?
+        })
+    }
+
+    /// Whether the socket connected to `url` is in one of this process's epoll instances;
+    /// `None` when there is no such socket.
+    pub fn in_reactor(url: &str) -> Option<bool> {
+        let fd = socket_to(url)?;
+        let registered = fs::read_dir("/proc/self/fd").unwrap().any(|entry| {
+            let Ok(entry) = entry else { return false };
+            let is_epoll = fs::read_link(entry.path())
+                .is_ok_and(|link| link.to_str() == Some("anon_inode:[eventpoll]"));
+            let info = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+            is_epoll
+                && fs::read_to_string(info).is_ok_and(|info| {
+                    info.lines().any(|line| {
+                        line.strip_prefix("tfd:")
+                            .and_then(|rest| rest.split_whitespace().next())
+                            .is_some_and(|n| n.parse() == Ok(fd))
+                    })
+                })
+        });
+        Some(registered)
+    }
+}
+
 #[tokio::test]
 async fn a_request_the_backend_asked_to_retry_is_sent_again_by_the_next_export() {
     let receiver = OtlpReceiver::start(None, Behaviour::Serve, None).await;

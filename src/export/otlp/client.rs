@@ -331,7 +331,9 @@ async fn put(
     request: Request<Full<Bytes>>,
 ) -> Result<AnswerFuture, hyper::Error> {
     let (sender, drive) = connection.parts();
-    drive.run(sender.ready()).await?;
+    if !sender.is_ready() {
+        drive.run(sender.ready()).await?;
+    }
     let (sender, _) = connection.parts();
     Ok(read_answer(sender.send_request(request)))
 }

@@ -8,7 +8,8 @@
 //! task handing it back, invocations back to back would sometimes open a second connection and
 //! pay a second handshake). A connection idle for longer than [`IDLE_LIMIT`], or that the server
 //! closed, is replaced: over TLS the new one resumes the session (rustls's cache), so it costs
-//! one round trip, not a full handshake.
+//! one round trip, not a full handshake. The socket is in the runtime's reactor only while an
+//! export waits on it ([`super::socket`]).
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -30,6 +31,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::answer::InFlight;
+use super::socket::{Mode, Socket};
 use crate::error::ExportError;
 
 /// A connection idle longer than this is not reused (a sandbox may thaw long after the server
@@ -49,6 +51,7 @@ pub(super) struct Connection {
     driver: Option<Driver>,
     written: Arc<Written>,
     noted: Arc<Noted>,
+    mode: Arc<Mode>,
     /// A request written out whose answer was not read yet (deferred answers).
     pub(super) in_flight: Option<InFlight>,
 }
@@ -62,6 +65,7 @@ impl Connection {
                 driver: &mut self.driver,
                 written: &self.written,
                 noted: &self.noted,
+                mode: &self.mode,
             },
         )
     }
@@ -84,6 +88,7 @@ pub(super) struct Drive<'a> {
     driver: &'a mut Option<Driver>,
     written: &'a Written,
     noted: &'a Arc<Noted>,
+    mode: &'a Mode,
 }
 
 impl Drive<'_> {
@@ -92,9 +97,9 @@ impl Drive<'_> {
     pub(super) async fn run<F: Future>(self, work: F) -> F::Output {
         let mut work = pin!(work);
         let driver = self.driver;
-        let noted = self.noted;
+        let (noted, mode) = (self.noted, self.mode);
         let out = poll_fn(|cx| {
-            poll_settled(noted, cx, |cx| {
+            poll_settled(noted, mode, cx, |cx| {
                 if let Poll::Ready(out) = work.as_mut().poll(cx) {
                     return Poll::Ready(out);
                 }
@@ -106,7 +111,7 @@ impl Drive<'_> {
             })
         })
         .await;
-        rest(driver);
+        rest(driver, mode);
         out
     }
 
@@ -121,10 +126,10 @@ impl Drive<'_> {
     ) -> Progress<F::Output> {
         let driver = self.driver;
         let written = self.written;
-        let noted = self.noted;
+        let (noted, mode) = (self.noted, self.mode);
         let target = written.bytes().saturating_add(len);
         let progress = poll_fn(|cx| {
-            poll_settled(noted, cx, |cx| {
+            poll_settled(noted, mode, cx, |cx| {
                 if let Poll::Ready(out) = Pin::new(&mut *answer).poll(cx) {
                     return Poll::Ready(Progress::Done(out));
                 }
@@ -140,12 +145,13 @@ impl Drive<'_> {
             })
         })
         .await;
-        rest(driver);
+        rest(driver, mode);
         progress
     }
 }
 
-/// At most this many passes of [`poll_settled`] with its own waker before the task's.
+/// At most this many passes of [`poll_settled`] with its own waker before the task's (the
+/// socket meanwhile in [`Mode::QUIET`]: a call that would block registers nothing).
 const QUIET_PASSES: usize = 16;
 
 /// Polls `step` (the request's side, then the connection's) with a waker that only notes that
@@ -158,11 +164,13 @@ const QUIET_PASSES: usize = 16;
 /// thread), where the answer was in the socket all along.
 fn poll_settled<T>(
     noted: &Arc<Noted>,
+    mode: &Mode,
     cx: &mut Context<'_>,
     mut step: impl FnMut(&mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
     let waker = Waker::from(noted.clone());
     let mut quiet = Context::from_waker(&waker);
+    mode.set(Mode::QUIET);
     for _ in 0..QUIET_PASSES {
         noted.0.store(false, Ordering::Relaxed);
         if let Poll::Ready(out) = step(&mut quiet) {
@@ -172,6 +180,7 @@ fn poll_settled<T>(
             break;
         }
     }
+    mode.set(Mode::WAITING);
     step(cx)
 }
 
@@ -189,11 +198,13 @@ impl Wake for Noted {
     }
 }
 
-/// Polls the driver once more with a waker that does nothing, so that what the connection
-/// waits for between exports (the answer, the server closing it) wakes no task: the export's
-/// task is done with it, and in the after-response mode the answer arrives while the runtime
-/// waits for the next invocation.
-fn rest(driver: &mut Option<Driver>) {
+/// Polls the driver once more with a waker that does nothing and the socket resting (out of the
+/// reactor), so that what the connection waits for between exports (the answer, the server
+/// closing it) wakes no task and no thread: the export's task is done with it, and in the
+/// after-response mode the answer arrives while the runtime waits for the next invocation. The
+/// next export finds the answer (or the close) by reading.
+fn rest(driver: &mut Option<Driver>, mode: &Mode) {
+    mode.set(Mode::RESTING);
     poll_driver(driver, &mut Context::from_waker(Waker::noop()));
 }
 
@@ -351,20 +362,22 @@ impl Pool {
     pub(super) async fn connect(&self) -> Result<Connection, ExportError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
         tcp.set_nodelay(true)?;
+        let mode = Arc::new(Mode::default());
+        let socket = Socket::new(tcp, mode.clone());
         match &self.tls {
-            None => handshake(tcp).await,
+            None => handshake(socket, mode).await,
             Some((connector, name)) => {
                 let stream = connector
-                    .connect(name.clone(), tcp)
+                    .connect(name.clone(), socket)
                     .await
                     .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))?;
-                handshake(stream).await
+                handshake(stream, mode).await
             }
         }
     }
 }
 
-async fn handshake<T>(io: T) -> Result<Connection, ExportError>
+async fn handshake<T>(io: T, mode: Arc<Mode>) -> Result<Connection, ExportError>
 where
     T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -381,6 +394,7 @@ where
         driver: Some(Box::pin(connection)),
         written,
         noted: Arc::default(),
+        mode,
         in_flight: None,
     })
 }

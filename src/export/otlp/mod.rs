@@ -94,6 +94,7 @@
 mod answer;
 mod client;
 mod connection;
+mod socket;
 mod tls;
 #[cfg(feature = "xray-otlp")]
 mod xray;
