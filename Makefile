@@ -72,18 +72,21 @@ test: fmt-check clippy doc venv
 	$(MAKE) lint-template
 	$(MAKE) fuzz-smoke
 
-# Runs the functions as real processes against the local stand-ins; writes the trace as HTML.
+# Runs the functions as real processes against the local stand-ins; writes the traces as HTML.
 # Builds only what it runs: the example functions and the stand-in (not the bench drivers).
+# Two scenarios: router → downstream; then the asynchronous hop, order → SQS → fulfil, with
+# moto_server from the venv as the queue and the stand-in playing the event source mapping
+# (the stand-in's feature `sqs`).
 # `make demo EXPORTER=otlp`: the functions send their spans with lambda-trace's OTLP exporter to
 # the stand-in's OTLP receiver instead of its X-Ray daemon (`OTLP_TLS=1`: over HTTPS, with a
 # certificate made at start); the functions are built with their feature `otlp` for that.
 EXPORTER ?= xray
 OTLP_TLS ?=
-demo: demo-build
-	target/debug/lambda-trace-local demo --bin-dir target/debug --html out/trace.html$(if $(filter xray,$(EXPORTER)),, --exporter $(EXPORTER))$(if $(OTLP_TLS), --otlp-tls)
+demo: demo-build venv
+	target/debug/lambda-trace-local demo --bin-dir target/debug --html out/trace.html --moto $(BIN)/moto_server$(if $(filter xray,$(EXPORTER)),, --exporter $(EXPORTER))$(if $(OTLP_TLS), --otlp-tls)
 
 demo-build:
-	cargo build -p lambda-trace-functions -p lambda-trace-local --bins$(if $(filter xray,$(EXPORTER)),, --features lambda-trace-functions/otlp)
+	cargo build -p lambda-trace-functions -p lambda-trace-local --bins --features lambda-trace-local/sqs$(if $(filter xray,$(EXPORTER)),, --features lambda-trace-functions/otlp)
 
 invoke: demo-build
 	target/debug/lambda-trace-local invoke --bin target/debug/$(FN) --event $(EVENT) --name $(FN)

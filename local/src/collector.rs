@@ -116,6 +116,34 @@ impl Node {
         self.end_time.is_none()
     }
 
+    /// The span's links: `metadata.lambda_trace.links` of lambda-trace's segment documents, and
+    /// `metadata.otel.links` of spans that arrived over OTLP ([`otlp::convert`](crate::otlp::convert)).
+    pub fn links(&self) -> Vec<Link> {
+        ["/lambda_trace/links", "/otel/links"]
+            .iter()
+            .filter_map(|path| self.metadata.pointer(path).and_then(Value::as_array))
+            .flatten()
+            .filter_map(|link| {
+                Some(Link {
+                    trace_id: link.get("trace_id")?.as_str()?.to_owned(),
+                    span_id: link
+                        .get("span_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                })
+            })
+            .collect()
+    }
+
+    /// Links the span had but its document left out (`metadata.lambda_trace.dropped_links`:
+    /// past X-Ray's 20 per segment, or past the span's link limit).
+    pub fn dropped_links(&self) -> u64 {
+        self.metadata
+            .pointer("/lambda_trace/dropped_links")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    }
+
     /// A string annotation, if set; numbers and bools are rendered as text.
     pub fn annotation(&self, key: &str) -> Option<String> {
         self.annotations.get(key).map(|v| match v {
@@ -123,6 +151,16 @@ impl Node {
             other => other.to_string(),
         })
     }
+}
+
+/// A link of a span to a span of another trace (kept, not followed: an SQS batch's invocation
+/// span links to each record's trace, a record's `process` span to the batch's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The linked trace, in X-Ray form.
+    pub trace_id: String,
+    /// The linked span, when the link names one.
+    pub span_id: Option<String>,
 }
 
 /// An assembled trace: nodes in depth-first order, children sorted by start time.

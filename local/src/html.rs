@@ -1,6 +1,9 @@
 //! Renders a [`Trace`] as a self-contained HTML page: inline CSS, no external assets, no
 //! JavaScript. The waterfall is drawn as horizontal bars; each span opens (`<details>`) onto a
-//! table of its annotations, metadata (pretty JSON), http and cause.
+//! table of its annotations, metadata (pretty JSON), http and cause. A span with links to other
+//! traces shows `⇢ n` in its row and a `links` row in its table; a link to a trace of the same
+//! page is an anchor to it (each trace is a section with the id `trace-<trace id>`, each span's
+//! details the id `span-<span id>`).
 
 use std::fmt::Write as _;
 
@@ -37,7 +40,7 @@ h1{font-size:18px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 6px}
 .bar.gw{background:#a15ac4}.bar.lambda{background:#e0a030}.bar.fn{background:#3d9a50}.bar.remote{background:#2aa3b8}
 .bar.error{background:#e6b800}.bar.fault{background:#d33}.bar.progress{opacity:.5;background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.5) 4px 8px)}
 .origin{color:#888;font-size:12px}.ann{color:#555;font-size:12px;margin-left:6px}.flag{color:#d33;margin-left:4px}
-.note{color:#a60;font-size:12px;margin-left:6px}
+.note{color:#a60;font-size:12px;margin-left:6px}.link{color:#2a6;font-size:12px;margin-left:6px}
 details{background:#fff;border:1px solid #e3e3e3;border-radius:4px;margin:6px 0;padding:4px 10px}
 summary{cursor:pointer} table{border-collapse:collapse;margin:6px 0 8px} td,th{border:1px solid #e5e5e5;padding:3px 8px;vertical-align:top;text-align:left}
 th{background:#f6f6f6;font-weight:600} pre{margin:0;white-space:pre-wrap}
@@ -134,6 +137,34 @@ fn details(node: &Node) -> String {
             rows.push((key.into(), format!("<pre>{}</pre>", escape(&pretty(value)))));
         }
     }
+    let links = node.links();
+    if !links.is_empty() || node.dropped_links() > 0 {
+        let mut list = String::new();
+        for link in &links {
+            let target = link.span_id.as_deref().map_or_else(
+                || format!("#trace-{}", link.trace_id),
+                |span| format!("#span-{span}"),
+            );
+            let _ = write!(
+                list,
+                "<div><a href=\"{}\">trace <code>{}</code>{}</a></div>",
+                escape(&target),
+                escape(&link.trace_id),
+                link.span_id
+                    .as_deref()
+                    .map(|s| format!(" span <code>{}</code>", escape(s)))
+                    .unwrap_or_default()
+            );
+        }
+        if node.dropped_links() > 0 {
+            let _ = write!(
+                list,
+                "<div>{} more, not written</div>",
+                node.dropped_links()
+            );
+        }
+        rows.push(("links".into(), list));
+    }
     if let Some(note) = &node.note {
         rows.push(("note".into(), escape(note)));
     }
@@ -174,7 +205,8 @@ pub fn render_many(traces: &[Trace]) -> String {
 fn section(out: &mut String, trace: &Trace) {
     let _ = write!(
         out,
-        "<h1>trace <code>{}</code></h1><div class=\"sub\">total {:.1} ms · {} spans</div>\n<div class=\"waterfall\">\n",
+        "<h1 id=\"trace-{}\">trace <code>{}</code></h1><div class=\"sub\">total {:.1} ms · {} spans</div>\n<div class=\"waterfall\">\n",
+        escape(&trace.trace_id),
         escape(&trace.trace_id),
         trace.duration_ms(),
         trace.nodes.len()
@@ -185,7 +217,7 @@ fn section(out: &mut String, trace: &Trace) {
         let end = node.end_time.unwrap_or(trace.end());
         let left = ((node.start_time - start) / total * 100.0).clamp(0.0, 100.0);
         let width = ((end - node.start_time) / total * 100.0).clamp(0.0, 100.0 - left);
-        let name = escape(&node.name);
+        let name = escape(&waterfall::name(node));
         let origin = node
             .origin
             .as_deref()
@@ -208,11 +240,18 @@ fn section(out: &mut String, trace: &Trace) {
         } else {
             format!("<span class=\"ann\">{}</span>", escape(&ann))
         };
-        let note = node
+        let mut note = node
             .note
             .as_deref()
             .map(|n| format!("<span class=\"note\">({})</span>", escape(n)))
             .unwrap_or_default();
+        let links = node.links().len() as u64 + node.dropped_links();
+        if links > 0 {
+            let _ = write!(
+                note,
+                "<span class=\"link\" title=\"linked to other traces\">⇢ {links}</span>"
+            );
+        }
         let duration = node
             .duration_ms()
             .map(|d| format!("{d:.1} ms"))
@@ -229,7 +268,8 @@ fn section(out: &mut String, trace: &Trace) {
     for node in &trace.nodes {
         let _ = writeln!(
             out,
-            "<details><summary>{}{} <span class=\"origin\">{}</span></summary>{}</details>",
+            "<details id=\"span-{}\"><summary>{}{} <span class=\"origin\">{}</span></summary>{}</details>",
+            escape(&node.id),
             "&nbsp;&nbsp;".repeat(node.depth),
             escape(&waterfall::label(node)),
             node.duration_ms()
@@ -272,5 +312,25 @@ mod tests {
         assert!(html.contains("&quot;k&quot;: ["));
         assert!(html.contains("ColdStart=false"));
         assert!(html.contains("boom"));
+        assert!(!html.contains("⇢"), "no links, no marker");
+    }
+
+    #[test]
+    fn links_are_anchors_to_the_linked_span() {
+        let c = Collector::new();
+        let (t, u) = (
+            "1-6740c1a2-5c9f1e0b7a3d2c4e6f8a9b0c",
+            "1-6740c1a3-000000000000000000000001",
+        );
+        c.add(json!({"trace_id": t, "id": "a", "name": "fulfil", "start_time": 1.0, "end_time": 1.1,
+                      "metadata": {"lambda_trace": {"links": [{"trace_id": u, "span_id": "00000000000000bb"}]}}}),
+              Source::Daemon);
+        c.add(json!({"trace_id": u, "id": "00000000000000bb", "name": "SQS", "start_time": 0.5, "end_time": 0.6}),
+              Source::Daemon);
+        let html = render_many(&c.traces());
+        assert!(html.contains(&format!("id=\"trace-{u}\"")));
+        assert!(html.contains("id=\"span-00000000000000bb\""));
+        assert!(html.contains("href=\"#span-00000000000000bb\""), "{html}");
+        assert!(html.contains("⇢ 1"));
     }
 }

@@ -14,7 +14,10 @@
 //!   [`waterfall`] (terminal) and [`html`] (a self-contained page);
 //! - [`stack::Stack`]: all of it wired together, as the `lambda-trace-local` binary uses it;
 //!   its functions come from [`stack::demo_functions`], [`routes`] (`--route`) or [`template`]
-//!   (`--template`, a SAM template), traced as [`tracing_mode::TracingMode`] says.
+//!   (`--template`, a SAM template), traced as [`tracing_mode::TracingMode`] says;
+//! - queues (feature `sqs`): [`moto`] runs `moto_server` as the SQS the functions send to,
+//!   `sqs` receives from it and writes Lambda's SQS event, and `esm` plays Lambda's event source
+//!   mapping (polls the queue, invokes a function with batches, deletes what it processed).
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
@@ -33,16 +36,21 @@ pub mod client;
 pub mod collector;
 pub mod daemon;
 pub mod encoding;
+#[cfg(feature = "sqs")]
+pub mod esm;
 pub mod exporter;
 pub mod gateway;
 pub mod html;
 pub mod ids;
 pub mod lambda;
+pub mod moto;
 pub mod otlp;
 pub mod process;
 pub mod routes;
 pub mod runtime_api;
 pub mod server;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 pub mod stack;
 pub mod template;
 pub mod tls;

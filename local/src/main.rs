@@ -12,6 +12,7 @@ use lambda_trace_local::collector::{Collector, Source, Trace};
 use lambda_trace_local::exporter::FunctionExporter;
 use lambda_trace_local::gateway::GatewayConfig;
 use lambda_trace_local::lambda::{LambdaFunction, TraceParent};
+use lambda_trace_local::moto::Moto;
 use lambda_trace_local::otlp::OtlpReceiver;
 use lambda_trace_local::routes::{self, RouteArg};
 use lambda_trace_local::stack::{self, FunctionSpec, Stack, StackOptions};
@@ -26,7 +27,7 @@ lambda-trace-local — API Gateway, Lambda Runtime API, X-Ray daemon and OTLP re
 on 127.0.0.1
 
 USAGE:
-  lambda-trace-local demo   [--bin-dir target/debug] [--count 3] [--html out/trace.html] [--port 0] [TRACING] [OTLP] [--verbose]
+  lambda-trace-local demo   [--bin-dir target/debug] [--count 3] [--html out/trace.html] [--port 0] [--moto <moto_server> [--orders 2]] [TRACING] [OTLP] [--verbose]
   lambda-trace-local invoke --bin <path> --event <file.json> [--name <function>] [--html <path>] [TRACING] [OTLP] [--verbose]
   lambda-trace-local serve  [--port 3000] [FUNCTIONS] [TRACING] [OTLP] [--verbose]
   FUNCTIONS: [--route 'METHOD /path/{param}=path/to/binary']... [--template template.yaml] [--bin-dir target/debug]
@@ -35,7 +36,12 @@ USAGE:
 
 demo    starts the `router` and `downstream` functions, sends GET /ot-gen?count=N through the
         gateway, prints the response and the trace waterfall, writes the HTML page, then sends a
-        second request to show ColdStart=false.
+        second request to show ColdStart=false. With --moto (a moto_server executable, e.g.
+        .venv/bin/moto_server; needs the `sqs` feature): then the asynchronous hop — `order`
+        (POST /orders, --orders N times) sends each order to an SQS queue in moto_server, the
+        stand-in's event source mapping delivers them to `fulfil` in a batch, and it prints each
+        order's trace (with fulfil's span for its message in it) and the batch's trace (linked to
+        the orders' traces).
 invoke  runs one function binary (yours: any Lambda binary) and invokes it once with the event
         file; prints the response and the waterfall.
 serve   puts functions behind the gateway and stays up, printing each trace as it completes
@@ -72,6 +78,12 @@ environment the functions inherit this process's environment; AWS_REGION and
 const QUIET: Duration = Duration::from_millis(150);
 const TRACE_TIMEOUT: Duration = Duration::from_secs(5);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long moto_server may take to answer (a cold Python start takes seconds).
+#[cfg(feature = "sqs")]
+const MOTO_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the demo waits for the event source mapping to deliver the orders.
+#[cfg(feature = "sqs")]
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Parsed `--flag value` options.
 struct Args {
@@ -147,6 +159,8 @@ async fn main() -> ExitCode {
                 "--count",
                 "--html",
                 "--port",
+                "--moto",
+                "--orders",
                 "--exporter",
                 "--otlp-port",
                 "--tracing",
@@ -414,6 +428,18 @@ fn cold_starts(trace: &Trace) -> String {
 async fn demo(args: Args) -> Result<(), String> {
     let count: u32 = args.number("--count", 3)?;
     let html_path = args.get("--html").unwrap_or("out/trace.html").to_owned();
+    // moto_server takes seconds to start: it boots while the first scenario runs.
+    let mut moto = match args.get("--moto") {
+        Some(bin) if cfg!(feature = "sqs") => {
+            Some(Moto::spawn(bin.as_ref()).map_err(|e| e.to_string())?)
+        }
+        Some(_) => {
+            return Err(
+                "--moto needs a build with the `sqs` feature (`make demo` builds it so)".into(),
+            );
+        }
+        None => None,
+    };
     let specs = stack::demo_functions(args.get("--bin-dir").unwrap_or("target/debug").as_ref());
     let stack = start_stack(&args, &specs, tracing(&args)?, 0, 0).await?;
     println!(
@@ -463,9 +489,201 @@ async fn demo(args: Args) -> Result<(), String> {
     );
     let mut pages = vec![trace];
     pages.extend(trace2);
+    // The hop starts its own stack (on the same --port, if one was given).
+    drop(stack);
+    let hop = match moto.as_mut() {
+        Some(moto) => order_scenario(&args, moto, &mut pages).await,
+        None => {
+            println!(
+                "(the asynchronous hop order → SQS → fulfil runs with --moto <moto_server>, as \
+                 `make demo` passes it)"
+            );
+            Ok(())
+        }
+    };
     write_html(&html_path, &pages)?;
     if !response.status.is_success() || !second.status.is_success() {
         return Err("the demo requests did not succeed".into());
+    }
+    hop
+}
+
+#[cfg(not(feature = "sqs"))]
+async fn order_scenario(_: &Args, _: &mut Moto, _: &mut Vec<Trace>) -> Result<(), String> {
+    Err("the asynchronous hop needs the `sqs` feature".into())
+}
+
+/// The asynchronous hop: `order` behind the gateway sends each order to a queue in moto, the
+/// event source mapping hands them to `fulfil` in a batch; prints the orders' traces and the
+/// batch's, and adds them to `pages`.
+#[cfg(feature = "sqs")]
+async fn order_scenario(
+    args: &Args,
+    moto: &mut Moto,
+    pages: &mut Vec<Trace>,
+) -> Result<(), String> {
+    use lambda_trace_local::esm::{EsmSettings, EventSourceMapping};
+    use lambda_trace_local::sqs;
+
+    let orders: u32 = args.number("--orders", 2)?;
+    println!("\n— the asynchronous hop: POST /orders → order → SQS → fulfil —");
+    moto.ready(MOTO_TIMEOUT).await.map_err(|e| e.to_string())?;
+    let region = lambda_trace_local::process::region(&|k| std::env::var(k).ok());
+    let client = sqs::client(&moto.endpoint(), &region);
+    // Six times the function timeout, as AWS advises for a queue a function consumes.
+    let queue = sqs::create_queue(&client, "orders", 60).await?;
+    let bin_dir = PathBuf::from(args.get("--bin-dir").unwrap_or("target/debug"));
+    let specs = stack::order_functions(
+        &bin_dir,
+        &queue.url,
+        &moto.endpoint(),
+        sqs::LOCAL_CREDENTIALS,
+    );
+    let stack = start_stack(args, &specs, tracing(args)?, 0, 0).await?;
+    let fulfil = stack.function("fulfil").ok_or("no fulfil function")?;
+    // As template.yaml's FulfilFunction event: BatchSize 10, MaximumBatchingWindowInSeconds 1,
+    // FunctionResponseTypes [ReportBatchItemFailures].
+    let settings = EsmSettings {
+        batch_size: 10,
+        batching_window: Duration::from_secs(1),
+        report_batch_item_failures: true,
+    };
+    let esm = EventSourceMapping::start(
+        client,
+        queue.clone(),
+        fulfil,
+        stack.collector.clone(),
+        settings,
+    );
+    let mut deliveries = esm.subscribe();
+    println!(
+        "{}",
+        listening(
+            Some(stack.gateway.address()),
+            stack.daemon.address(),
+            &stack.otlp,
+            stack.exporter
+        )
+    );
+    println!(
+        "SQS: moto_server on {}  queue {}\nevent source mapping → fulfil: batches of up to {}, \
+         window {:?}, ReportBatchItemFailures",
+        moto.endpoint(),
+        queue.url,
+        settings.batch_size,
+        settings.batching_window
+    );
+    let mut order_traces = Vec::new();
+    for i in 1..=orders {
+        let order = serde_json::json!({
+            "orderId": format!("o-{i}"),
+            "customerId": "c-1",
+            "items": [{"sku": format!("s-{i}"), "qty": i, "price": 9.5}],
+        });
+        let response = client::send(
+            stack.gateway.address(),
+            Method::POST,
+            "/orders",
+            &[
+                ("content-type", "application/json"),
+                ("user-agent", "lambda-trace-local demo"),
+            ],
+            order.to_string(),
+        )
+        .await
+        .map_err(|e| format!("request to the gateway failed: {e}"))?;
+        let trace_id = response
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(lambda_trace_local::gateway::parse_xray_header)
+            .map(|(root, _)| root)
+            .ok_or("the gateway answered without X-Amzn-Trace-Id")?;
+        println!(
+            "POST /orders {} → {}  trace {trace_id}",
+            order["orderId"].as_str().unwrap_or_default(),
+            response.status
+        );
+        if !response.status.is_success() {
+            eprintln!("{}\n{}", response.text(), stack.outputs());
+            return Err("an order was not created".into());
+        }
+        order_traces.push(trace_id);
+    }
+    let mut delivered = Vec::new();
+    let mut records = 0;
+    let end = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+    while records < order_traces.len() {
+        match tokio::time::timeout_at(end, deliveries.recv()).await {
+            Ok(Ok(delivery)) => {
+                records += delivery.records.len();
+                delivered.push(delivery);
+            }
+            _ => {
+                return Err(format!(
+                    "the event source mapping delivered {records} of {} orders within \
+                     {DELIVERY_TIMEOUT:?}{}\n{}",
+                    order_traces.len(),
+                    esm.last_error()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default(),
+                    stack.outputs()
+                ));
+            }
+        }
+    }
+    let mut failed = false;
+    for delivery in &delivered {
+        println!(
+            "event source mapping → fulfil: a batch of {} records, invocation trace {}  \
+             ({} deleted, {} failed{})",
+            delivery.records.len(),
+            delivery.trace_id,
+            delivery.deleted,
+            delivery.failed.len(),
+            delivery
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        failed |= !delivery.failed.is_empty() || delivery.error.is_some();
+        for record in &delivery.records {
+            let context = match (&record.aws_trace_header, &record.traceparent) {
+                (Some(header), _) => format!("AWSTraceHeader {header}"),
+                (None, Some(traceparent)) => format!(
+                    "traceparent attribute {traceparent} (no AWSTraceHeader: moto_server does \
+                     not turn the request's X-Amzn-Trace-Id into one)"
+                ),
+                (None, None) => "no trace context".to_owned(),
+            };
+            println!("  record {}: {context}", record.message_id);
+        }
+    }
+    println!();
+    let batch_traces: Vec<String> = delivered.iter().map(|d| d.trace_id.clone()).collect();
+    for trace_id in order_traces.iter().chain(&batch_traces) {
+        let Some(trace) = stack.wait_trace(trace_id, QUIET, TRACE_TIMEOUT).await else {
+            return Err(format!(
+                "no document of trace {trace_id} arrived\n{}",
+                stack.outputs()
+            ));
+        };
+        print_trace(&trace);
+        if !stack::is_complete(&trace) {
+            println!(
+                "(trace incomplete after {TRACE_TIMEOUT:?}: some function spans did not arrive)"
+            );
+        }
+        println!();
+        pages.push(trace);
+    }
+    for rejected in stack.collector.rejected() {
+        println!("rejected: {rejected}");
+    }
+    if failed {
+        eprintln!("{}", stack.outputs());
+        return Err("fulfil did not process every order".into());
     }
     Ok(())
 }

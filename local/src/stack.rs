@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::collector::{Collector, Trace};
+use crate::collector::{Collector, Source, Trace};
 use crate::daemon::XrayDaemon;
 use crate::exporter::FunctionExporter;
 use crate::gateway::{Gateway, GatewayConfig, Route};
@@ -15,6 +15,7 @@ use crate::lambda::LambdaFunction;
 use crate::otlp::OtlpReceiver;
 use crate::process::{FunctionProcess, Output};
 use crate::runtime_api::RuntimeApi;
+use crate::tracing_mode::TracingMode;
 
 /// A function of a [`Stack`]: which binary, which routes, which extra environment.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct Stack {
     pub gateway: Gateway,
     /// `(name, runtime API, process)` per function.
     pub functions: Vec<(String, RuntimeApi, FunctionProcess)>,
+    /// How Lambda traces the functions' invocations (the gateway's mode).
+    pub tracing: TracingMode,
 }
 
 impl Stack {
@@ -110,6 +113,7 @@ impl Stack {
             }
             apis.push(api);
         }
+        let tracing = config.tracing;
         let gateway = Gateway::start(config, routes, collector.clone()).await?;
         let gateway_addr = gateway.address().to_string();
         let mut functions = Vec::new();
@@ -141,7 +145,19 @@ impl Stack {
             collector,
             gateway,
             functions,
+            tracing,
         })
+    }
+
+    /// The function `name` as Lambda invokes it (its Runtime API, the stack's tracing mode), for
+    /// an event source: e.g. the event source mapping of a queue (`esm`, feature `sqs`).
+    pub fn function(&self, name: &str) -> Option<LambdaFunction> {
+        self.functions
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(n, api, _)| {
+                LambdaFunction::new(n.clone(), api.clone()).with_tracing(self.tracing)
+            })
     }
 
     /// Waits until every function polls `/next`. On failure, the error names the function and
@@ -256,12 +272,15 @@ pub async fn wait_any_trace(
     }
 }
 
-/// Whether a trace looks complete: all nodes finished and each `AWS::Lambda::Function` segment
-/// has a child (the function's own spans arrived).
+/// Whether a trace looks complete: all nodes finished and each emulated
+/// `AWS::Lambda::Function` segment has a child (the function's own spans arrived). Segments of
+/// that origin a function wrote itself (a message's `process` span in the producer's trace)
+/// need no child.
 pub fn is_complete(trace: &Trace) -> bool {
     trace.is_finished()
         && trace
             .with_origin("AWS::Lambda::Function")
+            .filter(|f| matches!(f.source, Source::Emulated(_)))
             .all(|f| trace.children(&f.id).next().is_some())
 }
 
@@ -284,6 +303,42 @@ pub fn demo_functions(bin_dir: &Path) -> Vec<FunctionSpec> {
             binary: exe("downstream"),
             routes: vec![("POST".into(), "/downstream".into())],
             env: vec![],
+        },
+    ]
+}
+
+/// The functions of the demo's asynchronous hop, from `bin_dir`: `order` (`POST /orders`) sends
+/// each order to the SQS queue `queue_url` at `sqs_endpoint` (moto), and `fulfil` (no route:
+/// the event source mapping of the queue invokes it). Both get the credentials `credentials`
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, and an empty `AWS_SESSION_TOKEN`: no
+/// credential of this process's environment reaches the local endpoint).
+pub fn order_functions(
+    bin_dir: &Path,
+    queue_url: &str,
+    sqs_endpoint: &str,
+    credentials: (&str, &str),
+) -> Vec<FunctionSpec> {
+    let exe = |name: &str| bin_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let aws = vec![
+        ("AWS_ACCESS_KEY_ID".to_owned(), credentials.0.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), credentials.1.to_owned()),
+        ("AWS_SESSION_TOKEN".to_owned(), String::new()),
+        ("AWS_ENDPOINT_URL_SQS".to_owned(), sqs_endpoint.to_owned()),
+    ];
+    let mut order_env = aws.clone();
+    order_env.push(("ORDERS_QUEUE_URL".into(), queue_url.to_owned()));
+    vec![
+        FunctionSpec {
+            name: "order".into(),
+            binary: exe("order"),
+            routes: vec![("POST".into(), "/orders".into())],
+            env: order_env,
+        },
+        FunctionSpec {
+            name: "fulfil".into(),
+            binary: exe("fulfil"),
+            routes: vec![],
+            env: aws,
         },
     ]
 }

@@ -1,5 +1,7 @@
 //! Renders a [`Trace`] as a terminal waterfall: one line per span, indented by depth, with its
-//! duration, a bar on a shared time axis, flags and the key annotations.
+//! duration, a bar on a shared time axis, flags and the key annotations. A span's links to other
+//! traces follow its line, one line each (`⇢ linked: trace … span …`, at most
+//! [`MAX_LINK_LINES`], then how many more).
 //!
 //! ```text
 //! trace 1-6740c1a2-5c9f1e0b7a3d2c4e6f8a9b0c   total 48.3 ms   5 spans
@@ -40,6 +42,28 @@ impl Options {
     }
 }
 
+/// Most link lines printed under one span; the rest are counted on one more line.
+pub const MAX_LINK_LINES: usize = 5;
+
+/// The lines of a node's links (see the module docs), without indentation.
+pub fn link_lines(node: &Node) -> Vec<String> {
+    let links = node.links();
+    let mut lines: Vec<String> = links
+        .iter()
+        .take(MAX_LINK_LINES)
+        .map(|l| match &l.span_id {
+            Some(span) => format!("⇢ linked: trace {} span {span}", l.trace_id),
+            None => format!("⇢ linked: trace {}", l.trace_id),
+        })
+        .collect();
+    let more =
+        (links.len().saturating_sub(MAX_LINK_LINES) as u64).saturating_add(node.dropped_links());
+    if more > 0 {
+        lines.push(format!("⇢ … {more} more links"));
+    }
+    lines
+}
+
 /// A readable label for an origin.
 pub fn origin_label(origin: &str) -> &str {
     match origin {
@@ -48,11 +72,25 @@ pub fn origin_label(origin: &str) -> &str {
     }
 }
 
-/// The label of a node: its name, plus its origin in parentheses.
+/// The name of a node. A segment that lambda-trace named after its function while the span has
+/// a name of its own (a message's `process` span in the producer's trace:
+/// `metadata.lambda_trace.span_name`) shows both: `fulfil: process orders`.
+pub fn name(node: &Node) -> String {
+    match node
+        .metadata
+        .pointer("/lambda_trace/span_name")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(span) if span != node.name => format!("{}: {span}", node.name),
+        _ => node.name.clone(),
+    }
+}
+
+/// The label of a node: its [`name`], plus its origin in parentheses.
 pub fn label(node: &Node) -> String {
     match &node.origin {
-        Some(o) => format!("{} ({})", node.name, origin_label(o)),
-        None => node.name.clone(),
+        Some(o) => format!("{} ({})", name(node), origin_label(o)),
+        None => name(node),
     }
 }
 
@@ -183,6 +221,9 @@ pub fn render(trace: &Trace, options: &Options) -> String {
             "{label}{}  {duration:>11}  |{bar_on}{bar}{bar_off}|{tail}",
             " ".repeat(pad)
         );
+        for line in link_lines(node) {
+            let _ = writeln!(out, "{}{dim}{line}{reset}", "  ".repeat(node.depth + 1));
+        }
     }
     for note in &trace.notes {
         let _ = writeln!(out, "{dim}note: {note}{reset}");
@@ -235,6 +276,42 @@ mod tests {
             .map(|l| l.chars().position(|c| c == '|').unwrap())
             .collect();
         assert!(cols.windows(2).all(|w| w[0] == w[1]), "{cols:?}");
+    }
+
+    #[test]
+    fn links_follow_their_span() {
+        let c = Collector::new();
+        let links: Vec<serde_json::Value> = (0..7)
+            .map(|i| json!({"trace_id": format!("1-00000001-00000000000000000000000{i}"), "span_id": format!("000000000000000{i}")}))
+            .collect();
+        c.add(
+            json!({"trace_id": T, "id": "a", "name": "fulfil", "origin": "AWS::Lambda::Function",
+                      "start_time": 10.0, "end_time": 10.040}),
+            Source::Daemon,
+        );
+        c.add(json!({"trace_id": T, "id": "b", "parent_id": "a", "type": "subsegment", "name": "fulfil",
+                      "start_time": 10.010, "end_time": 10.030,
+                      "metadata": {"lambda_trace": {"links": links, "dropped_links": 3, "span_name": "process orders"}}}), Source::Daemon);
+        c.add(json!({"trace_id": T, "id": "c", "parent_id": "a", "type": "subsegment", "name": "otlp",
+                      "start_time": 10.031, "end_time": 10.032,
+                      "metadata": {"otel": {"links": [{"trace_id": "1-00000002-000000000000000000000000", "span_id": "00000000000000ff"}]}}}), Source::Otlp);
+        let text = render(&c.trace(T).unwrap(), &Options::default());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[2].starts_with("  fulfil: process orders  "), "{text}");
+        assert_eq!(
+            lines[3],
+            "    ⇢ linked: trace 1-00000001-000000000000000000000000 span 0000000000000000"
+        );
+        assert_eq!(
+            lines[8], "    ⇢ … 5 more links",
+            "2 past the 5 shown, 3 dropped: {text}"
+        );
+        assert!(lines[9].starts_with("  otlp"), "{text}");
+        assert_eq!(
+            lines[10],
+            "    ⇢ linked: trace 1-00000002-000000000000000000000000 span 00000000000000ff"
+        );
+        assert_eq!(lines.len(), 11, "{text}");
     }
 
     #[test]

@@ -1,28 +1,97 @@
-//! `order`: `POST /orders`, traced the way Powertools for AWS Lambda's Tracer does it.
+//! `order`: `POST /orders`, traced the way Powertools for AWS Lambda's Tracer does it, and the
+//! producer of the asynchronous hop to `fulfil`.
 //!
 //! Input: an API Gateway REST (v1) proxy event with the body
 //! `{"orderId": "o-1", "customerId": "c-1", "items": [{"sku": "s-1", "qty": 2, "price": 9.5}]}`.
-//! Output: `201` with the order and its `total`, or `400 {"error": …}` for an invalid order.
+//! Output: `201` with the order and its `total`, `400 {"error": …}` for an invalid order, or
+//! `503 {"error": …}` when the order could not be queued for fulfilment.
+//!
+//! A valid order is sent as JSON (the `201` body) to the SQS queue `ORDERS_QUEUE_URL`, where the
+//! `fulfil` function takes it. Without `ORDERS_QUEUE_URL` the function logs one line at start and
+//! creates orders without queueing them (`make invoke FN=order`). The SQS client is built once,
+//! at start, from the usual AWS variables (`AWS_ENDPOINT_URL_SQS` points it at another endpoint,
+//! e.g. moto).
 //!
 //! What lands in the trace, as with Powertools' `@tracer.capture_lambda_handler`: the layer adds
 //! the `ColdStart` and `Service` annotations (`Service` from `POWERTOOLS_SERVICE_NAME` or
 //! `OTEL_SERVICE_NAME`); the handler adds a `Handler` child span with the annotations `orderId`
-//! and `successfulOrder` and the metadata `orderCreated`.
+//! and `successfulOrder` and the metadata `orderCreated`. The `SendMessage` call is an `SQS`
+//! subsegment of `Handler` (lambda-trace's `XrayInterceptor`), and the message carries its context
+//! (SQS turns the request's `X-Amzn-Trace-Id` into the message's `AWSTraceHeader`; the interceptor
+//! also adds a `traceparent` message attribute), so `fulfil`'s span for the message continues
+//! this trace under that subsegment.
 //!
-//! Run locally: `make invoke FN=order EVENT=events/apigw-v1-order.json`.
+//! Run locally: `make invoke FN=order EVENT=events/apigw-v1-order.json` (no queue), or
+//! `make demo` (with a queue in moto and `fulfil` behind it).
 //! Deploy: `make deploy` (SAM, see `template.yaml`), or
 //! `cargo lambda build --release --arm64 --bin order && cargo lambda deploy order`.
 
+use aws_config::BehaviorVersion;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use lambda_trace::Span;
+use lambda_trace::aws::XrayInterceptor;
 use lambda_trace_functions::json_response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_trace::run(service_fn(handler)).await
+    let queue = OrderQueue::from_env().await;
+    let queue = queue.as_ref();
+    lambda_trace::run(service_fn(move |event| handler(queue, event))).await
+}
+
+/// Where valid orders go: the SQS queue `ORDERS_QUEUE_URL`, through a client built once.
+#[derive(Debug, Clone)]
+struct OrderQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl OrderQueue {
+    /// The queue of `ORDERS_QUEUE_URL`, or `None` (one log line) when it is unset or empty.
+    async fn from_env() -> Option<OrderQueue> {
+        let url = std::env::var("ORDERS_QUEUE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        let Some(url) = url else {
+            eprintln!("order: ORDERS_QUEUE_URL is not set: orders are created, not queued");
+            return None;
+        };
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
+            .load()
+            .await;
+        // The interceptor makes each call a subsegment of the current span and puts its
+        // context on the request (and on each message, as a `traceparent` attribute).
+        let config = aws_sdk_sqs::config::Builder::from(&sdk_config)
+            .interceptor(XrayInterceptor::new())
+            .build();
+        Some(OrderQueue {
+            client: aws_sdk_sqs::Client::from_conf(config),
+            url,
+        })
+    }
+
+    /// Sends `order` as one JSON message.
+    async fn send(&self, order: &Order) -> Result<(), Error> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(serde_json::to_string(order)?)
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+/// The SDK's HTTPS client on rustls with `ring` (its default client would bring aws-lc-rs).
+fn https_client() -> aws_sdk_sqs::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// An order as the client sends it; `total` is computed here, never taken from the client.
@@ -44,25 +113,42 @@ struct Item {
 }
 
 async fn handler(
+    queue: Option<&OrderQueue>,
     event: LambdaEvent<ApiGatewayProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
     let body = event.payload.body.unwrap_or_default();
-    let response = lambda_trace::current().in_child_sync("Handler", |span| {
-        match create_order(&body, span) {
-            Ok(order) => {
-                span.annotate("successfulOrder", true);
-                // Metadata is not indexed but holds any JSON: the place for the whole order.
-                span.metadata("orderCreated", &order);
-                json_response(201, &json!(order))
-            }
-            Err(e) => {
-                span.annotate("successfulOrder", false);
-                span.record_error(&*e);
-                json_response(400, &json!({"error": e.to_string()}))
-            }
-        }
-    });
+    let response = lambda_trace::current()
+        .in_child("Handler", create(queue, &body))
+        .await;
     Ok(response)
+}
+
+/// Creates the order in `body` and queues it; runs in the `Handler` span.
+async fn create(queue: Option<&OrderQueue>, body: &str) -> ApiGatewayProxyResponse {
+    let span = lambda_trace::current();
+    let order = match create_order(body, &span) {
+        Ok(order) => order,
+        Err(e) => {
+            span.annotate("successfulOrder", false);
+            span.record_error(&*e);
+            return json_response(400, &json!({"error": e.to_string()}));
+        }
+    };
+    if let Some(queue) = queue {
+        // The `SQS` subsegment is a child of this span; the message names it as its parent.
+        if let Err(e) = queue.send(&order).await {
+            span.annotate("successfulOrder", false);
+            span.record_error(&*e);
+            return json_response(
+                503,
+                &json!({"error": "the order could not be queued for fulfilment"}),
+            );
+        }
+    }
+    span.annotate("successfulOrder", true);
+    // Metadata is not indexed but holds any JSON: the place for the whole order.
+    span.metadata("orderCreated", &order);
+    json_response(201, &json!(order))
 }
 
 /// Parses and checks the order, annotates its id, and computes its total.
@@ -124,14 +210,14 @@ mod tests {
     async fn the_sample_event_creates_an_order() {
         let request = serde_json::from_str(include_str!("../../../events/apigw-v1-order.json"));
         let event = LambdaEvent::new(request.unwrap(), Context::default());
-        let response = handler(event).await.unwrap();
+        let response = handler(None, event).await.unwrap();
         assert_eq!(response.status_code, 201);
         assert_eq!(body(&response)["total"], 9.25);
     }
 
     #[tokio::test]
     async fn a_valid_order_is_created_with_its_total() {
-        let response = handler(event(ORDER)).await.unwrap();
+        let response = handler(None, event(ORDER)).await.unwrap();
         assert_eq!(response.status_code, 201);
         let order = body(&response);
         assert_eq!(order["orderId"], "o-1");
@@ -142,7 +228,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_total_is_ignored() {
         let body_with_total = ORDER.replacen('{', r#"{"total": 0.01, "#, 1);
-        let response = handler(event(&body_with_total)).await.unwrap();
+        let response = handler(None, event(&body_with_total)).await.unwrap();
         assert_eq!(body(&response)["total"], 19.1);
     }
 
@@ -157,7 +243,7 @@ mod tests {
             r#"{"orderId": "o-1", "customerId": "c-1", "items": [{"sku": "s", "qty": 0, "price": 1}]}"#,
             r#"{"orderId": "o-1", "customerId": "c-1", "items": [{"sku": "s", "qty": 1, "price": -1}]}"#,
         ] {
-            let response = handler(event(bad)).await.unwrap();
+            let response = handler(None, event(bad)).await.unwrap();
             assert_eq!(response.status_code, 400, "{bad}");
             assert!(body(&response)["error"].is_string(), "{bad}");
         }
@@ -169,7 +255,7 @@ mod tests {
             .service_name("orders")
             .exporter(exporter.clone())
             .build();
-        let mut service = layer.layer(service_fn(handler));
+        let mut service = layer.layer(service_fn(|e| handler(None, e)));
         service
             .ready()
             .await
