@@ -54,7 +54,8 @@
 //!
 //! # Features
 //! All off by default: the default build has the X-Ray daemon and stdout exporters, every
-//! propagator and carrier, and no TLS, no AWS SDK and no OTLP stack. Each feature only adds.
+//! propagator and the HTTP and SQS carriers, and no TLS, no AWS SDK and no OTLP stack. Each
+//! feature only adds.
 //!
 //! | feature | adds |
 //! |---|---|
@@ -62,6 +63,7 @@
 //! | `tracing` | `bridge::TracingBridge`: code instrumented with the `tracing` crate (`#[instrument]`, `info!`) is traced without a second set of calls |
 //! | `reqwest` | `outgoing::TracingMiddleware` for `reqwest-middleware` clients |
 //! | `aws-sdk` | `aws::XrayInterceptor`: an `aws` subsegment and the trace header for every AWS SDK call |
+//! | `event-sources` | SNS, EventBridge (and scheduled), Kinesis, DynamoDB Streams and S3 events as carriers (`carrier::payload`: the `_trace` convention for payloads); `messaging::each_record` for SNS, Kinesis and DynamoDB Streams batches |
 //! | `otlp` | `export::OtlpExporter`: OTLP/HTTP (protobuf or JSON, gzip) over HTTPS (rustls + `ring`, bundled roots) or HTTP, straight to any OpenTelemetry backend |
 //! | `xray-otlp` | `otlp` plus X-Ray's OTLP endpoint, SigV4-signed (`LAMBDA_TRACE_EXPORTER=xray-otlp`) |
 //! | `xray-api` | `export::XrayApiExporter`: the X-Ray `PutTraceSegments` API through `aws-sdk-xray` |

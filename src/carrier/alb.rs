@@ -32,6 +32,7 @@ impl EventCarrier for AlbTargetGroupRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
             messaging: None,
+            attributes: Vec::new(),
         }
     }
 

@@ -41,6 +41,7 @@ impl EventCarrier for ApiGatewayProxyRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
             messaging: None,
+            attributes: Vec::new(),
         }
     }
 

@@ -59,6 +59,7 @@ impl EventCarrier for ApiGatewayV2httpRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
             messaging: None,
+            attributes: Vec::new(),
         }
     }
 

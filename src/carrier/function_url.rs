@@ -48,6 +48,7 @@ impl EventCarrier for LambdaFunctionUrlRequest {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
             messaging: None,
+            attributes: Vec::new(),
         }
     }
 

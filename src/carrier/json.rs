@@ -11,6 +11,14 @@
 //!   `messageAttributes` under their names, as the typed SQS carrier does (the first record is the
 //!   parent); every record is offered as a message ([`EventCarrier::messages`]: links), and the
 //!   request data has the batch's messaging data.
+//! - With feature `event-sources`, the other shapes the typed carriers know, read as they read
+//!   them (`json_sources.rs`): SNS (`eventSource`
+//!   `aws:sns`: the first record's `String` message attributes; every record a message),
+//!   EventBridge (`source`, `detail-type`, `detail`: `detail._trace`), DynamoDB Streams
+//!   (every record's `NewImage._trace` a message), S3 (no headers). Kinesis events get their
+//!   request data but no headers and no links: a record's data is base64 here (use the typed
+//!   `KinesisEvent`). The request data is the typed carrier's, from the same fields, with
+//!   times recorded as the event writes them.
 //!
 //! Request data is taken the same way as by the typed carriers, so a typed event and the same
 //! JSON as a `Value` record the same thing: events with `httpMethod` are read as API Gateway
@@ -186,6 +194,18 @@ fn is_sqs(event: &Value) -> bool {
         == Some("aws:sqs")
 }
 
+/// The header names of the other shapes' headers (SNS, EventBridge), with feature
+/// `event-sources`.
+fn other_keys(event: &Value) -> Option<Vec<&str>> {
+    #[cfg(feature = "event-sources")]
+    return super::json_sources::headers(event).map(super::json_sources::Headers::keys);
+    #[cfg(not(feature = "event-sources"))]
+    {
+        let _ = event;
+        None
+    }
+}
+
 impl Extractor for Value {
     fn get(&self, name: &str) -> Option<&str> {
         self.get_all(name).into_iter().next()
@@ -200,8 +220,14 @@ impl Extractor for Value {
         if !values.is_empty() {
             return values;
         }
-        if name.eq_ignore_ascii_case(XRAY_HEADER) {
-            return sqs_trace_header(self).into_iter().collect();
+        if name.eq_ignore_ascii_case(XRAY_HEADER)
+            && let Some(header) = sqs_trace_header(self)
+        {
+            return vec![header];
+        }
+        #[cfg(feature = "event-sources")]
+        if let Some(headers) = super::json_sources::headers(self) {
+            return headers.get(name).into_iter().collect();
         }
         match first_record(self) {
             Some(record) if is_sqs(self) => record.get(name).into_iter().collect(),
@@ -223,13 +249,14 @@ impl Extractor for Value {
             seen.insert(Caseless(XRAY_HEADER));
             keys.push(XRAY_HEADER);
         }
-        if is_sqs(self)
-            && let Some(record) = first_record(self)
-        {
-            for k in record.keys() {
-                if seen.insert(Caseless(k)) {
-                    keys.push(k);
-                }
+        let shaped = if is_sqs(self) {
+            first_record(self).map(SqsRecord::keys)
+        } else {
+            other_keys(self)
+        };
+        for k in shaped.into_iter().flatten() {
+            if seen.insert(Caseless(k)) {
+                keys.push(k);
             }
         }
         keys
@@ -245,6 +272,9 @@ impl Extractor for Value {
         }
         if starts(XRAY_HEADER) && sqs_trace_header(self).is_some() {
             return true;
+        }
+        if let Some(keys) = other_keys(self) {
+            return keys.into_iter().any(starts);
         }
         is_sqs(self)
             && first_record(self).is_some_and(|record| record.keys().into_iter().any(starts))
@@ -279,23 +309,23 @@ impl EventCarrier for Value {
                 forwarded_for: header("x-forwarded-for"),
             }
         } else {
-            return RequestInfo {
-                trigger: trigger_of(self),
-                http: None,
-                messaging: sqs_messaging(self),
-            };
+            return shaped_request_info(self);
         };
         RequestInfo {
             trigger: Trigger::Http,
             http: Some(raw.into_info()),
             messaging: None,
+            attributes: Vec::new(),
         }
     }
 
     /// The records of an SQS-shaped event (`Records[*]`, `eventSource` `aws:sqs`), each read
-    /// as the typed carrier reads an `SqsMessage`.
+    /// as the typed carrier reads an `SqsMessage`; with feature `event-sources`, those of SNS
+    /// and DynamoDB Streams-shaped events too.
     fn messages(&self, visit: &mut dyn FnMut(&dyn Extractor)) {
         if !is_sqs(self) {
+            #[cfg(feature = "event-sources")]
+            super::json_sources::messages(self, visit);
             return;
         }
         let records = self.get("Records").and_then(Value::as_array);
@@ -340,7 +370,24 @@ impl EventCarrier for Value {
     }
 }
 
-/// The trigger of a non-HTTP event, from its shape.
+/// The request data of a non-HTTP event from its shape, as the typed carrier of that shape
+/// gives it.
+fn shaped_request_info(event: &Value) -> RequestInfo {
+    if is_sqs(event) {
+        return RequestInfo {
+            trigger: Trigger::PubSub,
+            http: None,
+            messaging: sqs_messaging(event),
+            attributes: Vec::new(),
+        };
+    }
+    #[cfg(feature = "event-sources")]
+    if let Some(info) = super::json_sources::request_info(event) {
+        return info;
+    }
+    RequestInfo::new(trigger_of(event))
+}
+
 /// The messaging data of an SQS-shaped event, as the typed SQS carrier gives it.
 fn sqs_messaging(event: &Value) -> Option<MessagingInfo> {
     if !is_sqs(event) {
@@ -359,6 +406,7 @@ fn sqs_messaging(event: &Value) -> Option<MessagingInfo> {
     })
 }
 
+/// The trigger of a non-HTTP event, from its shape.
 fn trigger_of(event: &Value) -> Trigger {
     let s = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
     if let Some(source) = s("/Records/0/eventSource").or_else(|| s("/Records/0/EventSource")) {
@@ -369,7 +417,7 @@ fn trigger_of(event: &Value) -> Trigger {
         };
     }
     match (s("/source"), s("/detail-type")) {
-        (Some("aws.events"), Some("Scheduled Event")) => Trigger::Timer,
+        (Some("aws.events" | "aws.scheduler"), Some("Scheduled Event")) => Trigger::Timer,
         (Some(_), Some(_)) => Trigger::PubSub,
         _ => Trigger::Other,
     }

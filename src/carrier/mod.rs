@@ -7,7 +7,12 @@
 //! | [`AlbTargetGroupRequest`] | `multiValueHeaders`, else `headers` | `http` |
 //! | [`LambdaFunctionUrlRequest`] | `headers` | `http` |
 //! | [`SqsEvent`] | the first record's `AWSTraceHeader` attribute and string message attributes (`traceparent`, …); every record's as a message ([`EventCarrier::messages`]) | `pubsub` + messaging data |
-//! | [`serde_json::Value`] | `multiValueHeaders`, else `headers` (any case); SQS shape: as [`SqsEvent`] | `http` if it has `httpMethod` or `requestContext.http.method`, else from its shape (`pubsub`, `datasource`, `timer`, `other`) |
+//! | `SnsEvent` (feature `event-sources`) | the first record's `String` message attributes (`traceparent`, …); every record's as a message | `pubsub` + messaging data (`aws.sns`, the topic) |
+//! | `EventBridgeEvent` (feature `event-sources`) | `detail._trace` (the `payload` convention) | `pubsub` + messaging data (`aws.eventbridge`), source, detail type; `timer` for scheduled events (`faas.time`) |
+//! | `KinesisEvent` (feature `event-sources`) | the first record's data's `_trace` (`payload`); every record's as a message | `pubsub` + messaging data (`aws.kinesis`, the stream) |
+//! | `dynamodb::Event` (feature `event-sources`) | none of its own; every record's `NewImage._trace` as a message (`payload`) | `datasource` (`faas.document.*`, the table) + messaging data (`aws.dynamodb_streams`) |
+//! | `S3Event` (feature `event-sources`) | none (S3 passes its header with the invocation) | `datasource` (`faas.document.*`: bucket, key, operation, time) |
+//! | [`serde_json::Value`] | `multiValueHeaders`, else `headers` (any case); SQS shape: as [`SqsEvent`]; with feature `event-sources`, the shapes of the rows above as their typed carriers read them (Kinesis: request data only) | `http` if it has `httpMethod` or `requestContext.http.method`, else from its shape (`pubsub`, `datasource`, `timer`, `other`) |
 //! | `HashMap<String, String>` | its entries (any case) | `other` |
 //! | your own type | what your [`EventCarrier`] implementation says, once registered on the layer ([`TraceLayerBuilder::carrier`](crate::layer::TraceLayerBuilder::carrier)) | yours |
 //! | anything else | none: a new trace (or Lambda's), still traced | `other` |
@@ -106,10 +111,27 @@
 mod alb;
 mod apigw_v1;
 mod apigw_v2;
+#[cfg(feature = "event-sources")]
+mod arn;
 mod custom;
+#[cfg(feature = "event-sources")]
+pub(crate) mod dynamodb;
+#[cfg(feature = "event-sources")]
+pub(crate) mod eventbridge;
 mod function_url;
 mod json;
+#[cfg(feature = "event-sources")]
+mod json_sources;
+#[cfg(feature = "event-sources")]
+pub(crate) mod kinesis;
+#[cfg(feature = "event-sources")]
+#[cfg_attr(docsrs, doc(cfg(feature = "event-sources")))]
+pub mod payload;
 mod request;
+#[cfg(feature = "event-sources")]
+mod s3;
+#[cfg(feature = "event-sources")]
+pub(crate) mod sns;
 pub(crate) mod sqs;
 
 use std::any::{Any, TypeId};
@@ -121,6 +143,11 @@ use aws_lambda_events::alb::AlbTargetGroupRequest;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlRequest;
 use aws_lambda_events::sqs::SqsEvent;
+#[cfg(feature = "event-sources")]
+use aws_lambda_events::{
+    dynamodb::Event as DynamoDbEvent, eventbridge::EventBridgeEvent, kinesis::KinesisEvent,
+    s3::S3Event, sns::SnsEvent,
+};
 
 pub(crate) use custom::{CustomCarriers, itself};
 
@@ -133,11 +160,11 @@ use crate::span::HttpRequestInfo;
 pub enum Trigger {
     /// API Gateway, ALB, Function URL.
     Http,
-    /// SQS, SNS, EventBridge.
+    /// SQS, SNS, EventBridge, Kinesis.
     PubSub,
     /// S3, DynamoDB streams.
     Datasource,
-    /// Scheduled events.
+    /// Scheduled events (EventBridge rules and Scheduler).
     Timer,
     /// Anything else.
     #[default]
@@ -187,6 +214,12 @@ pub struct RequestInfo {
     pub http: Option<HttpRequestInfo>,
     /// Messaging data, for events that deliver messages (an SQS batch).
     pub messaging: Option<MessagingInfo>,
+    /// Further string attributes of the invocation span, by the trigger's conventions:
+    /// `faas.document.*` for a data source (S3, DynamoDB Streams), `faas.time` for a timer,
+    /// `messaging.message.id` for a single message, `aws.eventbridge.*`. Recorded in order, at
+    /// most 16, each value cut to 1,024 characters (empty ones dropped); a key the layer
+    /// records itself (`faas.trigger`, …) is replaced by the layer's.
+    pub attributes: Vec<(Cow<'static, str>, String)>,
 }
 
 impl RequestInfo {
@@ -207,6 +240,24 @@ impl RequestInfo {
     /// Sets the messaging data.
     pub fn with_messaging(mut self, messaging: MessagingInfo) -> Self {
         self.messaging = Some(messaging);
+        self
+    }
+
+    /// Adds a string attribute of the invocation span ([`RequestInfo::attributes`]).
+    ///
+    /// ```
+    /// use lambda_trace::carrier::{RequestInfo, Trigger};
+    ///
+    /// let info = RequestInfo::new(Trigger::Datasource)
+    ///     .with_attribute("faas.document.collection", "invoices");
+    /// assert_eq!(info.attributes[0].1, "invoices");
+    /// ```
+    pub fn with_attribute(
+        mut self,
+        key: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.attributes.push((key.into(), value.into()));
         self
     }
 }
@@ -316,6 +367,12 @@ impl<S: std::hash::BuildHasher> EventCarrier for HashMap<String, String, S> {
 const MAX_SYSTEM_CHARS: usize = 64;
 /// Longest `messaging.destination.name` recorded, in characters.
 const MAX_DESTINATION_CHARS: usize = 256;
+/// Longest value of a [`RequestInfo::attributes`] entry recorded, in characters.
+pub(crate) const MAX_ATTRIBUTE_CHARS: usize = 1024;
+/// Longest key of a [`RequestInfo::attributes`] entry recorded, in characters.
+const MAX_ATTRIBUTE_KEY_CHARS: usize = 128;
+/// Most [`RequestInfo::attributes`] entries recorded.
+const MAX_ATTRIBUTES: usize = 16;
 
 /// `carrier`'s request data, capped as the built-in carriers cap theirs (whoever implemented
 /// the carrier); with `capture_query`, the URL gets the event's query string, redacted
@@ -335,6 +392,18 @@ pub(crate) fn request_info(carrier: &dyn EventCarrier, capture_query: bool) -> R
             *d = request::capped(d, MAX_DESTINATION_CHARS).unwrap_or_default();
         }
     }
+    if info.attributes.len() > MAX_ATTRIBUTES {
+        info.attributes.truncate(MAX_ATTRIBUTES);
+    }
+    info.attributes.retain_mut(|(key, value)| {
+        if key.len() > MAX_ATTRIBUTE_KEY_CHARS {
+            *key = Cow::Owned(request::capped(key, MAX_ATTRIBUTE_KEY_CHARS).unwrap_or_default());
+        }
+        if value.len() > MAX_ATTRIBUTE_CHARS || value.trim().len() != value.len() {
+            *value = request::capped(value, MAX_ATTRIBUTE_CHARS).unwrap_or_default();
+        }
+        !key.is_empty() && !value.is_empty()
+    });
     if capture_query
         && let Some(url) = info.http.as_mut().and_then(|h| h.url.as_mut())
         && let Some(query) = carrier.raw_query()
@@ -345,6 +414,7 @@ pub(crate) fn request_info(carrier: &dyn EventCarrier, capture_query: bool) -> R
 }
 
 /// Calls the macro `$apply` with the list of event types that have a carrier.
+#[cfg(not(feature = "event-sources"))]
 macro_rules! carrier_types {
     ($apply:ident) => {
         $apply!(
@@ -353,6 +423,27 @@ macro_rules! carrier_types {
             AlbTargetGroupRequest,
             LambdaFunctionUrlRequest,
             SqsEvent,
+            serde_json::Value
+        )
+    };
+}
+
+/// Calls the macro `$apply` with the list of event types that have a carrier (with the
+/// sources of feature `event-sources`).
+#[cfg(feature = "event-sources")]
+macro_rules! carrier_types {
+    ($apply:ident) => {
+        $apply!(
+            ApiGatewayProxyRequest,
+            ApiGatewayV2httpRequest,
+            AlbTargetGroupRequest,
+            LambdaFunctionUrlRequest,
+            SqsEvent,
+            SnsEvent,
+            EventBridgeEvent<serde_json::Value>,
+            KinesisEvent,
+            DynamoDbEvent,
+            S3Event,
             serde_json::Value
         )
     };

@@ -139,6 +139,7 @@ impl EventCarrier for SqsEvent {
                 destination: self.records.first().and_then(record_queue),
                 message_count: self.records.len(),
             }),
+            attributes: Vec::new(),
         }
     }
 

@@ -123,6 +123,7 @@ impl EventCarrier for HttpCarrier<'_> {
             trigger: Trigger::Http,
             http: Some(http),
             messaging: None,
+            attributes: Vec::new(),
         }
     }
 

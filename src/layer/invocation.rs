@@ -222,6 +222,17 @@ fn attributes(
             AttributeValue::Int(i64::try_from(m.message_count).unwrap_or(i64::MAX)),
         ));
     }
+    // The trigger's own attributes (`faas.document.*`, `faas.time`, …), capped by the carrier
+    // module, never replacing one recorded above; not interned (object keys and message ids do
+    // not repeat).
+    for (key, value) in &info.attributes {
+        if !attributes.iter().any(|(k, _)| k == key) {
+            attributes.push((
+                key.clone(),
+                AttributeValue::String(Cow::Owned(value.clone())),
+            ));
+        }
+    }
     if let Some(http) = &info.http {
         if let Some(method) = &http.method {
             attributes.push(("http.request.method".into(), s(method)));

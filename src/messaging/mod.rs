@@ -1,14 +1,14 @@
 //! Messages: one span per message of a batch, continuing **that message's** trace.
 //!
-//! A Lambda function fed by a queue gets its messages in batches, each message sent from
-//! another trace. The layer opens one invocation span for the batch (its parent is the first
+//! A Lambda function fed by a queue or a stream gets its messages in batches, each message sent
+//! from another trace. The layer opens one invocation span for the batch (its parent is the first
 //! message's context, or Lambda's segment under Active tracing) and **links** it to every
 //! message's context (`faas.trigger = pubsub`, `messaging.system`, `messaging.destination.name`,
 //! `messaging.operation.type = process`, `messaging.batch.message_count`). To follow each message
 //! in the trace it came from, run the work of each record with [`each_record`]: it opens
 //! OpenTelemetry's messaging **`process` span** for each record, whose parent is the record's own
 //! context, current while the record's work runs (so outgoing calls and AWS SDK calls nest under
-//! it), and collects the results as an SQS partial batch response.
+//! it), and collects the results as a partial batch response (SQS, Kinesis, DynamoDB Streams).
 //!
 //! ```no_run
 //! use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -38,16 +38,30 @@
 //! }
 //! ```
 //!
+//! # Sources
+//!
+//! [`each_record`] takes any [`Batch`]; these are built in (SNS, Kinesis and DynamoDB Streams
+//! with feature `event-sources`; the [`carrier`](crate::carrier) module says what each event
+//! carries):
+//!
+//! | event | a record's context | `messaging.system` | destination | message id | partial batch response |
+//! |---|---|---|---|---|---|
+//! | [`SqsEvent`](aws_lambda_events::sqs::SqsEvent) | `AWSTraceHeader`, message attributes | `aws_sqs` | queue | `messageId` | `SqsBatchResponse` (FIFO: stops at the first failure) |
+//! | `SnsEvent` | `String` message attributes | `aws.sns` | topic | `MessageId` | — |
+//! | `KinesisEvent` | the data's `_trace` (the `carrier::payload` convention) | `aws.kinesis` | stream | `eventID` | `KinesisEventResponse` (stops at the first failure) |
+//! | DynamoDB Streams `Event` | `NewImage._trace` (the `carrier::payload` convention) | `aws.dynamodb_streams` | table | `eventID` | `DynamoDbEventResponse` (stops at the first failure) |
+//! | your [`Batch`] | [`Record::headers`] | yours | yours | yours | from [`Processed::failures`] |
+//!
 //! # The record's span
 //!
 //! | | |
 //! |---|---|
-//! | name | `process <queue>` (`process` when the ARN names no queue) |
+//! | name | `process <destination>` (`process` when the record names none) |
 //! | kind | [`SpanKind::Consumer`](crate::span::SpanKind::Consumer) |
-//! | parent | the record's context (`AWSTraceHeader`, else a `traceparent` message attribute; the layer's propagators in their order); without one, the span current when `each_record` was called (the invocation span) |
+//! | parent | the record's context (the table above; the layer's propagators in their order); without one, the span current when `each_record` was called (the invocation span) |
 //! | trace | the record's trace: in X-Ray its own segment (named like the function) under the producer's span; with OTLP a span of that trace whose parent is remote |
 //! | link | to the span current when `each_record` was called (the batch's trace), when the record has a context of its own |
-//! | attributes | `messaging.system = aws_sqs`, `messaging.destination.name`, `messaging.message.id`, `messaging.operation.type = process` |
+//! | attributes | `messaging.system`, `messaging.destination.name`, `messaging.message.id`, `messaging.operation.type = process` |
 //! | outcome | the work's `Err`: a fault with the error as its cause (its chain of sources for `lambda_runtime::Error`) |
 //! | sampling | a record whose context says not sampled is not recorded (its context still propagates); one without a decision follows the invocation's |
 //!
@@ -56,16 +70,20 @@
 //! invocation is not sampled) the work runs with no-op spans.
 //!
 //! Conventions: OpenTelemetry's messaging spans (span name `{operation} {destination}`, kind
-//! `CONSUMER` for `process`) and its SQS conventions (`messaging.system = aws_sqs`); AWS's
-//! "Using Lambda with Amazon SQS" for partial batch responses (`batchItemFailures`, and for FIFO
-//! queues stopping at the first failure).
+//! `CONSUMER` for `process`) and its registered systems (`aws_sqs`, `aws.sns`; it registers
+//! none for Kinesis, EventBridge or DynamoDB Streams, whose values here follow the form of
+//! `aws.sns`); AWS's "Using Lambda with Amazon SQS" and "… with Kinesis" for partial batch
+//! responses (`batchItemFailures`; FIFO queues and streams stop at the first failure, and a
+//! stream is retried from the lowest sequence number reported).
 
+mod each;
 mod outcome;
+mod record;
 mod span;
-mod sqs;
 
+pub use each::each_record;
 pub use outcome::Processed;
-pub use sqs::each_record;
+pub use record::{Batch, Record};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,107 @@
+//! [`each_record`]: a `process` span per record of a [`Batch`].
+
+use std::fmt;
+use std::future::Future;
+
+use super::outcome::Processed;
+use super::record::{Batch, Record};
+use super::span::{self, Message};
+use crate::propagation::Extractor;
+
+/// Longest destination name recorded, in characters (queue, topic, stream and table names are
+/// at most 256; an event is untrusted input).
+const MAX_DESTINATION_CHARS: usize = 256;
+
+/// A carrier without headers, for a record that gives none.
+struct NoHeaders;
+
+impl Extractor for NoHeaders {
+    fn get(&self, _name: &str) -> Option<&str> {
+        None
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+/// Runs `work` for each record of `event`, one after the other, each in its own `process` span
+/// whose parent is **the record's own context**, current while the work runs; returns the
+/// results, which make the handler's partial batch response
+/// ([`Processed::into_batch_response`]).
+///
+/// The record's context: an SQS message's `AWSTraceHeader` or `traceparent` message attribute,
+/// and with feature `event-sources` an SNS record's `String` message attributes, a Kinesis
+/// record's or a DynamoDB stream record's `_trace` (the `carrier::payload` convention); your
+/// own batches through [`Batch`] and [`Record`].
+///
+/// A record whose work returns `Err` is a fault on its span (the error as its cause) and an
+/// entry of the batch response. Where order matters — an SQS FIFO queue, a Kinesis or DynamoDB
+/// stream — the records after the first failure are not processed and are reported as
+/// failures too ([`Processed::skipped`]), as AWS asks for those partial batch responses. See
+/// [the module docs](super) for what each span records, and a complete function.
+///
+/// ```
+/// use aws_lambda_events::sqs::SqsEvent;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let event: SqsEvent = serde_json::from_str(
+///     r#"{"Records": [{"messageId": "m-1", "body": "hello"}]}"#,
+/// )
+/// .unwrap();
+/// let processed = lambda_trace::messaging::each_record(&event, |record| async move {
+///     // `lambda_trace::current()` is this record's span here.
+///     Ok::<_, std::io::Error>(record.body.as_deref().map_or(0, str::len))
+/// })
+/// .await;
+/// assert_eq!(*processed.results()[0].1.as_ref().unwrap(), 5);
+/// # }
+/// ```
+pub async fn each_record<'e, B, T, E, F, Fut>(
+    event: &'e B,
+    mut work: F,
+) -> Processed<'e, T, E, B::Record>
+where
+    B: Batch,
+    F: FnMut(&'e B::Record) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: fmt::Display + 'static,
+{
+    let current = crate::current();
+    let records = event.records();
+    let mut results = Vec::with_capacity(records.len());
+    let mut skipped = Vec::new();
+    let mut stop = false;
+    for record in records {
+        if stop {
+            skipped.push(record);
+            continue;
+        }
+        let destination = record.destination().map(|d| {
+            let mut d = d.to_owned();
+            crate::span::cap_chars(&mut d, MAX_DESTINATION_CHARS);
+            d
+        });
+        let message = Message {
+            system: record.messaging_system(),
+            destination: destination.as_deref().filter(|d| !d.is_empty()),
+            id: record.message_id(),
+        };
+        let mut opened = None;
+        record.headers(&mut |headers| {
+            if opened.is_none() {
+                opened = Some(span::open(&current, headers, message));
+            }
+        });
+        let span = opened.unwrap_or_else(|| span::open(&current, &NoHeaders, message));
+        let result = crate::span::scope(span.clone(), work(record)).await;
+        if let Err(e) = &result {
+            span::record_failure(&span, e);
+            stop = record.stops_batch_on_failure();
+        }
+        span.end();
+        results.push((record, result));
+    }
+    Processed { results, skipped }
+}
