@@ -26,7 +26,12 @@ pub(crate) fn push_baggage(cx: &mut TraceContext, key: String, value: String) ->
 /// [`push_baggage`] for a W3C `baggage` item, whose key keeps its case: an item that a
 /// header-named format added before it under the same key lowercased is replaced (when the
 /// replacement fits the byte cap), so the order of the formats does not decide the key's case.
+/// A key already there as it is stays first, as in [`push_baggage`] (`K=1,k=2,K=3` keeps `K=1`
+/// and `k=2`: replacing `k` would have held `K` twice; found by the `baggage` fuzz target).
 pub(crate) fn push_cased_baggage(cx: &mut TraceContext, key: String, value: String) -> bool {
+    if cx.baggage.iter().any(|(k, _)| *k == key) {
+        return false;
+    }
     let lower = key.to_ascii_lowercase();
     if lower != key
         && let Some(i) = cx.baggage.iter().position(|(k, _)| *k == lower)
@@ -232,6 +237,7 @@ mod tests {
         (vec!["a=x+y"], vec![("a", "x+y")], "+ is not a space"),
         (vec!["a="], vec![("a", "")], "empty value"),
         (vec!["a=1,a=2"], vec![("a", "1")], "first value of a key wins"),
+        (vec!["K2=a,k2=b,K2=c"], vec![("K2", "a"), ("k2", "b")], "first value wins past another case of the key"),
     ]}
 
     #[rustfmt::skip]
