@@ -173,6 +173,14 @@ const EXPECTED: &[Expected] = &[
         context: Some(("8e1f0a2b3c4d5e6f708192a3b4c5d6e7", Some("1a2b3c4d5e6f7081"), Sampled)),
     },
     Expected {
+        file: "sqs-batch-10.json", trigger: PubSub,
+        raw: &[
+            ("x-amzn-trace-id", Some("Root=1-66f1d2b1-a6d4fee67c46bc4c82d981ff;Parent=540a5bb47fc775be;Sampled=1")),
+            ("traceparent", Some("00-66f1d2b1a6d4fee67c46bc4c82d981ff-540a5bb47fc775be-01")),
+        ],
+        context: Some(("66f1d2b1a6d4fee67c46bc4c82d981ff", Some("540a5bb47fc775be"), Sampled)),
+    },
+    Expected {
         file: "sns-w3c.json", trigger: PubSub,
         raw: &[
             ("traceparent", Some("00-5f1e2d3c4b5a69788796a5b4c3d2e1f0-0a1b2c3d4e5f6a7b-01")),

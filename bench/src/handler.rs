@@ -1,12 +1,18 @@
-//! The benchmarked handler: an API Gateway (REST, v1) `POST` with a small order in its body,
-//! answered with a small JSON body.
+//! The benchmarked handlers. First, an API Gateway (REST, v1) `POST` with a small order in its
+//! body, answered with a small JSON body.
 //!
 //! The work is split in three steps ([`parse`], [`price`], [`render`]) so that [`traced`] can put
 //! each in a child span with one annotation (the issue's target scenario: one invocation span +
 //! 3 child spans) while [`bare`] does exactly the same work without tracing.
+//!
+//! Second, an SQS consumer (issue 16): an `SqsEvent` of orders in, an `SqsBatchResponse` out.
+//! Each record's body is parsed and priced ([`fulfil`]); [`sqs_traced`] runs every record with
+//! [`lambda_trace::messaging::each_record`] (a `process` span per record, in the record's own
+//! trace), [`sqs_bare`] runs the same work in a plain loop.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use http::HeaderValue;
 use http::header::CONTENT_TYPE;
 use lambda_runtime::{Error, LambdaEvent};
@@ -128,6 +134,39 @@ pub async fn traced(
     }))
 }
 
+/// The work of one SQS record: its body as an [`Order`], priced (a consumer's own calls would
+/// follow). The total goes through `black_box`, so that the bare loop cannot skip the work.
+pub fn fulfil(record: &SqsMessage) -> Result<f64, serde_json::Error> {
+    let order: Order = serde_json::from_str(record.body.as_deref().unwrap_or("{}"))?;
+    Ok(std::hint::black_box(price(&order).total))
+}
+
+/// The SQS consumer without tracing: every record in turn; a record whose body does not parse
+/// is a `batchItemFailures` entry.
+pub async fn sqs_bare(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let mut response = SqsBatchResponse::default();
+    for record in &event.payload.records {
+        if fulfil(record).is_err() {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(response)
+}
+
+/// The same consumer with a `process` span per record, each in its record's trace
+/// ([`lambda_trace::messaging::each_record`]), and the same partial batch response.
+pub async fn sqs_traced(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let processed =
+        lambda_trace::messaging::each_record(
+            &event.payload,
+            |record| async move { fulfil(record) },
+        )
+        .await;
+    Ok(processed.into_batch_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +192,24 @@ mod tests {
         assert_eq!(body(&a), r#"{"orderId":"o-1","items":2,"total":39.0}"#);
         assert_eq!(body(&a), body(&b));
         assert_eq!(b.status_code, 200);
+    }
+
+    #[tokio::test]
+    async fn sqs_bare_and_traced_answer_the_same() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/sqs-batch-10.json");
+        let mut event: SqsEvent = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(event.records.len(), 10);
+        assert!(event.records.iter().all(|r| fulfil(r).is_ok()));
+        event.records[3].body = Some("not an order".into());
+        let id = event.records[3].message_id.clone().unwrap();
+        let run = |e: &SqsEvent| LambdaEvent::new(e.clone(), lambda_runtime::Context::default());
+        let a = serde_json::to_string(&sqs_bare(run(&event)).await.unwrap()).unwrap();
+        let b = serde_json::to_string(&sqs_traced(run(&event)).await.unwrap()).unwrap();
+        assert_eq!(
+            a,
+            format!(r#"{{"batchItemFailures":[{{"itemIdentifier":"{id}"}}]}}"#)
+        );
+        assert_eq!(a, b);
     }
 
     #[tokio::test]

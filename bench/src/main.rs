@@ -5,6 +5,7 @@
 //!                    [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json]
 //!                    [--json out/bench.json] [--network false] [--otlp-delay-ms 0]
 //!                    [--alternatives false] [--tls true] [--interleave invocations|rounds]
+//!                    [--sqs true] [--sqs-event events/sqs-batch-10.json]
 //! ```
 //!
 //! Variants: A = `bench-bare`, A' = `bench-bare` again (a second process: the A/A row that shows
@@ -20,8 +21,11 @@
 //! opentelemetry-otlp (to its own OTLP receiver), F = lambda-otel-lite (OTLP lines on stdout),
 //! G = `OpenTelemetryLayer` + opentelemetry-aws's X-Ray exporter (to its own daemon socket),
 //! H = the floor: the bare handler + one hand-written segment in one datagram, and (`--tls true`)
-//! K = E over HTTPS (reqwest with rustls, the driver's CA added). Each runs as a
-//! real process behind its own local Runtime API. It builds nothing: build first with
+//! K = E over HTTPS (reqwest with rustls, the driver's CA added). With `--sqs true` (the default),
+//! an SQS consumer (issue 16) joins them, invoked with the first record of `--sqs-event` and with
+//! its first ten: S1 and S10 = `bench-sqs-bare` (the records in a loop), T1 and T10 =
+//! `bench-sqs-traced` (`each_record`: a `process` span per record, in the record's trace; X-Ray
+//! daemon, before the response). Each runs as a real process behind its own local Runtime API. It builds nothing: build first with
 //! `cargo build --release -p lambda-trace-bench --bins` and, for C and D, separately
 //! `cargo build --release -p lambda-trace-bench-net --bins` (`make bench` does); for E–H
 //! `cargo build --release --manifest-path bench/alternatives/Cargo.toml --target-dir target`
@@ -48,8 +52,10 @@
 //! 4. Peak RSS (`VmHWM`) of each long-lived process; binary sizes; the report.
 //!
 //! It fails (exit code 1) when a response differs from the first one, when bare and traced
-//! answer differently, or when the X-Ray daemon did not receive exactly one well-formed document
-//! of the event's trace per traced invocation of B and H, or the OTLP receiver exactly one
+//! answer differently (S1 and T1, S10 and T10 likewise), or when the X-Ray daemon did not receive
+//! exactly one well-formed document of the event's trace per traced invocation of B and H (for
+//! T1 and T10: one for the invocation and one per record, each of the event's traces), or the
+//! OTLP receiver exactly one
 //! well-formed request with the event's trace id per invocation of C and D. The alternatives
 //! E, F and G export the way their libraries do (requests, datagrams or lines per invocation,
 //! their own trace or the event's are recorded, not checked), but they fail when they export
@@ -90,6 +96,8 @@ struct Args {
     alternatives: bool,
     tls: bool,
     interleave: Interleave,
+    sqs: bool,
+    sqs_event: PathBuf,
 }
 
 /// How the variants take turns within a round.
@@ -139,6 +147,8 @@ impl Args {
             alternatives: false,
             tls: true,
             interleave: Interleave::Invocations,
+            sqs: true,
+            sqs_event: "events/sqs-batch-10.json".into(),
         };
         cli::options(it, USAGE, |name, value| {
             match name {
@@ -153,6 +163,8 @@ impl Args {
                 "--alternatives" => args.alternatives = cli::parse(name, value)?,
                 "--tls" => args.tls = cli::parse(name, value)?,
                 "--interleave" => args.interleave = cli::parse(name, value)?,
+                "--sqs" => args.sqs = cli::parse(name, value)?,
+                "--sqs-event" => args.sqs_event = value.into(),
                 "--otlp-delay-ms" => {
                     args.otlp_delay = Duration::from_millis(cli::parse(name, value)?);
                 }
@@ -170,17 +182,18 @@ impl Args {
 const USAGE: &str = "usage: lambda-trace-bench [--bin-dir target/release] [--invocations 2000] \
      [--rounds 20] [--warmup 200] [--init-samples 10] [--event events/apigw-v1-xray.json] \
      [--json out/bench.json] [--network false] [--otlp-delay-ms 0] [--alternatives false] \
-     [--tls true] [--interleave invocations|rounds]";
+     [--tls true] [--interleave invocations|rounds] [--sqs true] \
+     [--sqs-event events/sqs-batch-10.json]";
 
 /// Where a variant's spans go, and what the driver checks about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Export {
     /// Bare: no tracing.
     None,
-    /// UDP to the driver's X-Ray daemon. `one_document`: exactly one well-formed document of the
-    /// event's trace per invocation (B, H); otherwise at least one well-formed document per
-    /// invocation, of any trace (G).
-    Daemon { one_document: bool },
+    /// UDP to the driver's X-Ray daemon. `documents: Some(n)`: exactly `n` well-formed
+    /// documents of the event's traces per invocation (B, H: 1; T1, T10: the invocation's and one
+    /// per record); `None`: at least one well-formed document per invocation, of any trace (G).
+    Daemon { documents: Option<usize> },
     /// OTLP/HTTP to the driver's receiver. `one_request`: exactly one request with spans of the
     /// event's trace per invocation (C, D, I, J); otherwise at least one span per invocation, of
     /// any trace (E, K). `tls`: over HTTPS (I, J, K).
@@ -203,7 +216,21 @@ struct Variant {
     mode: &'static str,
     /// Environment of its process, on top of the Lambda variables and the exporter's address.
     env: &'static [(&'static str, &'static str)],
+    /// The event it is invoked with.
+    event: EventKind,
 }
+
+/// The event a variant is invoked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum EventKind {
+    /// `--event` (API Gateway) with a body: the handler of A–K.
+    Api,
+    /// The first `n` records of `--sqs-event`: the SQS consumer of S and T.
+    Sqs(usize),
+}
+
+/// Records of the SQS batch of S10 and T10 (S1 and T1 get its first).
+const SQS_RECORDS: usize = 10;
 
 const BUILD_BENCH: &str = "cargo build --release -p lambda-trace-bench --bins";
 const BUILD_NET: &str = "cargo build --release -p lambda-trace-bench-net --bins";
@@ -223,6 +250,7 @@ fn variants(args: &Args) -> Vec<Variant> {
         export,
         mode,
         env,
+        event: EventKind::Api,
     };
     let mut list = vec![
         v(
@@ -251,7 +279,7 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::LambdaTrace,
             "bench-traced",
             BUILD_BENCH,
-            Export::Daemon { one_document: true },
+            Export::Daemon { documents: Some(1) },
             "one document, UDP, before the response",
             &[],
         ),
@@ -261,11 +289,52 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::LambdaTrace,
             "bench-traced",
             BUILD_BENCH,
-            Export::Daemon { one_document: true },
+            Export::Daemon { documents: Some(1) },
             "one document, UDP, after the response",
             &[("LAMBDA_TRACE_FLUSH_MODE", "after-response")],
         ),
     ];
+    if args.sqs {
+        for (records, bare, traced, bare_label, traced_label) in [
+            (1, "S1", "T1", "SQS 1 record, bare", "SQS 1 record, traced"),
+            (
+                SQS_RECORDS,
+                "S10",
+                "T10",
+                "SQS 10 records, bare",
+                "SQS 10 records, traced",
+            ),
+        ] {
+            list.push(Variant {
+                event: EventKind::Sqs(records),
+                ..v(
+                    bare,
+                    bare_label,
+                    Role::SqsBare,
+                    "bench-sqs-bare",
+                    BUILD_BENCH,
+                    Export::None,
+                    "",
+                    &[],
+                )
+            });
+            list.push(Variant {
+                event: EventKind::Sqs(records),
+                ..v(
+                    traced,
+                    traced_label,
+                    Role::SqsTraced,
+                    "bench-sqs-traced",
+                    BUILD_BENCH,
+                    Export::Daemon {
+                        documents: Some(1 + records),
+                    },
+                    "a document per record and one for the invocation, UDP, before the response",
+                    &[],
+                )
+            });
+        }
+    }
     if args.network {
         list.push(v(
             "C",
@@ -353,9 +422,7 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::Alternative,
             "alt-otel-xray",
             BUILD_ALTERNATIVES,
-            Export::Daemon {
-                one_document: false,
-            },
+            Export::Daemon { documents: None },
             "batch processor, force_flush after the response: a datagram per span",
             &[],
         ));
@@ -365,7 +432,7 @@ fn variants(args: &Args) -> Vec<Variant> {
             Role::Floor,
             "alt-floor",
             BUILD_ALTERNATIVES,
-            Export::Daemon { one_document: true },
+            Export::Daemon { documents: Some(1) },
             "one hand-written document, UDP, before the response",
             &[],
         ));
@@ -543,14 +610,31 @@ struct Timing {
     cycle: u64,
 }
 
+/// An event of the run, as its variants are invoked with it.
+#[derive(Debug, Clone)]
+struct Event {
+    payload: Bytes,
+    /// The X-Ray trace ids (`1-…-…`) it carries: a traced function's documents belong to them
+    /// (empty: any trace).
+    trace_ids: Vec<String>,
+    /// What the first response must contain.
+    expect: &'static str,
+}
+
 /// What the driver checks about every invocation and every datagram.
 struct Checker {
-    payload: Bytes,
-    trace_id: Option<String>,
+    event: Event,
     expected_body: Option<Vec<u8>>,
 }
 
 impl Checker {
+    fn new(event: &Event) -> Checker {
+        Checker {
+            event: event.clone(),
+            expected_body: None,
+        }
+    }
+
     async fn invoke(
         &mut self,
         running: &Running,
@@ -558,7 +642,7 @@ impl Checker {
     ) -> Result<Timing, Error> {
         let result = running
             .api
-            .invoke(Invocation::new(self.payload.clone()))
+            .invoke(Invocation::new(self.event.payload.clone()))
             .await;
         let latency = result
             .completed_at
@@ -588,14 +672,14 @@ impl Checker {
             Some(_) => {}
             None => {
                 let text = String::from_utf8_lossy(body);
-                if !text.contains("\"statusCode\":200") {
+                if !text.contains(self.event.expect) {
                     return Err(format!("unexpected response {text}").into());
                 }
                 self.expected_body = Some(body.to_vec());
             }
         }
         if let Some(daemon) = &running.daemon {
-            datagrams.take(daemon, self.trace_id.as_deref());
+            datagrams.take(daemon, &self.event.trace_ids);
         }
         let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         Ok(Timing {
@@ -620,7 +704,7 @@ struct Datagrams {
 }
 
 impl Datagrams {
-    fn take(&mut self, daemon: &XrayDaemon, trace_id: Option<&str>) {
+    fn take(&mut self, daemon: &XrayDaemon, trace_ids: &[String]) {
         // `take`, not `drain`: counted here, not kept (drain's history would hold every
         // document of the run, 40,000 and more).
         for d in daemon.take() {
@@ -630,7 +714,10 @@ impl Datagrams {
             }
             let spans = nodes(&d.document);
             self.spans += spans;
-            if trace_id.is_none_or(|t| d.trace_id() == Some(t)) {
+            let in_trace = d
+                .trace_id()
+                .is_some_and(|t| trace_ids.iter().any(|id| id == t));
+            if trace_ids.is_empty() || in_trace {
                 self.in_trace += 1;
                 self.spans_in_trace += spans;
             } else {
@@ -674,6 +761,52 @@ fn load_event(path: &Path) -> Result<(Vec<u8>, Option<String>), Error> {
                 .map(str::to_owned)
         });
     Ok((serde_json::to_vec(&event)?, trace_id))
+}
+
+/// The first `records` records of the SQS event at `path`, and the trace ids of their
+/// `AWSTraceHeader`s. Every record must carry a sampled one: the traced consumer's documents
+/// are counted on it (one per record, in the record's trace).
+fn load_sqs_event(path: &Path, records: usize) -> Result<(Vec<u8>, Vec<String>), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read event {} (run from the repository root): {e}",
+            path.display()
+        )
+    })?;
+    let mut event: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let all = event["Records"]
+        .as_array_mut()
+        .ok_or_else(|| format!("{}: not an SQS event (no Records)", path.display()))?;
+    if all.len() < records {
+        return Err(format!(
+            "{}: {} records, the SQS variants need {records}",
+            path.display(),
+            all.len()
+        )
+        .into());
+    }
+    all.truncate(records);
+    let mut trace_ids = Vec::with_capacity(records);
+    for (i, record) in all.iter().enumerate() {
+        let header = record["attributes"]["AWSTraceHeader"]
+            .as_str()
+            .unwrap_or_default();
+        let root = header
+            .split(';')
+            .find_map(|kv| kv.trim().strip_prefix("Root="))
+            .filter(|_| header.split(';').any(|kv| kv.trim() == "Sampled=1"));
+        let Some(root) = root else {
+            return Err(format!(
+                "{}: record {i} has no sampled AWSTraceHeader (the SQS variants count a document \
+                 per record)",
+                path.display()
+            )
+            .into());
+        };
+        trace_ids.push(root.to_owned());
+    }
+    Ok((serde_json::to_vec(&event)?, trace_ids))
 }
 
 /// `items` rotated right by `by`: round 0 A A' B, round 1 B A A', round 2 A' B A, …
@@ -747,6 +880,29 @@ async fn run(args: Args) -> Result<Report, Error> {
     let wall = Instant::now();
     let (payload, trace_id) = load_event(&args.event)?;
     let mut variants = variants(&args);
+    let mut events = std::collections::HashMap::new();
+    events.insert(
+        EventKind::Api,
+        Event {
+            payload: Bytes::from(payload),
+            trace_ids: trace_id.iter().cloned().collect(),
+            expect: "\"statusCode\":200",
+        },
+    );
+    for v in &variants {
+        if let EventKind::Sqs(records) = v.event
+            && !events.contains_key(&v.event)
+        {
+            let (payload, trace_ids) = load_sqs_event(&args.sqs_event, records)?;
+            let event = Event {
+                payload: Bytes::from(payload),
+                trace_ids,
+                // Every record was processed.
+                expect: "\"batchItemFailures\":[]",
+            };
+            events.insert(v.event, event);
+        }
+    }
     let tls = variants
         .iter()
         .any(|v| matches!(v.export, Export::Otlp { tls: true, .. }));
@@ -814,11 +970,7 @@ async fn run(args: Args) -> Result<Report, Error> {
         for i in rotated(&indices, sample) {
             let running = Running::start(&variants[i], &otlp).await?;
             results[i].init_ms.push(running.init.as_secs_f64() * 1000.0);
-            let mut checker = Checker {
-                payload: Bytes::from(payload.clone()),
-                trace_id: trace_id.clone(),
-                expected_body: None,
-            };
+            let mut checker = Checker::new(&events[&variants[i].event]);
             let timing = checker
                 .invoke(&running, &mut Datagrams::default())
                 .await
@@ -867,11 +1019,7 @@ async fn run(args: Args) -> Result<Report, Error> {
         results[i].init_ms.push(r.init.as_secs_f64() * 1000.0);
         running.push(r);
         datagrams.push(Datagrams::default());
-        checkers.push(Checker {
-            payload: Bytes::from(payload.clone()),
-            trace_id: trace_id.clone(),
-            expected_body: None,
-        });
+        checkers.push(Checker::new(&events[&v.event]));
     }
     eprintln!("warm-up: {} invocations per variant", args.warmup);
     for i in 0..variants.len() {
@@ -885,11 +1033,17 @@ async fn run(args: Args) -> Result<Report, Error> {
         }
     }
     for (i, c) in checkers.iter().enumerate().skip(1) {
-        if checkers[0].expected_body != c.expected_body {
+        // The first variant invoked with the same event: A, or S1 / S10.
+        let first = variants
+            .iter()
+            .position(|v| v.event == variants[i].event)
+            .unwrap_or(0);
+        if checkers[first].expected_body != c.expected_body {
             return Err(format!(
-                "bare and {} answer differently: {:?} vs. {:?}",
+                "{} and {} answer differently: {:?} vs. {:?}",
+                variants[first].key,
                 variants[i].key,
-                checkers[0]
+                checkers[first]
                     .expected_body
                     .as_deref()
                     .map(String::from_utf8_lossy),
@@ -977,13 +1131,13 @@ async fn run(args: Args) -> Result<Report, Error> {
             // Datagrams still in flight after the last response.
             tokio::time::sleep(Duration::from_millis(50)).await;
             let d = &mut datagrams[i];
-            d.take(daemon, trace_id.as_deref());
+            d.take(daemon, &checkers[i].event.trace_ids);
             result.datagrams = Some(d.in_trace + d.other_trace);
             result.exported_spans = Some(d.spans);
             result.spans_in_event_trace = Some(d.spans_in_trace);
             let ok = match v.export {
-                Export::Daemon { one_document: true } => {
-                    d.in_trace == expected && d.other_trace == 0
+                Export::Daemon { documents: Some(n) } => {
+                    d.in_trace == n * expected && d.other_trace == 0
                 }
                 _ => d.in_trace + d.other_trace >= expected,
             };
@@ -1070,6 +1224,8 @@ async fn run(args: Args) -> Result<Report, Error> {
         "alternatives": args.alternatives,
         "tls": args.tls,
         "interleave": args.interleave.name(),
+        "sqs": args.sqs,
+        "sqs_event": args.sqs_event.display().to_string(),
         "otlp_delay_ms": args.otlp_delay.as_secs_f64() * 1000.0,
         "latency": "Runtime API /next answered -> /response received, pooled over rounds",
         "cycle": "Runtime API /next answered -> the function's next /next poll seen by the driver, pooled over rounds",
@@ -1165,22 +1321,33 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        assert_eq!(keys(&a), "A A' B B'");
-        assert_eq!(keys(&alt), "A A' B B' E F G H K");
+        assert_eq!(keys(&a), "A A' B B' S1 T1 S10 T10");
+        assert_eq!(keys(&alt), "A A' B B' S1 T1 S10 T10 E F G H K");
         assert_eq!(
             keys(&Args {
                 network: true,
                 ..alt.clone()
             }),
-            "A A' B B' C D I J E F G H K"
+            "A A' B B' S1 T1 S10 T10 C D I J E F G H K"
         );
         assert_eq!(
             keys(&Args {
                 network: true,
                 tls: false,
+                sqs: false,
                 ..alt
             }),
             "A A' B B' C D E F G H"
+        );
+        let no_sqs = Args::parse(["--sqs", "false"].into_iter().map(String::from)).unwrap();
+        assert_eq!(keys(&no_sqs), "A A' B B'");
+        let t10 = variants(&a).into_iter().find(|v| v.key == "T10").unwrap();
+        assert_eq!(t10.event, EventKind::Sqs(10));
+        assert_eq!(
+            t10.export,
+            Export::Daemon {
+                documents: Some(11)
+            }
         );
         assert!(
             !Args::parse(["--tls", "false"].into_iter().map(String::from))
@@ -1200,6 +1367,31 @@ mod tests {
         });
         assert_eq!(nodes(&document), 4);
         assert_eq!(nodes(&serde_json::json!({"id": "a"})), 1);
+    }
+
+    #[test]
+    fn the_sqs_events_are_the_first_records_with_their_trace_ids() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/sqs-batch-10.json");
+        let (payload, trace_ids) = load_sqs_event(&path, 10).unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(event["Records"].as_array().unwrap().len(), 10);
+        assert_eq!(trace_ids.len(), 10);
+        assert_eq!(trace_ids[0], "1-66f1d2b1-a6d4fee67c46bc4c82d981ff");
+        let distinct: std::collections::HashSet<_> = trace_ids.iter().collect();
+        assert_eq!(distinct.len(), 10, "a trace per record");
+        let (payload, trace_ids) = load_sqs_event(&path, 1).unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(event["Records"].as_array().unwrap().len(), 1);
+        assert_eq!(trace_ids, ["1-66f1d2b1-a6d4fee67c46bc4c82d981ff"]);
+        assert!(load_sqs_event(&path, 11).is_err(), "too few records");
+        // A record without a sampled AWSTraceHeader is refused: its documents could not be
+        // counted.
+        let unsampled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/sqs-xray.json");
+        assert!(load_sqs_event(&unsampled, 1).is_ok());
+        assert!(
+            load_sqs_event(&unsampled, 2).is_err(),
+            "its second record says Sampled=0"
+        );
     }
 
     #[test]

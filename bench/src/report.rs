@@ -39,6 +39,10 @@ pub enum Role {
     /// The least any tracing to the X-Ray daemon can cost: one hand-written segment, one
     /// datagram (H).
     Floor,
+    /// The SQS consumer without tracing, the baseline of its traced twin (S1, S10).
+    SqsBare,
+    /// The SQS consumer under lambda-trace, `each_record` (T1, T10).
+    SqsTraced,
 }
 
 /// The first invocation of a fresh process (each init sample's, and the long-lived process's
@@ -358,6 +362,8 @@ pub struct Report {
     /// Issue 15's targets for lambda-trace's OTLP over HTTPS (I, J; K for the comparison), when
     /// they ran.
     pub targets_tls: Vec<Target>,
+    /// Issue 16: the SQS consumer traced over bare, per batch size, when S and T ran.
+    pub sqs: Option<SqsBatches>,
     /// How long the whole run took, s.
     pub wall_seconds: f64,
 }
@@ -404,6 +410,7 @@ impl Report {
             .and_then(|b| Comparison::of(&rows, b));
         let comparison_after_response = after_response.and_then(|b| Comparison::of(&rows, b));
         let targets_tls = tls_targets(&rows, &variants);
+        let sqs = SqsBatches::of(&rows, &variants);
         Report {
             date,
             machine,
@@ -415,6 +422,7 @@ impl Report {
             comparison,
             comparison_after_response,
             targets_tls,
+            sqs,
             wall_seconds,
         }
     }
@@ -501,6 +509,9 @@ impl Report {
         out.push_str(&self.over_floor_markdown());
         out.push_str(&self.exports_markdown());
         out.push_str(&self.first_invocations_markdown());
+        if let Some(sqs) = &self.sqs {
+            out.push_str(&sqs.markdown());
+        }
         for comparison in [&self.comparison, &self.comparison_after_response]
             .into_iter()
             .flatten()
@@ -517,6 +528,13 @@ impl Report {
             (
                 "Issue 15 targets for OTLP over HTTPS (I, J; K the alternative)",
                 &self.targets_tls,
+            ),
+            (
+                "Issue 16 target for SQS batches (S, T)",
+                &self
+                    .sqs
+                    .as_ref()
+                    .map_or_else(Vec::new, |s| s.targets.clone()),
             ),
         ] {
             if targets.is_empty() {
@@ -836,6 +854,137 @@ fn tls_targets(rows: &[Row], variants: &[VariantResult]) -> Vec<Target> {
     out
 }
 
+/// The SQS consumer of one batch size: its traced variant over its bare one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SqsRow {
+    /// Records in the event.
+    pub records: usize,
+    /// The bare variant (`S1`, `S10`).
+    pub bare: String,
+    /// The traced variant (`T1`, `T10`).
+    pub traced: String,
+    /// The bare variant's figures.
+    pub bare_summary: Summary,
+    /// The traced variant's figures.
+    pub traced_summary: Summary,
+    /// Traced over bare, figure by figure.
+    pub over_bare: Ratios,
+    /// Per round: the traced cycle p50 over the bare one of the same round.
+    pub round_cycle_ratios: Vec<f64>,
+}
+
+/// Issue 16: "an `SqsEvent` with 10 records adds at most 20 % over today's SQS invocation".
+/// Each batch size's traced consumer is divided by its bare twin (same event, same work, no
+/// tracing), and the 10-record ratio by the 1-record one: what tracing a batch of 10 costs on
+/// top of what tracing a batch of 1 costs, the bare handler's own growth with the batch taken
+/// out. On the cycle p50 (what Lambda bills):
+/// `growth = (T10 / S10) / (T1 / S1)`, at most 1.20.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SqsBatches {
+    /// One per batch size, smallest first.
+    pub rows: Vec<SqsRow>,
+    /// `(T10 / S10) / (T1 / S1)` of the pooled cycle p50s.
+    pub growth: Option<f64>,
+    /// The same per round (each round's four p50s).
+    pub round_growth: Vec<f64>,
+    /// The check (`growth` at most [`SQS_GROWTH_LIMIT`]).
+    pub targets: Vec<Target>,
+}
+
+/// Issue 16: the traced-over-bare ratio of a 10-record batch at most 20 % over a 1-record one's.
+pub const SQS_GROWTH_LIMIT: f64 = 1.20;
+
+impl SqsBatches {
+    fn of(rows: &[Row], variants: &[VariantResult]) -> Option<SqsBatches> {
+        let row = |key: &str| rows.iter().find(|r| r.key == key);
+        let variant = |key: &str| variants.iter().find(|v| v.key == key);
+        let sizes: Vec<SqsRow> = [(1, "S1", "T1"), (10, "S10", "T10")]
+            .into_iter()
+            .filter_map(|(records, bare, traced)| {
+                let (b, t) = (row(bare)?, row(traced)?);
+                Some(SqsRow {
+                    records,
+                    bare: bare.into(),
+                    traced: traced.into(),
+                    bare_summary: b.summary,
+                    traced_summary: t.summary,
+                    over_bare: Ratios::of(&t.summary, &b.summary),
+                    round_cycle_ratios: per_round(variant(traced)?, variant(bare)?, |r| {
+                        r.cycle_p50_us
+                    }),
+                })
+            })
+            .collect();
+        if sizes.is_empty() {
+            return None;
+        }
+        let (one, ten) = (sizes.first()?, sizes.last()?);
+        let growth = (one.records == 1 && ten.records == 10)
+            .then(|| Some(ten.over_bare.cycle_p50? / one.over_bare.cycle_p50?))
+            .flatten();
+        let round_growth: Vec<f64> = ten
+            .round_cycle_ratios
+            .iter()
+            .zip(&one.round_cycle_ratios)
+            .filter_map(|(t, o)| ratio(*t, *o))
+            .collect();
+        let targets = growth.map_or_else(Vec::new, |g| {
+            vec![Target {
+                name: "SQS 10 records over 1 record, traced over bare: (T10 / S10) / (T1 / S1) \
+                       of the cycle p50"
+                    .into(),
+                value: g,
+                limit: SQS_GROWTH_LIMIT,
+                pass: g <= SQS_GROWTH_LIMIT,
+            }]
+        });
+        Some(SqsBatches {
+            rows: sizes,
+            growth,
+            round_growth,
+            targets,
+        })
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::from(
+            "\nSQS consumer (issue 16): each batch size traced (T, `each_record`) over bare (S), the same event and work:\n\n\
+             | event | bare cycle p50 µs | traced cycle p50 µs | traced over bare: p50 | cycle p50 | CPU | per round, cycle p50 |\n\
+             |---|---:|---:|---:|---:|---:|---|\n",
+        );
+        for r in &self.rows {
+            out.push_str(&format!(
+                "| SQS {} record{} ({}, {}) | {:.1} | {:.1} | {} | {} | {} | {} |\n",
+                r.records,
+                if r.records == 1 { "" } else { "s" },
+                r.bare,
+                r.traced,
+                r.bare_summary.cycle_p50_us,
+                r.traced_summary.cycle_p50_us,
+                times(r.over_bare.p50),
+                times(r.over_bare.cycle_p50),
+                times(r.over_bare.cpu),
+                spread(&r.round_cycle_ratios),
+            ));
+        }
+        if let (Some(one), Some(ten), Some(growth)) =
+            (self.rows.first(), self.rows.last(), self.growth)
+        {
+            let cycle = |s: &Summary| s.cycle_p50_us;
+            out.push_str(&format!(
+                "\nSQS 10 records over 1 record, cycle p50: traced {}, bare {}; traced over bare \
+                 {} over {}: **{growth:.3}×** (per round {}; issue 16: at most {SQS_GROWTH_LIMIT:.2}×).\n",
+                times(ratio(cycle(&ten.traced_summary), cycle(&one.traced_summary))),
+                times(ratio(cycle(&ten.bare_summary), cycle(&one.bare_summary))),
+                times(ten.over_bare.cycle_p50),
+                times(one.over_bare.cycle_p50),
+                spread(&self.round_growth),
+            ));
+        }
+        out
+    }
+}
+
 fn times(r: Option<f64>) -> String {
     r.map_or("n/a".to_owned(), |r| format!("{r:.3}×"))
 }
@@ -908,6 +1057,8 @@ mod tests {
                 "A'" => Role::Control,
                 "B" | "B'" => Role::LambdaTrace,
                 "H" => Role::Floor,
+                "S1" | "S10" => Role::SqsBare,
+                "T1" | "T10" => Role::SqsTraced,
                 _ => Role::Alternative,
             },
             export: String::new(),
@@ -1160,6 +1311,51 @@ mod tests {
     }
 
     #[test]
+    fn sqs_batches_compare_traced_over_bare_of_10_records_with_1_record() {
+        let report = report_of(vec![
+            variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("A'", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("B", 110, 60.0, 2.0, 4000, 1024 * 1000),
+            // Cycles (latency + 20): S1 100, T1 120 (1.2×), S10 180, T10 252 (1.4×).
+            variant("S1", 80, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("T1", 100, 60.0, 2.0, 4000, 1024 * 1000),
+            variant("S10", 160, 90.0, 2.0, 4000, 1024 * 1000),
+            variant("T10", 232, 120.0, 2.0, 4000, 1024 * 1000),
+        ]);
+        let sqs = report.sqs.as_ref().expect("S and T ran");
+        assert_eq!(sqs.rows.len(), 2);
+        assert!((sqs.rows[0].over_bare.cycle_p50.unwrap() - 1.2).abs() < 1e-9);
+        assert!((sqs.rows[1].over_bare.cycle_p50.unwrap() - 1.4).abs() < 1e-9);
+        // 1.4 / 1.2 = 1.167: within 1.20.
+        assert!((sqs.growth.unwrap() - 1.4 / 1.2).abs() < 1e-9);
+        assert_eq!(sqs.round_growth.len(), 1);
+        assert_eq!(sqs.targets.len(), 1);
+        assert!(sqs.targets[0].pass);
+        assert_eq!(report.comparison, None, "S and T are no alternatives");
+        let md = report.markdown();
+        assert!(
+            md.contains("| SQS 10 records (S10, T10) | 180.0 | 252.0 | 1.450× | 1.400× | 1.333× |"),
+            "{md}"
+        );
+        assert!(md.contains("over 1.200×: **1.167×**"), "{md}");
+        assert!(
+            md.contains("Issue 16 target for SQS batches (S, T):"),
+            "{md}"
+        );
+        // T10 at 1.5× S10: past the limit (1.5 / 1.2 = 1.25).
+        let report = report_of(vec![
+            variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("A'", 100, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("B", 110, 60.0, 2.0, 4000, 1024 * 1000),
+            variant("S1", 80, 50.0, 2.0, 4000, 1024 * 1000),
+            variant("T1", 100, 60.0, 2.0, 4000, 1024 * 1000),
+            variant("S10", 160, 90.0, 2.0, 4000, 1024 * 1000),
+            variant("T10", 250, 120.0, 2.0, 4000, 1024 * 1000),
+        ]);
+        assert!(!report.sqs.unwrap().targets[0].pass);
+    }
+
+    #[test]
     fn no_https_rows_no_issue_15_section() {
         let report = report_of(vec![
             variant("A", 100, 50.0, 2.0, 4000, 1024 * 1000),
@@ -1170,5 +1366,7 @@ mod tests {
         let md = report.markdown();
         assert!(!md.contains("First invocation"), "{md}");
         assert!(!md.contains("Issue 15"), "{md}");
+        assert!(report.sqs.is_none());
+        assert!(!md.contains("Issue 16"), "{md}");
     }
 }

@@ -4,7 +4,10 @@
 //! turn-by-turn run also has the network variants (`--network true`): C and D over plain HTTP,
 //! I and J over HTTPS to the driver's TLS receiver, with `bench-traced-otlp` (package
 //! `lambda-trace-bench-net`) built by this test with the cargo that runs it, into the same target
-//! directory (a separate build keeps lambda-trace's `otlp` feature out of `bench-traced`).
+//! directory (a separate build keeps lambda-trace's `otlp` feature out of `bench-traced`), and
+//! the SQS consumer of issue 16 (S1, T1, S10, T10: `bench-sqs-bare`, and `bench-sqs-traced` with
+//! a document per record); the run of rounds in a row leaves both out (`--network false --sqs
+//! false`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,6 +102,8 @@ fn run_driver(interleave: &str, network: bool) -> (Value, u32) {
         .args(["--invocations", &INVOCATIONS.to_string()])
         .args(["--warmup", &WARMUP.to_string()])
         .args(["--init-samples", "1", "--network", &network.to_string()])
+        // The SQS variants with the network ones: one short run covers both.
+        .args(["--sqs", &network.to_string()])
         .args(["--interleave", interleave, "--json"])
         .arg(&json)
         .stdout(std::process::Stdio::piped())
@@ -125,7 +130,12 @@ fn check(interleave: &str, network: bool) {
     let variants = report["variants"].as_array().expect("variants");
     let keys: Vec<&str> = variants.iter().filter_map(|v| v["key"].as_str()).collect();
     if network {
-        assert_eq!(keys, ["A", "A'", "B", "B'", "C", "D", "I", "J"]);
+        assert_eq!(
+            keys,
+            [
+                "A", "A'", "B", "B'", "S1", "T1", "S10", "T10", "C", "D", "I", "J"
+            ]
+        );
     } else {
         assert_eq!(keys, ["A", "A'", "B", "B'"]);
     }
@@ -152,10 +162,38 @@ fn check(interleave: &str, network: bool) {
     for v in variants {
         assert_eq!(v["first_invocations"].as_array().unwrap().len(), 2, "{v}");
     }
+    // The SQS consumer: per invocation of T1 and T10, one document for the invocation and one
+    // per record, each in one of the event's traces (the driver fails otherwise); S1 and S10
+    // export nothing. The issue 16 figure is there (its pass is for release builds).
+    let key = |v: &&Value| v["key"].as_str().unwrap_or_default().to_owned();
+    let sqs: Vec<&Value> = variants
+        .iter()
+        .filter(|v| key(v).starts_with('S') || key(v).starts_with('T'))
+        .collect();
+    assert_eq!(sqs.len(), if network { 4 } else { 0 });
+    for v in &sqs {
+        let records = if key(v).ends_with("10") { 10 } else { 1 };
+        if key(v).starts_with('T') {
+            assert_eq!(v["datagrams"], (1 + records) * expected, "{}", key(v));
+            assert_eq!(v["spans_in_event_trace"], (1 + records) * expected);
+        } else {
+            assert!(v["datagrams"].is_null(), "{}", key(v));
+        }
+    }
+    assert_eq!(report["sqs"].is_null(), !network);
+    if network {
+        assert!(report["sqs"]["growth"].as_f64().unwrap() > 0.0);
+        assert_eq!(report["sqs"]["rows"].as_array().unwrap().len(), 2);
+    }
     // One OTLP request of the event's trace per invocation of C, D, I and J; one connection per
     // process (the init sample's, the long-lived one's), over HTTPS with one full handshake: no
     // handshake on a warm invocation.
-    for otlp in &variants[4..] {
+    let otlp_variants: Vec<&Value> = variants
+        .iter()
+        .filter(|v| ["C", "D", "I", "J"].contains(&v["key"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(otlp_variants.len(), if network { 4 } else { 0 });
+    for otlp in otlp_variants {
         let key = otlp["key"].as_str().unwrap();
         let tls = key == "I" || key == "J";
         assert_eq!(otlp["tls"], tls, "{key}");

@@ -1,5 +1,6 @@
 //! [`each_record`]: a `process` span per record of a [`Batch`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 
@@ -11,6 +12,38 @@ use crate::propagation::Extractor;
 /// Longest destination name recorded, in characters (queue, topic, stream and table names are
 /// at most 256; an event is untrusted input).
 const MAX_DESTINATION_CHARS: usize = 256;
+
+/// The destination of the record seen last, capped, and the span name it makes. The records of
+/// a batch mostly come from one queue, topic, stream or table, so both are made once per
+/// destination, not once per record (each span still gets its own copy of the name).
+#[derive(Default)]
+struct Destination<'e> {
+    /// The record's destination as it gave it; `None` before the first record.
+    raw: Option<Option<&'e str>>,
+    /// Capped, `None` when absent or empty.
+    capped: Option<String>,
+    /// `process <destination>`, or `process`.
+    name: Cow<'static, str>,
+}
+
+impl<'e> Destination<'e> {
+    /// Makes the capped name and the span name of `raw`, unless it is the last record's.
+    fn update(&mut self, raw: Option<&'e str>) {
+        if self.raw == Some(raw) {
+            return;
+        }
+        self.raw = Some(raw);
+        self.capped = raw.filter(|d| !d.is_empty()).map(|d| {
+            let mut d = d.to_owned();
+            crate::span::cap_chars(&mut d, MAX_DESTINATION_CHARS);
+            d
+        });
+        self.name = match &self.capped {
+            Some(d) => Cow::Owned(format!("process {d}")),
+            None => Cow::Borrowed("process"),
+        };
+    }
+}
 
 /// A carrier without headers, for a record that gives none.
 struct NoHeaders;
@@ -69,32 +102,35 @@ where
     E: fmt::Display + 'static,
 {
     let current = crate::current();
+    // What every record's span links to (the batch's trace), made once for the batch.
+    let batch = current.context();
     let records = event.records();
     let mut results = Vec::with_capacity(records.len());
     let mut skipped = Vec::new();
     let mut stop = false;
+    let mut destination = Destination::default();
     for record in records {
         if stop {
             skipped.push(record);
             continue;
         }
-        let destination = record.destination().map(|d| {
-            let mut d = d.to_owned();
-            crate::span::cap_chars(&mut d, MAX_DESTINATION_CHARS);
-            d
-        });
+        destination.update(record.destination());
         let message = Message {
             system: record.messaging_system(),
-            destination: destination.as_deref().filter(|d| !d.is_empty()),
+            destination: destination.capped.as_deref(),
             id: record.message_id(),
         };
         let mut opened = None;
         record.headers(&mut |headers| {
             if opened.is_none() {
-                opened = Some(span::open(&current, headers, message));
+                let name = destination.name.clone();
+                opened = Some(span::open(&current, batch.as_ref(), headers, name, message));
             }
         });
-        let span = opened.unwrap_or_else(|| span::open(&current, &NoHeaders, message));
+        let span = opened.unwrap_or_else(|| {
+            let name = destination.name.clone();
+            span::open(&current, batch.as_ref(), &NoHeaders, name, message)
+        });
         let result = crate::span::scope(span.clone(), work(record)).await;
         if let Err(e) = &result {
             span::record_failure(&span, e);

@@ -4,6 +4,7 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::context::TraceContext;
 use crate::propagation::Extractor;
 use crate::span::{Attribute, AttributeValue, ExceptionRecord, Outcome, Span, SpanKind};
 
@@ -22,19 +23,22 @@ pub(super) struct Message<'a> {
 /// untrusted input).
 const MAX_ID_CHARS: usize = 128;
 
-/// Opens the `process` span of a message whose headers are `headers`: a child of the message's
-/// own context when it carries one (read with the propagators of `current`'s layer), linked to
-/// `current`; else a child of `current`. Kind `CONSUMER`, the messaging attributes of `message`.
-pub(super) fn open(current: &Span, headers: &dyn Extractor, message: Message<'_>) -> Span {
-    let name: Cow<'static, str> = match message.destination {
-        Some(queue) => Cow::Owned(format!("process {queue}")),
-        None => Cow::Borrowed("process"),
-    };
+/// Opens the `process` span `name` of a message whose headers are `headers`: a child of the
+/// message's own context when it carries one (read with the propagators of `current`'s layer),
+/// linked to `batch` (`current`'s context); else a child of `current`. Kind `CONSUMER`, the
+/// messaging attributes of `message`.
+pub(super) fn open(
+    current: &Span,
+    batch: Option<&TraceContext>,
+    headers: &dyn Extractor,
+    name: Cow<'static, str>,
+    message: Message<'_>,
+) -> Span {
     let span = match current.extract(headers).filter(|cx| !cx.sampling_only) {
         Some(cx) => {
             let span = current.remote_child(name, SpanKind::Consumer, &cx);
-            if let Some(batch) = current.context() {
-                span.add_link(&batch);
+            if let Some(batch) = batch {
+                span.add_link(batch);
             }
             span
         }
