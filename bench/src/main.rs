@@ -1026,6 +1026,10 @@ async fn run(args: Args) -> Result<Report, Error> {
         for n in 0..args.warmup.max(1) {
             let timing = checkers[i].invoke(&running[i], &mut datagrams[i]).await?;
             if n == 0 {
+                if let Some(receiver) = &running[i].receiver {
+                    // As for the init samples: an after-response export ends once written.
+                    receiver.wait_for_good(1, Duration::from_secs(2)).await;
+                }
                 results[i]
                     .first_invocations
                     .push(running[i].first_invocation(&timing));
