@@ -101,6 +101,16 @@ impl Extractor for SqsMessage {
         message_attribute(self, name)
     }
 
+    /// Without collecting the names: only message attribute names can carry a prefix the
+    /// formats ask for (`uberctx-`, `ot-baggage-`), the X-Ray header's name is fixed.
+    fn has_key_with_prefix(&self, prefix: &str) -> bool {
+        (crate::propagation::starts_with_ignore_case(XRAY_HEADER, prefix)
+            && trace_header(self).is_some())
+            || self.message_attributes.iter().any(|(k, v)| {
+                v.string_value.is_some() && crate::propagation::starts_with_ignore_case(k, prefix)
+            })
+    }
+
     fn keys(&self) -> Vec<&str> {
         let has_xray = trace_header(self).is_some();
         let mut keys: Vec<&str> = has_xray.then_some(XRAY_HEADER).into_iter().collect();
@@ -213,6 +223,28 @@ mod tests {
         let mut keys = record.keys();
         keys.sort_unstable();
         assert_eq!(keys, ["TraceParent", "tracestate"]);
+    }
+
+    #[test]
+    fn prefix_scan_agrees_with_the_key_list() {
+        let e: SqsEvent = serde_json::from_str(
+            r#"{"Records":[{"attributes":{"AWSTraceHeader":"Root=x"},"messageAttributes":{
+                "uberctx-Tenant":{"stringValue":"a","dataType":"String"},
+                "X-Amzn-Trace-Id":{"stringValue":"Root=y","dataType":"String"},
+                "ot-baggage-blob":{"binaryValue":"AAEC","dataType":"Binary"}}},
+              {"messageAttributes":{"OT-Baggage-k":{"stringValue":"v","dataType":"String"}}},
+              {}]}"#,
+        )
+        .unwrap();
+        for record in &e.records {
+            for prefix in ["uberctx-", "ot-baggage-", "x-amzn-", "x-amzn-trace-id", "b3"] {
+                let listed = record
+                    .keys()
+                    .iter()
+                    .any(|k| crate::propagation::starts_with_ignore_case(k, prefix));
+                assert_eq!(record.has_key_with_prefix(prefix), listed, "{prefix}");
+            }
+        }
     }
 
     #[test]
