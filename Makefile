@@ -11,7 +11,7 @@ EVENT ?= events/apigw-v1-order.json
 # No usage reports from the SAM CLI (and no network call for them).
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help build venv lint-template fmt-check clippy doc features package test demo demo-build invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz fuzz-smoke deploy clean
+.PHONY: help build venv lint-template fmt-check clippy doc features package test demo demo-build invoke bench bench-alternatives bench-micro soak fuzz-tools fuzz-build fuzz-build-fast fuzz fuzz-smoke deploy clean
 
 help:
 	@echo "targets: build venv lint-template fmt-check clippy doc test demo invoke bench bench-alternatives bench-micro soak fuzz fuzz-smoke deploy clean"
@@ -136,18 +136,31 @@ soak:
 	target/release/lambda-trace-soak --bin-dir target/release/examples --max-minutes 15 --json out/soak.json $(SOAK_ARGS)
 
 # Fuzzing (issue 7, hostile input): libFuzzer targets in fuzz/ (its own workspace), built by
-# cargo-fuzz with AddressSanitizer, in release with debug assertions. cargo-fuzz passes nightly
-# flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain take them. Committed seeds
-# are in fuzz/seeds/<target>; what a run finds goes to fuzz/corpus/<target> and crashes to
+# cargo-fuzz in release with debug assertions. cargo-fuzz passes nightly flags (-Zsanitizer);
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain take them. Committed seeds are in
+# fuzz/seeds/<target>; what a run finds goes to fuzz/corpus/<target> and crashes to
 # fuzz/artifacts/<target> (both ignored by git). Replay a crash with
 # `fuzz/target/x86_64-unknown-linux-gnu/release/<target> fuzz/artifacts/<target>/crash-…`.
+#
+# Two builds (issue 18 item 9). `fuzz-build`: AddressSanitizer, with LeakSanitizer and
+# libFuzzer's malloc limit; `make fuzz-smoke` (CI) runs it. `fuzz-build-fast`: no sanitizer, in
+# fuzz/target/none: four times the executions per second. lambda-trace is
+# `#![forbid(unsafe_code)]`, so ASan's memory checks guard only its dependencies; `make fuzz`
+# runs the campaign on the fast build, then replays every input it kept on the ASan build
+# (leaks and memory errors of the inputs that reached new code), and the harness's allocator
+# keeps the 64 MB limit in both (fuzz/src/alloc.rs). `FUZZ_SANITIZER=address` fuzzes on ASan.
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_TARGETS ?= xray w3c b3 jaeger ottrace baggage composite carriers span_api
-# `make fuzz`: the long campaign, per target, one target at a time.
+# `make fuzz`: the long campaign, per target, one target at a time, for FUZZ_SECONDS or, when
+# set, until FUZZ_RUNS executions (`make fuzz FUZZ_RUNS=10000000 FUZZ_SECONDS=3600`).
 FUZZ_SECONDS ?= 300
+FUZZ_RUNS ?=
+# The campaign's build: `none` (fuzz-build-fast) or `address` (fuzz-build).
+FUZZ_SANITIZER ?= none
 # `make fuzz-smoke` (part of `make test`): replays the seeds, then fuzzes briefly.
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_BIN := fuzz/target/x86_64-unknown-linux-gnu/release
+FUZZ_FAST_BIN := fuzz/target/none/x86_64-unknown-linux-gnu/release
 # A single allocation over 64 MB, 1 GB of memory or 10 s for one input is a finding.
 FUZZ_LIMITS := -malloc_limit_mb=64 -rss_limit_mb=1024 -timeout=10
 # Header-block targets get the dictionary; carriers take whole JSON events.
@@ -157,28 +170,42 @@ fuzz-tools:
 	@cargo fuzz --version 2>/dev/null | grep -qx "cargo-fuzz $(CARGO_FUZZ_VERSION)" \
 		|| cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
 
-# Every target in one build.
+# Every target in one build (AddressSanitizer).
 fuzz-build: fuzz-tools
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build
 
-# One run of TARGET for SECONDS: the seeds are replayed first, then the fuzzer runs; the log is
-# out/fuzz/TARGET.log. A crash, leak, timeout or oversize allocation fails the run and prints
-# the log's end.
+# Every target without a sanitizer, for the campaign.
+fuzz-build-fast: fuzz-tools
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --sanitizer none --target-dir target/none
+
+# One run of TARGET for SECONDS on the build in BIN: the seeds are replayed first, then the
+# fuzzer runs; the log is out/fuzz/TARGET.log. A crash, leak, timeout or oversize allocation
+# fails the run and prints the log's end.
 define fuzz_run
 	mkdir -p fuzz/corpus/$(1) fuzz/artifacts/$(1) out/fuzz
-	$(FUZZ_BIN)/$(1) $(FUZZ_LIMITS) $(call fuzz_args,$(1)) -max_total_time=$(2) \
+	$(3)/$(1) $(FUZZ_LIMITS) $(call fuzz_args,$(1)) -max_total_time=$(2) $(4) \
 		-artifact_prefix=fuzz/artifacts/$(1)/ -print_final_stats=1 \
 		fuzz/corpus/$(1) fuzz/seeds/$(1) > out/fuzz/$(1).log 2>&1 \
 		|| { tail -60 out/fuzz/$(1).log; exit 1; }
-	@echo "$(1): $$(grep -h '^stat::number_of_executed_units' out/fuzz/$(1).log | tr -s ' ' | cut -d' ' -f2) executions in $(2) s, $$(ls fuzz/corpus/$(1) | wc -l) corpus inputs"
+	@echo "$(1): $$(grep -h '^stat::number_of_executed_units' out/fuzz/$(1).log | tr -s ' ' | cut -d' ' -f2) executions in $$(grep -h '^Done' out/fuzz/$(1).log | grep -oE 'in [0-9]+ second' | cut -d' ' -f2) s ($$(grep -h '^stat::average_exec_per_sec' out/fuzz/$(1).log | tr -s ' ' | cut -d' ' -f2)/s), $$(ls fuzz/corpus/$(1) | wc -l) corpus inputs, $$(grep -E '^#[0-9]+' out/fuzz/$(1).log | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
+
+endef
+
+# Every input of TARGET's corpus once on the ASan build (leaks, memory errors); the log is
+# out/fuzz/TARGET.asan.log.
+define fuzz_replay
+	$(FUZZ_BIN)/$(1) $(FUZZ_LIMITS) $(call fuzz_args,$(1)) -runs=0 \
+		-artifact_prefix=fuzz/artifacts/$(1)/ fuzz/corpus/$(1) > out/fuzz/$(1).asan.log 2>&1 \
+		|| { tail -60 out/fuzz/$(1).asan.log; exit 1; }
+	@echo "$(1): $$(ls fuzz/corpus/$(1) | wc -l) corpus inputs replayed under AddressSanitizer"
 
 endef
 
 fuzz-smoke: fuzz-build
-	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SMOKE_SECONDS)))
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SMOKE_SECONDS),$(FUZZ_BIN)))
 
-fuzz: fuzz-build
-	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SECONDS)))
+fuzz: fuzz-build $(if $(filter none,$(FUZZ_SANITIZER)),fuzz-build-fast)
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t),$(FUZZ_SECONDS),$(if $(filter none,$(FUZZ_SANITIZER)),$(FUZZ_FAST_BIN),$(FUZZ_BIN)),$(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS)))$(call fuzz_replay,$(t)))
 
 # Needs AWS credentials; asks for the stack name and region on the first run and saves the
 # answers in samconfig.toml. Never run by tests.

@@ -2,7 +2,7 @@
 #![no_main]
 
 use lambda_trace::propagation::*;
-use lambda_trace_fuzz::{Headers, exercise};
+use lambda_trace_fuzz::{Carriers, Headers, exercise};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let headers = Headers::parse(data);
@@ -12,6 +12,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(text.parse::<B3>(), Ok(b3), "{value:?} → {text:?}");
         }
     }
-    exercise(&B3Propagator::multi(), &headers);
-    exercise(&B3Propagator::single(), &headers);
+    let carriers = Carriers::new(&headers);
+    exercise(&B3Propagator::multi(), &carriers);
+    exercise(&B3Propagator::single(), &carriers);
 });

@@ -2,10 +2,10 @@
 #![no_main]
 
 use lambda_trace::propagation::*;
-use lambda_trace_fuzz::{Headers, exercise};
+use lambda_trace_fuzz::{Carriers, Headers, exercise};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let headers = Headers::parse(data);
-
-    exercise(&OtPropagator::default(), &headers);
+    let carriers = Carriers::new(&headers);
+    exercise(&OtPropagator::default(), &carriers);
 });

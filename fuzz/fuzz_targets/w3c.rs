@@ -2,7 +2,7 @@
 #![no_main]
 
 use lambda_trace::propagation::*;
-use lambda_trace_fuzz::{Headers, exercise};
+use lambda_trace_fuzz::{Carriers, Headers, exercise};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let headers = Headers::parse(data);
@@ -20,5 +20,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(back.version, 0);
         }
     }
-    exercise(&W3cPropagator::default(), &headers);
+    let carriers = Carriers::new(&headers);
+    exercise(&W3cPropagator::default(), &carriers);
 });

@@ -2,7 +2,7 @@
 #![no_main]
 
 use lambda_trace::propagation::*;
-use lambda_trace_fuzz::{Headers, exercise};
+use lambda_trace_fuzz::{Carriers, Headers, exercise};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let headers = Headers::parse(data);
@@ -18,14 +18,15 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    let carriers = Carriers::new(&headers);
     for behavior in [
         MissingSampledBehavior::Sampled,
         MissingSampledBehavior::NotSampled,
     ] {
         exercise(
             &XrayPropagator::default().with_missing_sampled_behavior(behavior),
-            &headers,
+            &carriers,
         );
     }
-    exercise(&XrayPropagator::default(), &headers);
+    exercise(&XrayPropagator::default(), &carriers);
 });
