@@ -63,7 +63,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// |---|---|
 /// | `read_before_execution` | opens the subsegment, child of [`current()`](crate::current) |
 /// | `read_before_serialization` | names it after the service and operation: an interceptor set on the client config runs its first hook before the operation's metadata is in the config bag |
-/// | `modify_before_signing` | writes `X-Amzn-Trace-Id` (X-Ray format, this subsegment as `Parent`) on every attempt, replacing the one the SDK's `RecursionDetectionInterceptor` copies from the process-wide `_X_AMZN_TRACE_ID` in the same hook; for SQS and DynamoDB, records the queue or table and adds a `traceparent` message attribute to the messages sent (see below) |
+/// | `modify_before_signing` | writes `X-Amzn-Trace-Id` (X-Ray format, this subsegment as `Parent`) on every attempt, replacing the one the SDK's `RecursionDetectionInterceptor` copies from the process-wide `_X_AMZN_TRACE_ID` in the same hook; for SQS, SNS, EventBridge and DynamoDB, records the queue, topic, bus or table, and adds a `traceparent` message attribute to the messages sent (see below) |
 /// | `read_after_attempt` | counts attempts (`retries` = attempts − 1) |
 /// | `read_after_execution` | records region, request id, retries, HTTP status, the error with its flags; ends the subsegment |
 ///
@@ -83,14 +83,18 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 ///   `ProvisionedThroughputExceededException` with status 400, S3's `SlowDown` with 503);
 /// - `fault`: HTTP 5xx, or no response at all (connection failure, timeout).
 ///
-/// # Queues and tables
-/// For SQS and DynamoDB (the AWS JSON protocol) the request is read before it is signed:
-/// `aws.queue_url`, `messaging.destination.name` and the message count of `SendMessage` /
-/// `SendMessageBatch`, `aws.table_name` of DynamoDB calls (X-Ray's `aws.queue_url` and
-/// `aws.table_name`); and when the layer's write set has W3C (`tracecontext`), each message sent
-/// gets a `traceparent` message attribute naming this subsegment, unless it has SQS's 10
-/// already (logged once). SQS turns the request's `X-Amzn-Trace-Id` into each message's
-/// `AWSTraceHeader` itself.
+/// # Queues, topics, buses and tables
+/// For SQS, SNS, EventBridge and DynamoDB the request is read before it is signed. A call that
+/// sends messages (`SendMessage`, `SendMessageBatch`, `Publish`, `PublishBatch`, `PutEvents`)
+/// becomes a `PRODUCER` span with OpenTelemetry's messaging attributes (`messaging.system`,
+/// `messaging.destination.name`, `messaging.operation.type` = `send`,
+/// `messaging.batch.message_count`), and SQS calls record `aws.queue_url`, SNS calls
+/// `aws.sns.topic.arn`, DynamoDB calls `aws.table_name` (X-Ray's `aws.queue_url` and
+/// `aws.table_name`). When the layer's write set has W3C (`tracecontext`), each SQS message
+/// sent and each SNS message published gets a `traceparent` message attribute naming this
+/// subsegment, unless it has 10 already (logged once). The X-Ray context needs nothing more:
+/// SQS turns the request's `X-Amzn-Trace-Id` into each message's `AWSTraceHeader`, SNS and
+/// EventBridge pass it to their subscribers and targets.
 ///
 /// The error code is read where the AWS protocols put it: the `x-amzn-errortype` header, the
 /// JSON body's `__type` / `code`, or the XML body's `<Code>`. It becomes the exception's `type`.
@@ -185,7 +189,7 @@ impl Intercept for XrayInterceptor {
         if call.span.is_recording()
             && let Some(m) = cfg.load::<Metadata>()
         {
-            super::request_fields::apply(m.service(), m.name(), context.request_mut(), &call.span);
+            super::requests::apply(m.service(), m.name(), context.request_mut(), &call.span);
         }
         Ok(())
     }

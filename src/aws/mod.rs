@@ -31,7 +31,7 @@
 //! `aws-smithy-types`, `aws-types`), which every service crate already pulls in.
 
 mod interceptor;
-mod request_fields;
+mod requests;
 
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
 pub use interceptor::{THROTTLING_ERROR_CODES, XrayInterceptor};

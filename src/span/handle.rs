@@ -456,6 +456,13 @@ impl Span {
         });
     }
 
+    /// Changes the span's kind once what it does is known (an AWS SDK call that turns out to
+    /// send messages is a `Producer`).
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn set_kind(&self, kind: SpanKind) {
+        self.with_state(|s| s.record.kind = kind);
+    }
+
     /// Marks the span as a call to a remote service (`remote` for HTTP, `aws` for AWS SDK).
     pub fn set_namespace(&self, namespace: RemoteNamespace) {
         self.with_state(|s| s.record.namespace = Some(namespace));
