@@ -131,7 +131,8 @@ impl AfterResponseLayer {
     /// error before any service layer runs): a fault invocation span with the deserializer's
     /// message, in the trace the raw event's headers name, exported after the error response.
     /// [`run`](crate::run) sets this up; with `lambda_runtime`'s concurrent mode it cannot tell
-    /// which invocation the handler got, so [`run_concurrent`](crate::run_concurrent) does not.
+    /// which invocation the handler got, so `run_concurrent` (feature
+    /// `concurrency-tokio`) does not.
     ///
     /// ```no_run
     /// use aws_lambda_events::apigw::ApiGatewayProxyRequest;
