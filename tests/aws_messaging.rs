@@ -284,7 +284,10 @@ async fn messages_published_carry_the_trace_and_the_calls_record_the_topic() {
         .subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
-        .endpoint(format!("arn:aws:sqs:{}:123456789012:orders-subscriber", support::moto::REGION))
+        .endpoint(format!(
+            "arn:aws:sqs:{}:123456789012:orders-subscriber",
+            support::moto::REGION
+        ))
         .attributes("RawMessageDelivery", "true")
         .return_subscription_arn(true)
         .send()
@@ -334,7 +337,12 @@ async fn messages_published_carry_the_trace_and_the_calls_record_the_topic() {
     let trace = batch.trace_id.to_string();
     let publish = calls(&batch, "Publish");
     let publish_batch = calls(&batch, "PublishBatch");
-    assert_eq!((publish.len(), publish_batch.len()), (1, 1), "{:#?}", batch.spans);
+    assert_eq!(
+        (publish.len(), publish_batch.len()),
+        (1, 1),
+        "{:#?}",
+        batch.spans
+    );
     for (span, count) in [(publish[0], 1), (publish_batch[0], 2)] {
         assert_eq!(span.kind, SpanKind::Producer);
         assert_eq!(span.name, "SNS");
@@ -360,15 +368,27 @@ async fn messages_published_carry_the_trace_and_the_calls_record_the_topic() {
             .map(str::to_owned)
     };
     let first = by_order("o-1");
-    names_span(attribute(first, "traceparent").as_deref(), &trace, publish[0]);
-    assert_eq!(attribute(first, "tenant").as_deref(), Some("acme"), "the caller's own attribute");
+    names_span(
+        attribute(first, "traceparent").as_deref(),
+        &trace,
+        publish[0],
+    );
+    assert_eq!(
+        attribute(first, "tenant").as_deref(),
+        Some("acme"),
+        "the caller's own attribute"
+    );
     names_span(
         attribute(by_order("o-2"), "traceparent").as_deref(),
         &trace,
         publish_batch[0],
     );
     let crowded = by_order("o-3");
-    assert_eq!(attribute(crowded, "traceparent"), None, "10 attributes at most");
+    assert_eq!(
+        attribute(crowded, "traceparent"),
+        None,
+        "10 attributes at most"
+    );
     assert_eq!(crowded.message_attributes().map(|a| a.len()), Some(10));
 }
 
@@ -401,7 +421,10 @@ async fn events_put_record_the_bus() {
         .targets(
             Target::builder()
                 .id("queue")
-                .arn(format!("arn:aws:sqs:{}:123456789012:order-events", support::moto::REGION))
+                .arn(format!(
+                    "arn:aws:sqs:{}:123456789012:order-events",
+                    support::moto::REGION
+                ))
                 .build()
                 .unwrap(),
         )
@@ -445,7 +468,11 @@ async fn events_put_record_the_bus() {
     assert_eq!(received.len(), 2, "{received:#?}");
     for m in &received {
         let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-        assert_eq!(event["detail"].as_object().map(|d| d.len()), Some(1), "{event}");
+        assert_eq!(
+            event["detail"].as_object().map(|d| d.len()),
+            Some(1),
+            "{event}"
+        );
     }
 }
 

@@ -237,7 +237,13 @@ mod tests {
         )
         .unwrap();
         for record in &e.records {
-            for prefix in ["uberctx-", "ot-baggage-", "x-amzn-", "x-amzn-trace-id", "b3"] {
+            for prefix in [
+                "uberctx-",
+                "ot-baggage-",
+                "x-amzn-",
+                "x-amzn-trace-id",
+                "b3",
+            ] {
                 let listed = record
                     .keys()
                     .iter()
