@@ -39,16 +39,10 @@ fn table_name(body: &Map<String, Value>) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::object as body;
     use serde_json::json;
 
     use super::*;
-
-    fn body(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     #[test]
     fn dynamodb_table_names() {

@@ -122,3 +122,16 @@ fn log_full_once(flag: &AtomicBool, service: &str, carries: &str) {
 fn set(span: &Span, key: &'static str, value: &str) {
     span.set_attribute((key.into(), AttributeValue::String(value.to_owned().into())));
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value};
+
+    /// `v`, a JSON object.
+    pub(super) fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object: {v}"),
+        }
+    }
+}

@@ -74,14 +74,8 @@ fn add_traceparent(message: &mut Map<String, Value>, traceparent: &str) -> bool 
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::object as body;
     use super::*;
-
-    fn body(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     #[test]
     fn traceparent_goes_where_there_is_room() {
