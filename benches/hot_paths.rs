@@ -20,10 +20,12 @@
 //!   a child span per record"); `by_hand`: what `each_record` records, done by hand with the
 //!   public API (the record's context extracted with the default propagators, a `CONSUMER`
 //!   child span linked to it, the four messaging attributes); `no_span`: the same loop without
-//!   spans (the floor). Only the
-//!   loop is timed (`iter_custom`: one invocation per iteration, the layer's own work and the
-//!   export outside the timing). Criterion reports the time per batch; divide by `n` for the
-//!   time per record.
+//!   spans (the floor). `<way>/<n>` times only the loop (`iter_custom`: one invocation per
+//!   iteration, the layer's own work and the export outside the timing);
+//!   `<way>/<n>/invocation` times the whole invocation (the layer's start, which reads every
+//!   record's context to link the invocation span to it and keeps them for `each_record`, the
+//!   loop, the end and the export; the event's clone and the batch's drop outside). Criterion
+//!   reports the time per batch; divide by `n` for the time per record.
 //!
 //! End-to-end overhead is measured by `make bench` (the `bench/` crate), not here.
 
@@ -418,6 +420,22 @@ fn per_record(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         total += runtime.block_on(invoke(&layer, way, event.clone()));
+                        drop(black_box(exporter.take()));
+                    }
+                    total
+                });
+            });
+            // The whole invocation: the layer's start (which reads every record's context to
+            // link the invocation span to it), the loop, the end and the export, and the
+            // event's drop in the handler; its clone and the batch's drop stay outside.
+            group.bench_function(format!("{}/{n}/invocation", way.name()), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let event = event.clone();
+                        let started = std::time::Instant::now();
+                        black_box(runtime.block_on(invoke(&layer, way, event)));
+                        total += started.elapsed();
                         drop(black_box(exporter.take()));
                     }
                     total

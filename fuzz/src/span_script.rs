@@ -368,12 +368,18 @@ pub fn check_documents(batch: &SpanBatch) {
             doc.len()
         );
         let v: Value = serde_json::from_slice(doc).expect("every document is JSON");
-        assert_eq!(
-            v["trace_id"].as_str(),
-            Some(batch.trace_id.to_xray().as_str()),
-            "top-level document without the trace id"
-        );
+        let first = ids.len();
         collect_ids(&v, &mut ids);
+        // Each span in its own trace: the batch's, or a message's (`messaging::each_record`).
+        for id in &ids[first..] {
+            let span = batch.spans.iter().find(|s| s.span_id.to_string() == *id);
+            let trace = span.and_then(|s| s.trace_id).unwrap_or(batch.trace_id);
+            assert_eq!(
+                v["trace_id"].as_str(),
+                Some(trace.to_xray().as_str()),
+                "span {id} in a document of another trace"
+            );
+        }
     }
     let mut expected: Vec<String> = batch.spans.iter().map(|s| s.span_id.to_string()).collect();
     ids.sort_unstable();

@@ -13,10 +13,11 @@ use super::payload::{self, TRACE_FIELD, TraceFields};
 use super::{RequestInfo, dynamodb, eventbridge, kinesis, s3, sns};
 use crate::propagation::Extractor;
 
-/// `Records[0].eventSource` (SNS spells it `EventSource`).
+/// `Records[0].eventSource` (SNS spells it `EventSource`), asked on every header lookup: a
+/// direct lookup, not a `Value::pointer` (which parses its path each time).
 fn record_source(event: &Value) -> Option<&str> {
-    let s = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
-    s("/Records/0/eventSource").or_else(|| s("/Records/0/EventSource"))
+    super::json::record_str(event, "eventSource")
+        .or_else(|| super::json::record_str(event, "EventSource"))
 }
 
 /// The headers of an SNS- or EventBridge-shaped event.
@@ -49,8 +50,9 @@ impl<'a> Headers<'a> {
 /// The headers of `event` when it is SNS- or EventBridge-shaped.
 pub(super) fn headers(event: &Value) -> Option<Headers<'_>> {
     if record_source(event) == Some("aws:sns") {
-        let attributes = event.pointer("/Records/0/Sns/MessageAttributes")?;
-        return attributes
+        let sns = super::json::first_record_object(event)?.get("Sns")?;
+        return sns
+            .get("MessageAttributes")?
             .as_object()
             .map(|a| Headers::Sns(SnsAttributes(a)));
     }

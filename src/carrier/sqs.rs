@@ -20,6 +20,7 @@
 //!   `aws_sqs`, the queue's name (from the first record's `eventSourceARN`), the record count.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 
@@ -36,41 +37,49 @@ pub(crate) const SQS_SYSTEM: &str = "aws_sqs";
 /// Longest queue name recorded, in characters (SQS allows 80; an event is untrusted input).
 pub(crate) const MAX_QUEUE_NAME_CHARS: usize = 256;
 
+/// The value of `name` in `map`: the entry of that exact name, else the first (in the map's
+/// order) whose name is `name` in another case. One pass without hashing: a record's maps hold
+/// a few entries (SQS sends at most 10 message attributes and a dozen system attributes), and
+/// a name that is not there exactly had them all scanned for another case anyway.
+fn lookup<'a, V>(map: &'a HashMap<String, V>, name: &str) -> Option<&'a V> {
+    let mut any_case = None;
+    for (key, value) in map {
+        if key.len() != name.len() {
+            continue;
+        }
+        if key == name {
+            return Some(value);
+        }
+        if any_case.is_none() && key.eq_ignore_ascii_case(name) {
+            any_case = Some(value);
+        }
+    }
+    any_case
+}
+
 /// A record's `AWSTraceHeader` (exact name first, then any case).
 fn trace_header(record: &SqsMessage) -> Option<&str> {
-    let attributes = &record.attributes;
-    attributes
-        .get(TRACE_ATTRIBUTE)
-        .or_else(|| {
-            attributes
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(TRACE_ATTRIBUTE))
-                .map(|(_, v)| v)
-        })
-        .map(String::as_str)
+    lookup(&record.attributes, TRACE_ATTRIBUTE).map(String::as_str)
 }
 
 /// The string value of message attribute `name` (any case; exact name first).
 fn message_attribute<'a>(record: &'a SqsMessage, name: &str) -> Option<&'a str> {
-    let attributes = &record.message_attributes;
-    attributes
-        .get(name)
-        .or_else(|| {
-            attributes
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })?
+    lookup(&record.message_attributes, name)?
         .string_value
         .as_deref()
 }
 
 /// The queue name of an SQS ARN (`arn:aws:sqs:us-east-2:123456789012:orders` → `orders`).
 pub(crate) fn queue_name(arn: &str) -> Option<&str> {
-    if !arn.starts_with("arn:") {
-        return None;
-    }
-    arn.splitn(6, ':').nth(5).filter(|name| !name.is_empty())
+    // What follows the fifth colon (`arn:partition:service:region:account:`), found in one
+    // pass over the bytes (the name is read for every record `each_record` runs).
+    let rest = arn.strip_prefix("arn:")?;
+    let (at, _) = rest
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b':')
+        .nth(3)?;
+    rest.get(at + 1..).filter(|name| !name.is_empty())
 }
 
 /// The queue name of `record`, capped, when its `eventSourceARN` names one.
@@ -254,6 +263,29 @@ mod tests {
     }
 
     #[test]
+    fn the_exact_attribute_name_wins_over_other_cases() {
+        // Several spellings in one map, whose order changes from map to map: the exact name is
+        // found whatever the order, another case only when there is no exact one.
+        for _ in 0..20 {
+            let e: SqsEvent = serde_json::from_str(
+                r#"{"Records":[{"attributes":{"awstraceheader":"Root=a","AWSTRACEHEADER":"Root=b",
+                    "AWSTraceHeader":"Root=c","awsTraceHeader":"Root=d"},
+                  "messageAttributes":{
+                    "TRACEPARENT":{"stringValue":"upper","dataType":"String"},
+                    "traceparent":{"stringValue":"exact","dataType":"String"},
+                    "TraceParent":{"stringValue":"camel","dataType":"String"},
+                    "Baggage":{"stringValue":"only","dataType":"String"}}}]}"#,
+            )
+            .unwrap();
+            let record = &e.records[0];
+            assert_eq!(record.get("x-amzn-trace-id"), Some("Root=c"));
+            assert_eq!(record.get("traceparent"), Some("exact"));
+            assert_eq!(record.get("baggage"), Some("only"));
+            assert_eq!(record.get("tracestate"), None);
+        }
+    }
+
+    #[test]
     fn queue_names_from_arns() {
         assert_eq!(
             queue_name("arn:aws:sqs:us-east-2:123456789012:orders"),
@@ -264,5 +296,22 @@ mod tests {
         assert_eq!(queue_name("orders"), None);
         assert_eq!(queue_name("arn:aws"), None);
         assert_eq!(queue_name(""), None);
+        // As `splitn(6, ':').nth(5)` reads them: the rest after the fifth colon, empty parts
+        // included.
+        for arn in [
+            "arn:aws:sqs:r:1:a:b",
+            "arn:::::x",
+            "arn::::",
+            "arn:a:b:c:d",
+            "ARN:a:b:c:d:e",
+        ] {
+            let split = arn
+                .starts_with("arn:")
+                .then(|| arn.splitn(6, ':').nth(5))
+                .flatten()
+                .filter(|n| !n.is_empty());
+            assert_eq!(queue_name(arn), split, "{arn}");
+        }
+        assert_eq!(queue_name("arn:aws:sqs:r:1:a:b"), Some("a:b"));
     }
 }

@@ -14,6 +14,7 @@ use super::{Shared, parent};
 use crate::carrier::{EventCarrier, RequestInfo};
 use crate::context::TraceContext;
 use crate::propagation::{CompositePropagator, Propagator};
+use crate::span::messages::MessageContexts;
 use crate::span::recorder::Recorder;
 use crate::span::{
     AnnotationValue, Attribute, AttributeValue, Resource, RootPlacement, Span, SpanKind,
@@ -56,7 +57,9 @@ pub(crate) fn start(
     let recording = context.sampling.is_sampled();
     let parent_span = context.span_id;
     let cold_start = shared.cold_start.swap(false, Ordering::Relaxed);
-    let recorder = Arc::new(Recorder::new(Arc::clone(settings), context, recording));
+    let mut recorder = Recorder::new(Arc::clone(settings), context, recording);
+    recorder.intern = super::intern::intern;
+    let recorder = Arc::new(recorder);
 
     let resource = &settings.resource;
     let function_name: &str = match ctx.env_config.function_name.as_str() {
@@ -91,7 +94,9 @@ pub(crate) fn start(
             root.add_link(link);
         }
         if let Some(c) = carrier {
-            link_messages(&root, c, &settings.propagator, link.as_ref());
+            let messages = info.messaging.as_ref().map_or(0, |m| m.message_count);
+            let contexts = link_messages(&root, c, &settings.propagator, link.as_ref(), messages);
+            recorder.keep_message_contexts(contexts);
         }
     }
 
@@ -108,13 +113,15 @@ pub(crate) fn start(
 /// Links the invocation span to the context of every message `carrier` delivers (an SQS
 /// batch's records), each distinct context once: up to the span's link limit, the rest counted
 /// in its `dropped_links` (the X-Ray translation then writes at most 20). `already` is a link
-/// the parent decision added (Active tracing: the first record's context).
+/// the parent decision added (Active tracing: the first record's context). Returns the
+/// messages' contexts, for `messaging::each_record` to reuse.
 fn link_messages(
     root: &Span,
     carrier: &dyn EventCarrier,
     propagator: &CompositePropagator,
     already: Option<&TraceContext>,
-) {
+    messages: usize,
+) -> MessageContexts {
     type Key = (crate::context::TraceId, Option<crate::context::SpanId>);
     let max = root.link_limit();
     let mut kept: Vec<Key> = already
@@ -124,8 +131,11 @@ fn link_messages(
     // Distinct contexts past the limit, to count them once each (only batches past the limit
     // pay for the set).
     let mut over: HashSet<Key> = HashSet::new();
+    // Every message's context, kept for `messaging::each_record` (which reuses one only for
+    // headers that answer as these did: `span::messages`).
+    let mut contexts = MessageContexts::with_capacity(messages);
     carrier.messages(&mut |message| {
-        let Some(cx) = propagator.extract(message) else {
+        let Some(cx) = contexts.extract(propagator, message) else {
             return;
         };
         if cx.sampling_only {
@@ -137,12 +147,13 @@ fn link_messages(
         }
         if kept.len() < max {
             kept.push(key);
-            root.add_link(&cx);
+            root.add_link(cx);
         } else {
             over.insert(key);
         }
     });
     root.count_dropped_links(over.len());
+    contexts
 }
 
 /// The invocation span's name: the route (with `route_as_name`), else the function, else the

@@ -8,6 +8,7 @@ use super::outcome::Processed;
 use super::record::{Batch, Record};
 use super::span::{self, Message};
 use crate::propagation::Extractor;
+use crate::span::Span;
 
 /// Longest destination name recorded, in characters (queue, topic, stream and table names are
 /// at most 256; an event is untrusted input).
@@ -15,33 +16,45 @@ const MAX_DESTINATION_CHARS: usize = 256;
 
 /// The destination of the record seen last, capped, and the span name it makes. The records of
 /// a batch mostly come from one queue, topic, stream or table, so both are made once per
-/// destination, not once per record (each span still gets its own copy of the name).
+/// destination, not once per record; the first destination of the batch (the one the layer
+/// records on the invocation span) and its span name are kept in the layer's bounded interner,
+/// so that the records' spans share them instead of holding a copy each.
 #[derive(Default)]
 struct Destination<'e> {
     /// The record's destination as it gave it; `None` before the first record.
     raw: Option<Option<&'e str>>,
     /// Capped, `None` when absent or empty.
-    capped: Option<String>,
+    capped: Option<Cow<'static, str>>,
     /// `process <destination>`, or `process`.
     name: Cow<'static, str>,
 }
 
 impl<'e> Destination<'e> {
-    /// Makes the capped name and the span name of `raw`, unless it is the last record's.
-    fn update(&mut self, raw: Option<&'e str>) {
+    /// Makes the capped name and the span name of `raw`, unless it is the last record's;
+    /// interned with `current`'s layer for the batch's first destination.
+    fn update(&mut self, raw: Option<&'e str>, current: &Span) {
         if self.raw == Some(raw) {
             return;
         }
+        let first = self.raw.is_none();
         self.raw = Some(raw);
-        self.capped = raw.filter(|d| !d.is_empty()).map(|d| {
+        let share = |text: String| -> Cow<'static, str> {
+            if first {
+                current.intern(&text)
+            } else {
+                Cow::Owned(text)
+            }
+        };
+        let capped = raw.filter(|d| !d.is_empty()).map(|d| {
             let mut d = d.to_owned();
             crate::span::cap_chars(&mut d, MAX_DESTINATION_CHARS);
             d
         });
-        self.name = match &self.capped {
-            Some(d) => Cow::Owned(format!("process {d}")),
+        self.name = match &capped {
+            Some(d) => share(format!("process {d}")),
             None => Cow::Borrowed("process"),
         };
+        self.capped = capped.map(share);
     }
 }
 
@@ -109,27 +122,34 @@ where
     let mut skipped = Vec::new();
     let mut stop = false;
     let mut destination = Destination::default();
-    for record in records {
+    for (index, record) in records.iter().enumerate() {
         if stop {
             skipped.push(record);
             continue;
         }
-        destination.update(record.destination());
+        destination.update(record.destination(), &current);
         let message = Message {
             system: record.messaging_system(),
-            destination: destination.capped.as_deref(),
+            destination: destination.capped.as_ref(),
             id: record.message_id(),
         };
         let mut opened = None;
         record.headers(&mut |headers| {
             if opened.is_none() {
                 let name = destination.name.clone();
-                opened = Some(span::open(&current, batch.as_ref(), headers, name, message));
+                opened = Some(span::open(
+                    &current,
+                    batch.as_ref(),
+                    index,
+                    headers,
+                    name,
+                    message,
+                ));
             }
         });
         let span = opened.unwrap_or_else(|| {
             let name = destination.name.clone();
-            span::open(&current, batch.as_ref(), &NoHeaders, name, message)
+            span::open(&current, batch.as_ref(), index, &NoHeaders, name, message)
         });
         let result = crate::span::scope(span.clone(), work(record)).await;
         if let Err(e) = &result {

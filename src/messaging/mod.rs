@@ -130,6 +130,67 @@ mod tests {
         batches.remove(0)
     }
 
+    /// The parent of every record's span when the handler changes the event before
+    /// `each_record` (the layer read the records' contexts as they came): records reordered,
+    /// one header changed, one record dropped.
+    #[tokio::test]
+    async fn records_changed_by_the_handler_get_their_own_context() {
+        use lambda_runtime::{LambdaEvent, service_fn};
+        use tower::{Layer, ServiceExt};
+        let exporter = InMemoryExporter::default();
+        let layer = TraceLayer::builder()
+            .config(Config::from_lookup(|_| None))
+            .sample_rate(1.0)
+            .exporter(exporter.clone())
+            .build();
+        let header = |trace: u32, parent: u32| {
+            format!("Root=1-5759e988-bd862e3fe1be46a99{trace:07x};Parent={parent:016x};Sampled=1")
+        };
+        let records: Vec<String> = (1..=4)
+            .map(|i| {
+                format!(
+                    r#"{{"messageId": "m{i}", "eventSourceARN": "arn:aws:sqs:r:1:q",
+                        "attributes": {{"AWSTraceHeader": "{}"}}}}"#,
+                    header(i, i)
+                )
+            })
+            .collect();
+        let event: SqsEvent =
+            serde_json::from_str(&format!(r#"{{"Records": [{}]}}"#, records.join(","))).unwrap();
+        let handler = service_fn(move |mut e: LambdaEvent<SqsEvent>| async move {
+            let records = &mut e.payload.records;
+            records.reverse();
+            records.remove(1);
+            records[0]
+                .attributes
+                .insert("AWSTraceHeader".into(), header(9, 9));
+            let processed = super::each_record(&e.payload, |_| async { Ok::<_, &str>(()) }).await;
+            Ok::<_, lambda_runtime::Error>(processed.into_batch_response())
+        });
+        layer
+            .layer(handler)
+            .oneshot(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .unwrap();
+        let batch = exporter.take().remove(0);
+        let parents: Vec<String> = batch.spans[1..]
+            .iter()
+            .map(|s| s.parent_id.map(|p| p.to_string()).unwrap_or_default())
+            .collect();
+        // m4 (changed to 9), m2, m1: m3 was dropped.
+        let expected: Vec<String> = [9u32, 2, 1].iter().map(|p| format!("{p:016x}")).collect();
+        assert_eq!(parents, expected);
+        let traces: Vec<String> = batch.spans[1..]
+            .iter()
+            .map(|s| s.trace_in(&batch).to_string())
+            .collect();
+        let expected: Vec<String> = [9u32, 2, 1]
+            .iter()
+            .map(|t| format!("5759e988bd862e3fe1be46a99{t:07x}"))
+            .collect();
+        assert_eq!(traces, expected);
+    }
+
     #[tokio::test]
     async fn otlp_json_carries_each_spans_trace_kind_links_and_remote_parent() {
         let mut batch = batch().await;

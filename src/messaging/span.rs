@@ -13,8 +13,9 @@ use crate::span::{Attribute, AttributeValue, ExceptionRecord, Outcome, Span, Spa
 pub(super) struct Message<'a> {
     /// `messaging.system`.
     pub(super) system: &'static str,
-    /// `messaging.destination.name` (already capped).
-    pub(super) destination: Option<&'a str>,
+    /// `messaging.destination.name` (already capped; shared by the batch's spans when
+    /// interned).
+    pub(super) destination: Option<&'a Cow<'static, str>>,
     /// `messaging.message.id`.
     pub(super) id: Option<&'a str>,
 }
@@ -23,20 +24,23 @@ pub(super) struct Message<'a> {
 /// untrusted input).
 const MAX_ID_CHARS: usize = 128;
 
-/// Opens the `process` span `name` of a message whose headers are `headers`: a child of the
-/// message's own context when it carries one (read with the propagators of `current`'s layer),
-/// linked to `batch` (`current`'s context); else a child of `current`. Kind `CONSUMER`, the
-/// messaging attributes of `message`.
+/// Opens the `process` span `name` of the `index`th message of the batch, whose headers are
+/// `headers`: a child of the message's own context when it carries one (read with the
+/// propagators of `current`'s layer, or the context the layer read for its link when these
+/// headers give the same answers), linked to `batch` (`current`'s context); else a child of
+/// `current`. Kind `CONSUMER`, the messaging attributes of `message`.
 pub(super) fn open(
     current: &Span,
     batch: Option<&TraceContext>,
+    index: usize,
     headers: &dyn Extractor,
     name: Cow<'static, str>,
     message: Message<'_>,
 ) -> Span {
-    let span = match current.extract(headers).filter(|cx| !cx.sampling_only) {
+    let context = current.extract_message(index, headers);
+    let span = match context.filter(|cx| !cx.sampling_only) {
         Some(cx) => {
-            let span = current.remote_child(name, SpanKind::Consumer, &cx);
+            let span = current.remote_child(name, SpanKind::Consumer, cx);
             if let Some(batch) = batch {
                 span.add_link(batch);
             }
@@ -60,7 +64,7 @@ fn attributes(message: Message<'_>) -> Vec<Attribute> {
     if let Some(destination) = message.destination {
         attributes.push((
             "messaging.destination.name".into(),
-            AttributeValue::String(Cow::Owned(destination.to_owned())),
+            AttributeValue::String(destination.clone()),
         ));
     }
     attributes.push((

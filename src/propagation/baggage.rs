@@ -53,7 +53,11 @@ pub(crate) fn push_cased_baggage(cx: &mut TraceContext, key: String, value: Stri
 /// (Otherwise a `userId` item that the composite injects in every format comes back twice,
 /// as `userId` from `baggage` and `userid` from the prefixed headers.)
 pub(crate) fn push_header_baggage(cx: &mut TraceContext, key: &str, value: String) -> bool {
-    if cx.baggage.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+    // Full baggage first: `push_baggage` would refuse the item anyway, and the scan in any case
+    // would cost up to 64 comparisons for each of up to 128 prefixed headers.
+    if cx.baggage.len() >= MAX_BAGGAGE_ITEMS
+        || cx.baggage.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
+    {
         return false;
     }
     push_baggage(cx, key.to_ascii_lowercase(), value)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{Extractor, Injector};
+use super::{Extractor, Injector, starts_with_ignore_case};
 
 /// Reads headers from an [`http::HeaderMap`] (names are case-insensitive there already).
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,19 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn has_key_with_prefix(&self, prefix: &str) -> bool {
         super::header_map_has_prefix(&[self.0], prefix)
+    }
+
+    /// The names in one pass (no list of every name first), each value list a hash lookup.
+    fn for_each_with_prefix(&self, prefix: &str, max: usize, visit: &mut dyn FnMut(&str, &[&str])) {
+        for name in self
+            .0
+            .keys()
+            .map(HeaderName::as_str)
+            .filter(|k| starts_with_ignore_case(k, prefix))
+            .take(max)
+        {
+            visit(name, &self.get_all(name));
+        }
     }
 }
 
@@ -61,6 +74,18 @@ impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
 
     fn keys(&self) -> Vec<&str> {
         HashMap::keys(self).map(String::as_str).collect()
+    }
+
+    /// One pass over the entries: each key's own value is what `get` finds for it (an exact
+    /// match comes first), so no name is looked up.
+    fn for_each_with_prefix(&self, prefix: &str, max: usize, visit: &mut dyn FnMut(&str, &[&str])) {
+        for (name, value) in self
+            .iter()
+            .filter(|(k, _)| starts_with_ignore_case(k, prefix))
+            .take(max)
+        {
+            visit(name, &[value.as_str()]);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::baggage::{is_token, percent_decode, percent_encode, push_header_baggage};
 use super::{
-    Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, ok_or_log, prefixed_keys, single_value,
+    Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, for_each_prefixed, ok_or_log, single_value,
 };
 use crate::context::{Sampling, SpanId, TraceContext, TraceId};
 use crate::error::ParseError;
@@ -118,14 +118,11 @@ impl Propagator for JaegerPropagator {
     }
 
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
-        for (name, key) in prefixed_keys(headers, BAGGAGE_PREFIX) {
-            let Ok(Some(value)) = single_value(headers, name) else {
-                continue;
-            };
+        for_each_prefixed(headers, BAGGAGE_PREFIX, |key, value| {
             if let Some(value) = percent_decode(value) {
                 push_header_baggage(cx, key, value);
             }
-        }
+        });
     }
 
     fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector) {

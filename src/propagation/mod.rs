@@ -106,8 +106,9 @@ pub const MAX_TRACESTATE_MEMBERS: usize = 32;
 pub const MAX_TRACESTATE_LEN: usize = 512;
 
 /// Most prefixed baggage headers (`uberctx-*`, `ot-baggage-*`) read per format, the first ones
-/// in the carrier's order: each costs a header lookup, which some carriers (raw JSON events) do
-/// by a scan, so thousands of them must not each be looked up.
+/// in the carrier's order: [`MAX_BAGGAGE_ITEMS`] is the most that can be kept, and twice that
+/// leaves room for malformed and repeated ones. Carriers that look a name up by a scan read
+/// them in one pass ([`Extractor::for_each_with_prefix`]).
 pub const MAX_PREFIXED_BAGGAGE_HEADERS: usize = 2 * MAX_BAGGAGE_ITEMS;
 
 /// Read access to a request's headers.
@@ -132,6 +133,80 @@ pub trait Extractor {
         self.keys()
             .iter()
             .any(|k| starts_with_ignore_case(k, prefix))
+    }
+
+    /// Calls `visit` with each header name that starts with `prefix` (lowercase; names compare
+    /// in any case) and is longer than it, as [`keys`](Extractor::keys) lists them, the first
+    /// `max` of them, and with that name's values as [`get_all`](Extractor::get_all) returns
+    /// them. The prefixed baggage formats (`uberctx-`, `ot-baggage-`) read their items with it.
+    ///
+    /// The default asks [`has_key_with_prefix`](Extractor::has_key_with_prefix), then
+    /// [`keys`](Extractor::keys), then [`get_all`](Extractor::get_all) once per name: carriers
+    /// whose lookup is a scan of every header should override it to read the names and values
+    /// in one pass, giving the same calls in the same order.
+    ///
+    /// ```
+    /// use lambda_trace::propagation::Extractor;
+    /// use lambda_trace::propagation::testing::pairs;
+    ///
+    /// let headers = pairs(&[("UberCtx-a", "1"), ("x", "y"), ("uberctx-b", "2"), ("uberctx-A", "3")]);
+    /// let mut seen = Vec::new();
+    /// headers.for_each_with_prefix("uberctx-", 2, &mut |name, values| {
+    ///     seen.push((name.to_string(), values.join("|")));
+    /// });
+    /// assert_eq!(seen, [("UberCtx-a".to_string(), "1|3".to_string()), ("uberctx-b".into(), "2".into())]);
+    /// ```
+    fn for_each_with_prefix(&self, prefix: &str, max: usize, visit: &mut dyn FnMut(&str, &[&str])) {
+        for_each_with_prefix_by_name(self, prefix, max, visit);
+    }
+}
+
+/// [`Extractor::for_each_with_prefix`] by looking each name up: its default, and what the
+/// carriers' one-pass versions are tested against.
+pub(crate) fn for_each_with_prefix_by_name<E: Extractor + ?Sized>(
+    headers: &E,
+    prefix: &str,
+    max: usize,
+    visit: &mut dyn FnMut(&str, &[&str]),
+) {
+    if !headers.has_key_with_prefix(prefix) {
+        return;
+    }
+    let keys = headers.keys();
+    for name in keys
+        .into_iter()
+        .filter(|k| starts_with_ignore_case(k, prefix))
+        .take(max)
+    {
+        visit(name, &headers.get_all(name));
+    }
+}
+
+/// A header name that hashes and compares ASCII-case-insensitively, for grouping header names
+/// in one pass.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caseless<'a>(pub(crate) &'a str);
+
+impl PartialEq for Caseless<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for Caseless<'_> {}
+
+impl std::hash::Hash for Caseless<'_> {
+    /// The name lowercased, hashed in chunks (a byte at a time was a fifth of the `jaeger` fuzz
+    /// target's time).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(buf.len()) {
+            let lower = &mut buf[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            state.write(lower);
+        }
+        state.write_usize(self.0.len());
     }
 }
 
@@ -211,8 +286,13 @@ pub(crate) fn single_value<'a>(
     headers: &'a dyn Extractor,
     name: &str,
 ) -> Result<Option<&'a str>, ParseError> {
+    single_of(&headers.get_all(name))
+}
+
+/// [`single_value`] of a header's values (`get_all`'s answer).
+fn single_of<'a>(values: &[&'a str]) -> Result<Option<&'a str>, ParseError> {
     let mut found: Option<&'a str> = None;
-    for value in headers.get_all(name) {
+    for &value in values {
         if value.len() > MAX_HEADER_LEN {
             return Err(ParseError::TooLong);
         }
@@ -244,21 +324,27 @@ pub(crate) fn list_value(headers: &dyn Extractor, name: &str) -> Option<String> 
     (!joined.is_empty()).then_some(joined)
 }
 
-/// Header names that start with `prefix` (lowercase), with the remainder, for prefix baggage:
-/// at most [`MAX_PREFIXED_BAGGAGE_HEADERS`] of them.
-pub(crate) fn prefixed_keys<'a>(
-    headers: &'a dyn Extractor,
+/// The prefixed baggage headers (`prefix` lowercase): for each of the first
+/// [`MAX_PREFIXED_BAGGAGE_HEADERS`] names that start with it, in the carrier's order, the name
+/// after the prefix and its one value ([`single_value`]'s rules: a name repeated with different
+/// values or a value over [`MAX_HEADER_LEN`] is skipped). One pass over the carriers that
+/// override [`Extractor::for_each_with_prefix`].
+pub(crate) fn for_each_prefixed(
+    headers: &dyn Extractor,
     prefix: &'static str,
-) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    let keys = if headers.has_key_with_prefix(prefix) {
-        headers.keys()
-    } else {
-        Vec::new()
-    };
-    keys.into_iter()
-        .filter(move |k| starts_with_ignore_case(k, prefix))
-        .map(move |k| (k, &k[prefix.len()..]))
-        .take(MAX_PREFIXED_BAGGAGE_HEADERS)
+    mut visit: impl FnMut(&str, &str),
+) {
+    // A carrier written elsewhere may ignore `max` or hand over other names: neither is taken.
+    let mut left = MAX_PREFIXED_BAGGAGE_HEADERS;
+    headers.for_each_with_prefix(prefix, MAX_PREFIXED_BAGGAGE_HEADERS, &mut |name, values| {
+        if left == 0 || !starts_with_ignore_case(name, prefix) {
+            return;
+        }
+        left -= 1;
+        if let Ok(Some(value)) = single_of(values) {
+            visit(&name[prefix.len()..], value);
+        }
+    });
 }
 
 /// `extract`'s answer from a format's parse result: `Err` (a header was present but invalid)
@@ -287,7 +373,9 @@ pub(crate) fn ok_or_log(
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing {
-    use super::{Extractor, Injector};
+    use std::collections::HashMap;
+
+    use super::{Caseless, Extractor, Injector, starts_with_ignore_case};
 
     /// Headers as ordered pairs; lookups are case-insensitive, repeats are kept, `set` replaces
     /// every earlier value of the name.
@@ -326,6 +414,29 @@ pub mod testing {
         fn keys(&self) -> Vec<&str> {
             self.0.iter().map(|(k, _)| k.as_str()).collect()
         }
+
+        /// One pass: the prefixed pairs, then their values grouped by name in any case (a
+        /// lookup per name is a scan of every pair).
+        fn for_each_with_prefix(
+            &self,
+            prefix: &str,
+            max: usize,
+            visit: &mut dyn FnMut(&str, &[&str]),
+        ) {
+            let named: Vec<(&str, &str)> = self
+                .0
+                .iter()
+                .filter(|(k, _)| starts_with_ignore_case(k, prefix))
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let mut values: HashMap<Caseless<'_>, Vec<&str>> = HashMap::new();
+            for &(k, v) in &named {
+                values.entry(Caseless(k)).or_default().push(v);
+            }
+            for &(k, _) in named.iter().take(max) {
+                visit(k, &values[&Caseless(k)]);
+            }
+        }
     }
 
     impl Injector for Pairs {
@@ -333,5 +444,180 @@ pub mod testing {
             self.0.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
             self.0.push((name.to_string(), value));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::{Map, Value, json};
+
+    use super::testing::{Pairs, pairs};
+    use super::*;
+
+    type Visits = Vec<(String, Vec<String>)>;
+
+    fn collect(visit: impl FnOnce(&mut dyn FnMut(&str, &[&str]))) -> Visits {
+        let mut seen = Vec::new();
+        visit(&mut |name, values| {
+            seen.push((
+                name.to_string(),
+                values.iter().map(|v| v.to_string()).collect(),
+            ));
+        });
+        seen
+    }
+
+    /// The one-pass answer of `headers` and the name-by-name one, for `prefix` and `max`.
+    fn both(headers: &dyn Extractor, prefix: &str, max: usize) -> (Visits, Visits) {
+        let one_pass = collect(|v| headers.for_each_with_prefix(prefix, max, v));
+        let by_name = collect(|v| for_each_with_prefix_by_name(headers, prefix, max, v));
+        (one_pass, by_name)
+    }
+
+    /// `p` as a raw JSON event: `headers` (last value wins), `multiValueHeaders` (every value),
+    /// either or both; or as an SQS record's message attributes.
+    fn json_events(p: &Pairs) -> Vec<Value> {
+        let mut single = Map::new();
+        let mut multi = Map::new();
+        let mut attributes = Map::new();
+        for (name, value) in &p.0 {
+            single.insert(name.clone(), json!(value));
+            let values = multi.entry(name.clone()).or_insert_with(|| json!([]));
+            values.as_array_mut().expect("array").push(json!(value));
+            attributes.insert(
+                name.clone(),
+                json!({"stringValue": value, "dataType": "String"}),
+            );
+        }
+        let sqs = json!({"Records": [{"eventSource": "aws:sqs", "messageAttributes": attributes}]});
+        // Odd values each reading skips: numbers, arrays without strings.
+        let mut odd = multi.clone();
+        odd.insert("uberctx-odd".into(), json!([1, {}]));
+        odd.insert("UBERCTX-Mixed".into(), json!(["m", 2]));
+        vec![
+            json!({"headers": single, "multiValueHeaders": multi}),
+            json!({"headers": single}),
+            json!({"multiValueHeaders": multi}),
+            json!({"headers": {"UberCtx-Mixed": "s", "uberctx-odd": "o"}, "multiValueHeaders": odd}),
+            sqs,
+        ]
+    }
+
+    #[test]
+    fn prefixed_reads_in_one_pass_agree_with_lookups_by_name() {
+        let many: Vec<(String, String)> = (0..200)
+            .map(|i| (format!("uberctx-k{i}"), format!("v{i}")))
+            .collect();
+        let repeated: Vec<(String, String)> = std::iter::repeat_n(("uberctx-same", "x"), 150)
+            .chain([("uberctx-after", "y"), ("UBERCTX-SAME", "x")])
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // The 200th name repeats the first with another value, past the cap: a conflict.
+        let mut conflict_past_cap = many.clone();
+        conflict_past_cap.push(("UberCtx-K0".into(), "other".into()));
+        let long = "v".repeat(MAX_HEADER_LEN + 1);
+        #[rustfmt::skip]
+        let table: Vec<Pairs> = vec![
+            pairs(&[]),
+            pairs(&[("traceparent", "x"), ("uberctx", "no dash"), ("uberctx-", "empty key")]),
+            pairs(&[("uberctx-a", "1"), ("uberctx-a", "1"), ("uberctx-b", "2")]),
+            pairs(&[("UberCtx-A", "1"), ("uberctx-a", "2"), ("UBERCTX-b", "3"), ("x", "y")]),
+            pairs(&[("uberctx-K", "v"), ("Uberctx-k", " v "), ("uberctx-k", "v")]),
+            pairs(&[("ot-baggage-a", "1"), ("OT-Baggage-A", "2"), ("uberctx-a", "3"), ("ot-baggage-b", "")]),
+            pairs(&[("uberctx-long", &long), ("uberctx-short", "s"), ("uberctx-long", "s")]),
+            pairs(&[("uberctx-ä", "x"), ("uberctx-k", "ü"), ("uberctx-k\u{0}", "nul")]),
+            Pairs(many),
+            Pairs(repeated),
+            Pairs(conflict_past_cap),
+        ];
+        for p in &table {
+            let map = {
+                let mut map = http::HeaderMap::new();
+                for (k, v) in &p.0 {
+                    if let (Ok(k), Ok(v)) = (
+                        http::HeaderName::from_bytes(k.as_bytes()),
+                        http::HeaderValue::from_str(v),
+                    ) {
+                        map.append(k, v);
+                    }
+                }
+                map
+            };
+            let hash: HashMap<String, String> = p.0.iter().cloned().collect();
+            let mut carriers: Vec<(&str, Box<dyn Extractor + '_>)> = vec![
+                ("pairs", Box::new(p.clone())),
+                ("HeaderMap", Box::new(HeaderExtractor(&map))),
+                ("HashMap", Box::new(hash)),
+            ];
+            for event in json_events(p) {
+                carriers.push(("JSON event", Box::new(event)));
+            }
+            for (carrier, headers) in &carriers {
+                for prefix in ["uberctx-", "ot-baggage-", "u", "x"] {
+                    for max in [0, 1, 2, 64, MAX_PREFIXED_BAGGAGE_HEADERS, usize::MAX] {
+                        let (one_pass, by_name) = both(headers.as_ref(), prefix, max);
+                        assert_eq!(
+                            one_pass,
+                            by_name,
+                            "{carrier}, {prefix}, max {max}: {:?}",
+                            &p.0[..p.0.len().min(4)]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prefixed_baggage_keeps_the_first_names_and_skips_conflicts() {
+        let mut many: Vec<(String, String)> = (0..200)
+            .map(|i| (format!("uberctx-k{i}"), format!("v{i}")))
+            .collect();
+        many.push(("UberCtx-K1".into(), "other".into()));
+        many.push(("uberctx-k2".into(), "v2".into()));
+        let headers = Pairs(many);
+        let mut seen = Vec::new();
+        for_each_prefixed(&headers, "uberctx-", |k, v| seen.push(format!("{k}={v}")));
+        assert_eq!(seen.len(), MAX_PREFIXED_BAGGAGE_HEADERS - 1, "k1 conflicts");
+        assert_eq!(seen[..2], ["k0=v0", "k2=v2"]);
+        assert_eq!(seen.last().map(String::as_str), Some("k127=v127"));
+    }
+
+    /// A carrier written elsewhere that ignores `max` and hands over names without the prefix.
+    struct Careless;
+
+    impl Extractor for Careless {
+        fn get(&self, _name: &str) -> Option<&str> {
+            None
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            Vec::new()
+        }
+
+        fn for_each_with_prefix(
+            &self,
+            _prefix: &str,
+            _max: usize,
+            visit: &mut dyn FnMut(&str, &[&str]),
+        ) {
+            visit("u", &["short"]);
+            visit("ot-baggage-x", &["other prefix"]);
+            for _ in 0..1000 {
+                visit("uberctx-k", &["v"]);
+            }
+        }
+    }
+
+    #[test]
+    fn prefixed_baggage_takes_only_prefixed_names_up_to_the_cap_from_any_carrier() {
+        let mut n = 0;
+        for_each_prefixed(&Careless, "uberctx-", |k, v| {
+            assert_eq!((k, v), ("k", "v"));
+            n += 1;
+        });
+        assert_eq!(n, MAX_PREFIXED_BAGGAGE_HEADERS);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::baggage::{is_token, push_header_baggage};
 use super::{
-    Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, ok_or_log, prefixed_keys, single_value,
+    Extractor, Injector, MAX_BAGGAGE_ITEMS, Propagator, for_each_prefixed, ok_or_log, single_value,
 };
 use crate::context::{Sampling, SpanId, TraceContext, TraceId};
 use crate::error::ParseError;
@@ -75,11 +75,9 @@ impl Propagator for OtPropagator {
     }
 
     fn extract_baggage(&self, headers: &dyn Extractor, cx: &mut TraceContext) {
-        for (name, key) in prefixed_keys(headers, BAGGAGE_PREFIX) {
-            if let Ok(Some(value)) = single_value(headers, name) {
-                push_header_baggage(cx, key, value.to_string());
-            }
-        }
+        for_each_prefixed(headers, BAGGAGE_PREFIX, |key, value| {
+            push_header_baggage(cx, key, value.to_string());
+        });
     }
 
     fn inject(&self, cx: &TraceContext, headers: &mut dyn Injector) {

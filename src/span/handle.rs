@@ -104,12 +104,11 @@ impl Span {
         &self,
         name: impl Into<Cow<'static, str>>,
         kind: SpanKind,
-        context: &TraceContext,
+        mut context: TraceContext,
     ) -> Span {
         let Some(inner) = &self.inner else {
             return Span::noop();
         };
-        let mut context = context.clone();
         if context.sampling == crate::context::Sampling::Deferred {
             context.sampling = if inner.recorder.recording {
                 crate::context::Sampling::Sampled
@@ -530,13 +529,33 @@ impl Span {
     }
 
     /// The context `headers` carry, read with the propagators of the layer that opened this
-    /// span's invocation (`None` for a no-op span, or when they carry none).
-    pub(crate) fn extract(
+    /// span's invocation (`None` for a no-op span, or when they carry none): for the `index`th
+    /// message of the event, the context the layer read for its link when `headers` give the
+    /// same answers ([`MessageContexts::reuse`](super::messages::MessageContexts::reuse)), else
+    /// extracted.
+    pub(crate) fn extract_message(
         &self,
+        index: usize,
         headers: &dyn crate::propagation::Extractor,
     ) -> Option<TraceContext> {
         let inner = self.inner.as_ref()?;
-        inner.recorder.settings.propagator.extract(headers)
+        let recorder = &inner.recorder;
+        match recorder
+            .message_contexts()
+            .and_then(|kept| kept.reuse(index, headers))
+        {
+            Some(context) => context,
+            None => recorder.settings.propagator.extract(headers),
+        }
+    }
+
+    /// `text` as its layer shares text that repeats from invocation to invocation (its
+    /// bounded interner: no copy once kept), else a copy.
+    pub(crate) fn intern(&self, text: &str) -> Cow<'static, str> {
+        match &self.inner {
+            Some(inner) => (inner.recorder.intern)(text),
+            None => Cow::Owned(text.to_owned()),
+        }
     }
 
     /// The most links this span keeps (its layer's link limit).

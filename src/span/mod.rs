@@ -30,6 +30,7 @@ mod current;
 mod guard;
 mod handle;
 mod limits;
+pub(crate) mod messages;
 mod record;
 pub(crate) mod recorder;
 mod state;

@@ -1,10 +1,12 @@
 //! The per-invocation collector of spans: every span of one invocation registers here, and the
 //! layer drains it into one [`SpanBatch`] when the invocation ends.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::messages::MessageContexts;
 use super::record::{Resource, RootPlacement, SpanBatch, SpanRecord};
 use super::state::State;
 use crate::context::SpanId;
@@ -41,6 +43,13 @@ pub(crate) struct Recorder {
     annotations: AtomicUsize,
     dropped_spans: AtomicUsize,
     warned_annotations: AtomicBool,
+    /// The contexts of the event's messages as the layer read them for its links, for
+    /// `messaging::each_record` to reuse (set once, at the start of the invocation).
+    messages: OnceLock<MessageContexts>,
+    /// A `'static` copy of text that repeats from invocation to invocation (span names,
+    /// attribute values): the layer's bounded interner, so that spans share it instead of
+    /// copying it each; a plain copy unless the layer sets it.
+    pub(crate) intern: fn(&str) -> Cow<'static, str>,
 }
 
 impl Recorder {
@@ -54,7 +63,19 @@ impl Recorder {
             annotations: AtomicUsize::new(0),
             dropped_spans: AtomicUsize::new(0),
             warned_annotations: AtomicBool::new(false),
+            messages: OnceLock::new(),
+            intern: |s| Cow::Owned(s.to_owned()),
         }
+    }
+
+    /// Keeps the contexts of the event's messages (the first call wins).
+    pub(crate) fn keep_message_contexts(&self, contexts: MessageContexts) {
+        let _ = self.messages.set(contexts);
+    }
+
+    /// The contexts of the event's messages, when the layer kept them.
+    pub(crate) fn message_contexts(&self) -> Option<&MessageContexts> {
+        self.messages.get()
     }
 
     pub(crate) fn trace_id(&self) -> TraceId {
